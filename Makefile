@@ -1,0 +1,149 @@
+# moesim - build, run, test, bench.
+#
+#   make          build ./moesim (C11, -O2, warnings are errors)
+#   make run      install missing packages, build, run the built-in default scenario
+#   make test     install missing packages, build the tests with ASan+UBSan, run every
+#                 CUnit suite, the bad-scenario corpus and the end-to-end checks
+#   make bench    build and run the benchmarks (figures with their units)
+#   make valgrind run the unit tests and a short scenario under valgrind
+#   make lint     build with -Wconversion (advisory)
+#   make deps     install whichever of the required Debian packages are missing
+#   make clean
+# V=1 shows the commands.
+
+CC       ?= cc
+PKGS     := gsl libconfig zlib
+DEBS     := libgsl-dev libconfig-dev zlib1g-dev libcunit1-dev pkg-config
+
+WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
+CSTD     := -std=c11 -D_POSIX_C_SOURCE=200809L
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+CUNIT_LIBS = $(shell pkg-config --libs cunit 2>/dev/null || echo -lcunit)
+CFLAGS   ?= -O2 -g
+ALL_CFLAGS = $(CSTD) $(WARN) $(CFLAGS) -Iinclude -Ibuild/gen $(PKG_CFLAGS) -MMD -MP
+LIBS       = $(PKG_LIBS) -lm
+SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+
+ifeq ($(V),1)
+Q :=
+else
+Q := @
+endif
+
+LIB_SRC  := $(wildcard models/*.c) $(filter-out sim/main.c,$(wildcard sim/*.c))
+MAIN_SRC := sim/main.c
+TEST_SRC := $(wildcard tests/*.c)
+BENCH_SRC := $(wildcard bench/*.c)
+DEFAULT_CFG := scenarios/mixtral-8x7b-h100x8.cfg
+GEN_SRC  := build/gen/default_scenario.c
+
+REL_OBJ  := $(patsubst %.c,build/rel/%.o,$(LIB_SRC) $(GEN_SRC:build/gen/%=gen/%))
+SAN_OBJ  := $(patsubst %.c,build/san/%.o,$(LIB_SRC) $(GEN_SRC:build/gen/%=gen/%))
+TEST_OBJ := $(patsubst %.c,build/san/%.o,$(TEST_SRC))
+BENCH_BIN := $(patsubst bench/%.c,build/bench/%,$(BENCH_SRC))
+
+.PHONY: all run test unit e2e bench valgrind lint deps clean
+all: moesim
+
+moesim: $(REL_OBJ) build/rel/sim/main.o
+	@echo "  LINK   $@"
+	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(LIBS)
+
+build/rel/%.o: %.c
+	@mkdir -p $(dir $@)
+	@echo "  CC     $<"
+	$(Q)$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+build/rel/gen/%.o: build/gen/%.c
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+build/san/%.o: %.c build/gen/suites.inc
+	@mkdir -p $(dir $@)
+	@echo "  CC san $<"
+	$(Q)$(CC) $(ALL_CFLAGS) $(SANFLAGS) -DMOESIM_TEST -c -o $@ $<
+
+build/san/gen/%.o: build/gen/%.c
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(ALL_CFLAGS) $(SANFLAGS) -c -o $@ $<
+
+# The built-in default scenario: the text of $(DEFAULT_CFG), embedded at build.
+$(GEN_SRC): $(DEFAULT_CFG) Makefile
+	@mkdir -p $(dir $@)
+	$(Q){ echo "/* generated from $(DEFAULT_CFG) by the Makefile; do not edit */"; \
+	  echo '#include "moesim/cli.h"'; \
+	  echo 'const char cli_default_scenario_file[] = "$(notdir $(DEFAULT_CFG))";'; \
+	  echo 'const char cli_default_scenario_text[] = {'; \
+	  od -An -v -tu1 $(DEFAULT_CFG) | awk '{ for (i = 1; i <= NF; i++) printf "%s,", $$i; printf "\n" }'; \
+	  echo '0};'; } > $@
+
+# One CUnit suite per tests/test_X.c; the list is generated from the file names.
+build/gen/suites.inc: $(wildcard tests/test_*.c)
+	@mkdir -p $(dir $@)
+	$(Q)for f in $(sort $(wildcard tests/test_*.c)); do \
+	  n=$${f#tests/test_}; echo "SUITE($${n%.c})"; done > $@
+
+build/san/moesim_tests: $(SAN_OBJ) $(TEST_OBJ)
+	@echo "  LINK   $@"
+	$(Q)$(CC) $(SANFLAGS) -o $@ $^ $(LIBS) $(CUNIT_LIBS)
+
+build/san/moesim: $(SAN_OBJ) build/san/sim/main.o
+	@echo "  LINK   $@"
+	$(Q)$(CC) $(SANFLAGS) -o $@ $^ $(LIBS)
+
+build/bench/%: bench/%.c $(REL_OBJ)
+	@mkdir -p $(dir $@)
+	@echo "  BENCH  $@"
+	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $^ $(LIBS)
+
+run: deps
+	$(Q)$(MAKE) --no-print-directory moesim
+	./moesim run
+
+# The unit suites and the end-to-end checks run against sanitizer builds.
+test: deps
+	$(Q)$(MAKE) --no-print-directory build/san/moesim_tests build/san/moesim moesim
+	$(Q)$(MAKE) --no-print-directory unit e2e
+
+unit:
+	$(Q)ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ./build/san/moesim_tests
+
+e2e:
+	$(Q)sh tests/e2e/run.sh ./build/san/moesim
+
+bench: moesim $(BENCH_BIN)
+	$(Q)for b in $(BENCH_BIN); do ./$$b || exit 1; done
+
+valgrind: deps
+	$(Q)$(MAKE) --no-print-directory moesim
+	$(Q)$(MAKE) --no-print-directory CFLAGS="-O1 -g" build/rel/moesim_tests_vg
+	valgrind -q --error-exitcode=1 --leak-check=full ./build/rel/moesim_tests_vg
+	valgrind -q --error-exitcode=1 --leak-check=full ./moesim run --set workload.batches=1 --set workload.tokens_per_rank=64 > /dev/null
+
+build/rel/moesim_tests_vg: $(REL_OBJ) $(patsubst %.c,build/rel/%.o,$(TEST_SRC))
+	$(Q)$(CC) -o $@ $^ $(LIBS) $(CUNIT_LIBS)
+build/rel/tests/%.o: build/gen/suites.inc
+
+lint:
+	$(Q)$(MAKE) --no-print-directory -B CFLAGS="-O2 -Wconversion -Wno-error" moesim
+
+# Installs whichever required packages are missing (as root), or says how.
+deps:
+	$(Q)missing=""; for p in $(DEBS); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "installing:$$missing"; \
+	    DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null || exit 1; \
+	  else \
+	    echo "moesim needs:$$missing"; echo "run:  sudo apt-get update && sudo apt-get install -y$$missing"; exit 1; \
+	  fi; \
+	fi
+
+clean:
+	rm -rf build moesim
+
+-include $(shell find build -name '*.d' 2>/dev/null)

@@ -1,0 +1,82 @@
+/*
+ * gpu.h - a GPU as a roofline: how long an operation takes, given its FLOPs
+ * and the bytes it moves through HBM.
+ *
+ * time = launch overhead + max(FLOPs / (dense peak for the dtype x compute
+ * efficiency), bytes / (HBM bandwidth x memory efficiency)). Expert FFNs run
+ * as one grouped GEMM per MoE layer over the experts a GPU holds: every expert
+ * that received a token must stream its weights from HBM, so few tokens per
+ * expert are memory-bound and many are compute-bound. Presets carry datasheet
+ * figures (dense, not 2:4-sparse, peaks), cited in docs/hardware.md.
+ */
+#ifndef MOESIM_GPU_H
+#define MOESIM_GPU_H
+
+#include <stdint.h>
+
+#include "moesim/base.h"
+
+typedef struct gpu_spec {
+    char name[32];
+    double peak_flops[DTYPE_COUNT]; /* dense FLOP/s per dtype; 0 = unsupported */
+    double hbm_bytes;               /* HBM capacity, bytes */
+    double hbm_bw_Bps;              /* HBM bandwidth, bytes/s */
+    double nvlink_bw_Bps;           /* NVLink bandwidth per direction per GPU, bytes/s */
+    int sms;                        /* streaming multiprocessors */
+    double compute_eff;             /* achievable fraction of peak FLOP/s, (0, 1] */
+    double memory_eff;              /* achievable fraction of HBM bandwidth, (0, 1] */
+    sim_time_t launch_ps;           /* per-kernel launch overhead */
+} gpu_spec;
+
+/* Fills *out with the named preset ("H100-SXM", "H800-SXM", "A100-SXM-80GB").
+ * Returns -1 if the name is unknown. */
+int gpu_preset(const char *name, gpu_spec *out);
+/* The preset names, comma-separated, for error messages ("H100-SXM, ..."). */
+const char *gpu_preset_names(void);
+/* Checks a spec built by hand (a scenario's own GPU): BF16 peak > 0, every
+ * peak >= 0, HBM size and bandwidth > 0, both efficiencies in (0, 1], launch
+ * >= 0. Returns 0, or -1 with e filled (ERR_INPUT, key "cluster.gpu.<field>"). */
+int gpu_spec_check(const gpu_spec *g, err_t *e);
+
+/* Roofline time of one kernel: launch + max(flops / (peak[dt] * compute_eff),
+ * bytes / (hbm_bw * memory_eff)). flops and bytes >= 0. A dtype whose peak is 0
+ * falls back to the BF16 peak. */
+sim_time_t gpu_op_time(const gpu_spec *g, double flops, double bytes, dtype_t dt);
+
+/* The shape of one expert FFN: `matrices` weight matrices of hidden x ffn
+ * (3 for SwiGLU: gate, up, down; 2 for a plain MLP). */
+typedef struct gpu_ffn_shape {
+    int hidden;
+    int ffn;
+    int matrices;
+    dtype_t dt;
+} gpu_ffn_shape;
+
+/* Time of a grouped GEMM over n experts on one GPU, expert i receiving
+ * tokens[i] tokens (0 allowed: that expert's weights are not read). FLOPs =
+ * sum 2 * tokens * hidden * ffn * matrices; bytes = the weights of every
+ * expert with tokens > 0 plus each token's input, intermediate and output
+ * activations. One launch per matrix. 0 if no expert has tokens. */
+sim_time_t gpu_experts_time(const gpu_spec *g, const gpu_ffn_shape *shape,
+                            const int64_t *tokens, int n);
+
+/* The shape of one attention block (GQA when kv_heads < heads). */
+typedef struct gpu_attn_shape {
+    int hidden;
+    int heads;
+    int kv_heads;
+    int head_dim;
+    int seq_len; /* tokens per sequence; causal attention over it */
+    dtype_t dt;
+} gpu_attn_shape;
+
+/* Time of one attention block (QKV projection, causal attention, output
+ * projection) for `tokens` tokens on one GPU: three roofline kernels. */
+sim_time_t gpu_attention_time(const gpu_spec *g, const gpu_attn_shape *shape, int64_t tokens);
+
+/* Time of the router's gate GEMM (tokens x hidden times hidden x experts)
+ * plus its softmax/top-k, as one roofline kernel. */
+sim_time_t gpu_gate_time(const gpu_spec *g, int64_t tokens, int hidden, int experts,
+                         dtype_t dt);
+
+#endif

@@ -1,0 +1,71 @@
+/*
+ * metrics.h - what a run measures, accumulated batch by batch.
+ *
+ * A series keeps one duration sample per (batch, layer) in integer
+ * picoseconds, so means and maxima are exact and percentiles come from the
+ * sorted samples (GSL's quantile with linear interpolation). Samples grow with
+ * batches x layers, never with tokens: a batch of any size adds one sample.
+ * Per-expert counts and per-link byte totals have fixed size.
+ */
+#ifndef MOESIM_METRICS_H
+#define MOESIM_METRICS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "moesim/base.h"
+
+typedef struct metrics_series {
+    int64_t *v; /* samples, picoseconds */
+    size_t n, cap;
+} metrics_series;
+
+typedef struct metrics_summary {
+    size_t n;
+    double mean_s, p50_s, p95_s, p99_s, max_s; /* seconds; 0 when n == 0 */
+    int64_t min_ps, max_ps, sum_ps;            /* exact */
+} metrics_summary;
+
+void metrics_series_init(metrics_series *s);
+void metrics_series_fini(metrics_series *s);
+void metrics_series_add(metrics_series *s, int64_t ps);
+void metrics_series_summarize(const metrics_series *s, metrics_summary *out);
+
+/* One MoE layer, over all batches. */
+typedef struct metrics_layer {
+    int layer;                /* index among all layers (0-based) */
+    int experts;
+    int64_t tokens;           /* tokens routed, all batches */
+    int64_t assignments;      /* tokens x top_k */
+    int64_t dropped, rerouted;
+    int64_t capacity;         /* per expert per scope, last batch; INT64_MAX if dropless */
+    int64_t *wanted, *served, *dropped_per_expert; /* experts entries each */
+    double *prob_sum;         /* router probability mass per expert */
+    double load_max_over_mean_sum, load_cv_sum, gpu_max_over_mean_sum; /* sums of per-batch values */
+    int batches;
+    metrics_series attention, gate, dispatch, expert, combine;
+} metrics_layer;
+
+/* The whole run. */
+typedef struct metrics {
+    int moe_layers;
+    metrics_layer *layer;     /* moe_layers entries */
+    int64_t tokens;           /* tokens through the model, all batches */
+    int batches;
+    sim_time_t sim_time_ps;   /* simulated time at the end of the run */
+    metrics_series batch_time, dispatch_all, combine_all;
+    int links;
+    double *link_bytes;       /* bytes carried per link, all collectives */
+    int gpus;
+    int64_t *gpu_busy_ps;     /* compute time per GPU */
+} metrics;
+
+/* Sizes the tables; release with metrics_fini. */
+void metrics_init(metrics *m, int moe_layers, int experts, int links, int gpus);
+void metrics_fini(metrics *m);
+
+/* max/mean and coefficient of variation (population std / mean) of n counts;
+ * both 0 when the mean is 0. */
+void metrics_balance(const int64_t *counts, int n, double *max_over_mean, double *cv);
+
+#endif

@@ -1,0 +1,41 @@
+/*
+ * play.h - a workload played through the models as events.
+ *
+ * `forward` mode: each batch is `workload.tokens_per_rank` tokens on every
+ * data-parallel rank, passed through every layer in turn. A dense layer is
+ * attention then the dense FFN. An MoE layer is attention, the router's gate,
+ * the dispatch all-to-all (bytes per GPU pair from the real routing), each
+ * GPU's grouped expert GEMM (its own token counts; shared experts run on
+ * every GPU's own tokens), and the combine all-to-all, which starts when the
+ * slowest GPU has finished its experts. Every phase ends in an engine event;
+ * the next phase is scheduled from that event's handler. Batches run one after
+ * another. Tokens are generated, routed, counted and dropped per batch: memory
+ * does not grow with the number of tokens.
+ */
+#ifndef MOESIM_PLAY_H
+#define MOESIM_PLAY_H
+
+#include "moesim/base.h"
+#include "moesim/metrics.h"
+#include "moesim/scenario.h"
+
+typedef struct play play_t;
+
+/* Called after each batch (batches_done >= 1) with the simulated time. */
+typedef void (*play_progress_fn)(void *ctx, int batches_done, int batches, sim_time_t now);
+
+/* Builds the models for scenario `s` (borrowed; must outlive the play).
+ * Returns NULL with e filled when the scenario cannot be simulated. Caller
+ * frees with play_free. */
+play_t *play_new(const scenario *s, err_t *e);
+void play_free(play_t *p);
+
+/* Runs every batch. progress may be NULL. Returns 0, or -1 with e filled. */
+int play_run(play_t *p, play_progress_fn progress, void *ctx, err_t *e);
+
+/* The run's measurements; borrowed, valid until play_free. */
+const metrics *play_metrics(const play_t *p);
+/* The topology the run used; borrowed, valid until play_free. */
+const struct topo *play_topo(const play_t *p);
+
+#endif

@@ -1,0 +1,115 @@
+/*
+ * scenario.h - a scenario file, parsed, checked and converted to units.
+ *
+ * Scenario files are libconfig text. The schema is one table (scenario.c):
+ * each row a key path, its type and unit, bounds, default and help; the same
+ * table drives parsing, `moesim check`, `--set` overrides and the key
+ * reference in docs/scenario.md. Every error names file:line, the key, the
+ * bad value and what is allowed, and has code ERR_INPUT. Unknown keys are
+ * errors that suggest the closest known key.
+ */
+#ifndef MOESIM_SCENARIO_H
+#define MOESIM_SCENARIO_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "moesim/base.h"
+#include "moesim/capacity.h"
+#include "moesim/gpu.h"
+#include "moesim/router.h"
+#include "moesim/source.h"
+
+typedef enum scenario_mode { MODE_FORWARD } scenario_mode;
+typedef enum scenario_netmodel { NETMODEL_ANALYTICAL } scenario_netmodel;
+typedef enum scenario_alltoall { ALLTOALL_DIRECT } scenario_alltoall;
+typedef enum scenario_placement { PLACEMENT_CONTIGUOUS } scenario_placement;
+typedef enum scenario_intra { INTRA_NVSWITCH } scenario_intra;
+typedef enum scenario_inter { INTER_IB, INTER_ROCE } scenario_inter;
+
+typedef struct scenario {
+    char file[256];   /* the file it came from, or "<name> (built-in)" */
+    char name[128];
+    uint64_t seed;
+
+    struct {
+        int layers;          /* transformer layers */
+        int first_dense;     /* the first N layers are dense (DeepSeek-V3: 3) */
+        int moe_every;       /* after those, every moe_every-th layer is MoE */
+        int hidden;          /* model dimension */
+        int expert_ffn;      /* expert FFN intermediate size */
+        int dense_ffn;       /* FFN intermediate size of dense layers */
+        int experts;         /* routed experts per MoE layer */
+        int top_k;
+        int shared_experts;  /* experts every token visits, run locally */
+        int heads, kv_heads, head_dim;
+        int ffn_matrices;    /* 3 for SwiGLU, 2 for GELU MLP */
+        dtype_t dtype;
+        router_config router;      /* kind, experts, top_k, normalize */
+        capacity_config capacity;  /* factor, scope, overflow, priority, min */
+        int groups, topk_groups;   /* group-limited routing (1, 1: off) */
+    } model;
+
+    struct {
+        int nodes;
+        int gpus_per_node;
+        gpu_spec gpu;              /* preset with overrides applied */
+        scenario_intra intra_kind; /* links inside a node */
+        scenario_inter inter_kind; /* the fabric between nodes */
+        double intra_bw_Bps;       /* per GPU, per direction */
+        sim_time_t intra_lat_ps;
+        double inter_bw_Bps;       /* per NIC, per direction */
+        sim_time_t inter_lat_ps;
+    } cluster;
+
+    struct {
+        int dp, tp, pp, ep, etp;
+        char order[32];
+    } parallel;
+
+    struct {
+        scenario_placement strategy;
+        int redundant;
+    } placement;
+
+    struct {
+        scenario_mode mode;
+        int tokens_per_rank;
+        int batches;
+        int seq_len;
+        source_config source;      /* layers/experts filled in; fixed_logits owned here */
+    } workload;
+
+    struct {
+        scenario_netmodel model;
+        scenario_alltoall alltoall;
+    } network;
+
+    struct {
+        char json[256];  /* "" = none */
+        bool progress;
+    } output;
+
+    int moe_layers;      /* derived: how many layers are MoE */
+} scenario;
+
+/* Loads a scenario file, applies `sets` ("key.path=value", borrowed, nsets of
+ * them) on top, validates, converts units and fills *out (which must be
+ * released with scenario_fini even on failure). Returns 0, or -1 with e
+ * filled (code ERR_INPUT for anything wrong with the input). */
+int scenario_load_file(const char *path, const char *const *sets, int nsets, scenario *out,
+                       err_t *e);
+/* The same from text in memory; `name` stands for the file name in errors. */
+int scenario_load_string(const char *text, const char *name, const char *const *sets,
+                         int nsets, scenario *out, err_t *e);
+/* Frees what *s owns (fixed logits); safe on a zeroed or half-filled struct. */
+void scenario_fini(scenario *s);
+
+/* Is layer l (0-based) an MoE layer? */
+bool scenario_is_moe_layer(const scenario *s, int l);
+
+/* Writes the key reference (Markdown table: key, type, default, allowed, meaning). */
+void scenario_write_keys_md(FILE *f);
+
+#endif

@@ -1,0 +1,58 @@
+/*
+ * source.h - token sources: where each token's router logits come from.
+ *
+ * A source produces, for a batch of tokens and each MoE layer, the router
+ * logits the gate sees. `synthetic` tokens carry a latent vector drawn from a
+ * mixture of topic Gaussians: all tokens of one sequence share a topic, so
+ * their routing is correlated; each MoE layer has router weights W_l (experts x
+ * latent_dim, Gaussian) and a per-expert popularity bias, and consecutive
+ * layers' weights are correlated, as trained routers are. logits = W_l h + b_l.
+ * `fixed` cycles through a table of logits given in the scenario (tests and
+ * teaching). Memory is that of one batch, reused from batch to batch.
+ */
+#ifndef MOESIM_SOURCE_H
+#define MOESIM_SOURCE_H
+
+#include <gsl/gsl_rng.h>
+
+#include "moesim/base.h"
+
+typedef struct source source_t;
+
+typedef enum source_kind { SOURCE_SYNTHETIC, SOURCE_FIXED } source_kind;
+
+typedef struct source_config {
+    source_kind kind;
+    int layers;  /* MoE layers, >= 1 */
+    int experts; /* E >= 1 */
+
+    /* synthetic */
+    int latent_dim;    /* dimension of a token's latent vector, >= 1 */
+    int topics;        /* mixture components, >= 1 */
+    int seq_len;       /* tokens per sequence (one topic per sequence), >= 1 */
+    double skew;       /* std. dev. of the per-expert popularity bias, in logit units, >= 0 */
+    double layer_corr; /* correlation of router weights between consecutive layers, [0, 1] */
+    double topic_std;  /* spread of a token around its topic mean, > 0 */
+
+    /* fixed: rows x experts logits, row-major (borrowed during source_new,
+     * which copies it); token i of a batch gets row i % rows, in every layer */
+    const double *fixed_logits;
+    int fixed_rows;
+} source_config;
+
+/* Builds the source. Draws what is fixed for the whole run (topic means, router
+ * weights, biases) from `init` (borrowed). Returns NULL with e filled on a bad
+ * config. Caller frees with source_free. */
+source_t *source_new(const source_config *cfg, gsl_rng *init, err_t *e);
+void source_free(source_t *s);
+
+/* Starts a batch of `tokens` tokens (token i of the batch is the i-th token
+ * generated, sequences run across rank boundaries in index order), drawing
+ * what varies per token from `rng` (borrowed). */
+void source_begin_batch(source_t *s, int tokens, gsl_rng *rng);
+
+/* Writes the logits of every token of the current batch for MoE layer
+ * `layer` (0-based) into logits (tokens x experts, caller's buffer). */
+void source_logits(source_t *s, int layer, double *logits);
+
+#endif

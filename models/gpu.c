@@ -1,0 +1,205 @@
+/*
+ * gpu.c - the GPU roofline: presets and the time of the kernels of one layer.
+ *
+ * One kernel takes launch_ps + max(FLOPs / (peak[dtype] x compute_eff),
+ * bytes / (hbm_bw x memory_eff)): it is bound by either its arithmetic or its
+ * HBM traffic, never both, and the two overlap perfectly (the roofline
+ * model, "Roofline: an insightful visual performance model", CACM 2009).
+ * Each term is rounded to the picosecond by sim_time_for_bytes, so round
+ * inputs give exact times.
+ *
+ * Operations, with b = dtype bytes, T = tokens, H = hidden, F = expert ffn,
+ * M = matrices, E = experts, S = seq_len; the roofline of the grouped GEMM is
+ * taken over its summed FLOPs and bytes:
+ *   grouped expert GEMM (one kernel per weight matrix, `matrices` launches):
+ *     FLOPs = sum_i 2 t_i H F M
+ *     bytes = sum_{i: t_i > 0} (M H F b + t_i M (H + F) b)
+ *     (every matrix reads its weights once, and for each token reads its input
+ *     row and writes its output row, one of H and one of F elements; an
+ *     expert without tokens reads nothing)
+ *   attention, three kernels with q = heads x head_dim, kv = kv_heads x head_dim:
+ *     QKV projection: FLOPs 2 T H (q + 2kv), bytes (H (q + 2kv) + T (H + q + 2kv)) b
+ *     causal core:    FLOPs 2 x 2 T (S / 2) q, bytes T (2q + 2kv) b
+ *     out projection: FLOPs 2 T q H,          bytes (q H + T (q + H)) b
+ *   gate: FLOPs 2 T H E, bytes (H E + T H) b + 4 T E (FP32 scores), one kernel
+ * Presets carry the datasheet dense peaks; sources in docs/hardware.md.
+ */
+#include "moesim/gpu.h"
+
+#include <string.h>
+
+/* Defaults shared by the presets (why each value: docs/hardware.md). */
+#define GPU_COMPUTE_EFF 0.70 /* large GEMMs: 68-78% of FP8 peak for DeepGEMM on H800 */
+#define GPU_MEMORY_EFF 0.85  /* streaming kernels reach 85-90% of HBM peak */
+#define GPU_LAUNCH_PS SIM_US(4)
+
+static const gpu_spec presets[] = {
+    {
+        .name = "H100-SXM",
+        .peak_flops = {[DTYPE_FP32] = 67e12, [DTYPE_BF16] = 989e12,
+                       [DTYPE_FP16] = 989e12, [DTYPE_FP8] = 1979e12},
+        .hbm_bytes = 80e9,
+        .hbm_bw_Bps = 3.35e12,
+        .nvlink_bw_Bps = 450e9,
+        .sms = 132,
+        .compute_eff = GPU_COMPUTE_EFF,
+        .memory_eff = GPU_MEMORY_EFF,
+        .launch_ps = GPU_LAUNCH_PS,
+    },
+    {
+        /* The export part: H100 silicon and HBM, NVLink cut to 400 GB/s in all
+         * (200 each way). NVIDIA prints no H800 datasheet peak; DeepSeek-V3
+         * computes its MFU against the H100's 989 TFLOP/s, and so do we. */
+        .name = "H800-SXM",
+        .peak_flops = {[DTYPE_FP32] = 67e12, [DTYPE_BF16] = 989e12,
+                       [DTYPE_FP16] = 989e12, [DTYPE_FP8] = 1979e12},
+        .hbm_bytes = 80e9,
+        .hbm_bw_Bps = 3.35e12,
+        .nvlink_bw_Bps = 200e9,
+        .sms = 132,
+        .compute_eff = GPU_COMPUTE_EFF,
+        .memory_eff = GPU_MEMORY_EFF,
+        .launch_ps = GPU_LAUNCH_PS,
+    },
+    {
+        /* No FP8 tensor cores: FP8 work runs at the BF16 peak (gpu_op_time). */
+        .name = "A100-SXM-80GB",
+        .peak_flops = {[DTYPE_FP32] = 19.5e12, [DTYPE_BF16] = 312e12,
+                       [DTYPE_FP16] = 312e12, [DTYPE_FP8] = 0},
+        .hbm_bytes = 80e9,
+        .hbm_bw_Bps = 2.039e12,
+        .nvlink_bw_Bps = 300e9,
+        .sms = 108,
+        .compute_eff = GPU_COMPUTE_EFF,
+        .memory_eff = GPU_MEMORY_EFF,
+        .launch_ps = GPU_LAUNCH_PS,
+    },
+};
+
+#define NPRESETS ((int)(sizeof(presets) / sizeof(presets[0])))
+
+int gpu_preset(const char *name, gpu_spec *out)
+{
+    for (int i = 0; i < NPRESETS; i++) {
+        if (strcmp(name, presets[i].name) == 0) {
+            *out = presets[i];
+            return 0;
+        }
+    }
+    return -1;
+}
+
+const char *gpu_preset_names(void)
+{
+    return "H100-SXM, H800-SXM, A100-SXM-80GB"; /* keep in the order of presets[] */
+}
+
+/* The keys are those of a scenario's own GPU group, so the loader can pass
+ * e on after adding file and line. Negated comparisons also refuse NaN. */
+int gpu_spec_check(const gpu_spec *g, err_t *e)
+{
+    /* Every dtype falls back to BF16, so BF16 is the one peak that must exist. */
+    if (!(g->peak_flops[DTYPE_BF16] > 0))
+        return err_set(e, ERR_INPUT, NULL, 0, "cluster.gpu.peak_flops",
+                       "the BF16 peak must be > 0 FLOP/s");
+    for (int d = 0; d < DTYPE_COUNT; d++)
+        if (!(g->peak_flops[d] >= 0))
+            return err_set(e, ERR_INPUT, NULL, 0, "cluster.gpu.peak_flops",
+                           "the %s peak is %g; allowed: >= 0 (0 = unsupported)",
+                           dtype_name((dtype_t)d), g->peak_flops[d]);
+    if (!(g->hbm_bytes > 0))
+        return err_set(e, ERR_INPUT, NULL, 0, "cluster.gpu.hbm", "%g bytes; allowed: > 0",
+                       g->hbm_bytes);
+    if (!(g->hbm_bw_Bps > 0))
+        return err_set(e, ERR_INPUT, NULL, 0, "cluster.gpu.hbm_bandwidth",
+                       "%g B/s; allowed: > 0", g->hbm_bw_Bps);
+    if (!(g->compute_eff > 0 && g->compute_eff <= 1))
+        return err_set(e, ERR_INPUT, NULL, 0, "cluster.gpu.compute_eff",
+                       "%g; allowed: > 0 and <= 1", g->compute_eff);
+    if (!(g->memory_eff > 0 && g->memory_eff <= 1))
+        return err_set(e, ERR_INPUT, NULL, 0, "cluster.gpu.memory_eff",
+                       "%g; allowed: > 0 and <= 1", g->memory_eff);
+    if (g->launch_ps < 0)
+        return err_set(e, ERR_INPUT, NULL, 0, "cluster.gpu.launch",
+                       "negative launch overhead; allowed: >= 0");
+    return 0;
+}
+
+/* The roofline without the launch: shared by every operation below. */
+static sim_time_t roofline(const gpu_spec *g, double flops, double bytes, dtype_t dt)
+{
+    /* Both terms are rounded before the max: rounding is monotone, so this is
+     * the rounded max, and each term alone can be checked by hand. */
+    double peak = (dt >= 0 && dt < DTYPE_COUNT) ? g->peak_flops[dt] : 0;
+    if (!(peak > 0)) /* unsupported dtype: emulated at the BF16 rate */
+        peak = g->peak_flops[DTYPE_BF16];
+    sim_time_t compute = sim_time_for_bytes(flops, peak * g->compute_eff);
+    sim_time_t memory = sim_time_for_bytes(bytes, g->hbm_bw_Bps * g->memory_eff);
+    return compute > memory ? compute : memory;
+}
+
+sim_time_t gpu_op_time(const gpu_spec *g, double flops, double bytes, dtype_t dt)
+{
+    return g->launch_ps + roofline(g, flops, bytes, dt);
+}
+
+sim_time_t gpu_experts_time(const gpu_spec *g, const gpu_ffn_shape *shape,
+                            const int64_t *tokens, int n)
+{
+    /* Doubles throughout: hidden x ffn x tokens overflows 32 bits at
+     * DeepSeek-V3 sizes, and the roofline divides anyway. */
+    double b = dtype_bytes(shape->dt);
+    double hf = (double)shape->hidden * shape->ffn;
+    double m = shape->matrices;
+    double weight_bytes = m * hf * b;                                  /* per expert */
+    double act_bytes = m * ((double)shape->hidden + shape->ffn) * b;  /* per token */
+    double flops = 0, bytes = 0;
+    int active = 0;
+    for (int i = 0; i < n; i++) {
+        if (tokens[i] <= 0) /* the grouped GEMM skips the expert: no weight traffic */
+            continue;
+        double t = (double)tokens[i];
+        flops += 2 * t * hf * m;
+        bytes += weight_bytes + t * act_bytes;
+        active++;
+    }
+    if (active == 0) /* nothing to run: the kernels are not launched */
+        return 0;
+    /* One grouped kernel per matrix; the roofline is taken over their sum, as
+     * the kernels of one layer are alike in shape and balance. */
+    return shape->matrices * g->launch_ps + roofline(g, flops, bytes, shape->dt);
+}
+
+sim_time_t gpu_attention_time(const gpu_spec *g, const gpu_attn_shape *shape, int64_t tokens)
+{
+    if (tokens <= 0) /* no tokens on this GPU: no kernel is launched */
+        return 0;
+    double T = (double)tokens, H = shape->hidden, b = dtype_bytes(shape->dt);
+    /* With GQA the K and V projections are kv_heads wide, not heads wide. */
+    double q = (double)shape->heads * shape->head_dim;
+    double kv = (double)shape->kv_heads * shape->head_dim;
+
+    /* QKV projection: reads its weights and each token's input, writes Q, K, V. */
+    sim_time_t qkv = gpu_op_time(g, 2 * T * H * (q + 2 * kv),
+                                 (H * (q + 2 * kv) + T * (H + q + 2 * kv)) * b, shape->dt);
+    /* Causal core (QK^T then PV), fused as in FlashAttention: a token attends to
+     * S/2 keys on average; the score matrix never reaches HBM, so the traffic
+     * is Q, K, V in and O out. */
+    double S = shape->seq_len;
+    sim_time_t core = gpu_op_time(g, 2 * 2 * T * (S / 2) * q, T * (2 * q + 2 * kv) * b,
+                                  shape->dt);
+    /* Output projection: q -> hidden. */
+    sim_time_t out = gpu_op_time(g, 2 * T * q * H, (q * H + T * (q + H)) * b, shape->dt);
+    return qkv + core + out;
+}
+
+sim_time_t gpu_gate_time(const gpu_spec *g, int64_t tokens, int hidden, int experts,
+                         dtype_t dt)
+{
+    if (tokens <= 0)
+        return 0;
+    double T = (double)tokens, H = hidden, E = experts, b = dtype_bytes(dt);
+    /* Scores are written in FP32: routers take their softmax or sigmoid in
+     * FP32; the top-k is fused into the same kernel and its FLOPs are noise. */
+    return gpu_op_time(g, 2 * T * H * E, (H * E + T * H) * b + 4 * T * E, dt);
+}

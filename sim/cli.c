@@ -1,0 +1,301 @@
+/*
+ * cli.c - the command line: parse arguments, load the scenario, run, report.
+ *
+ * This is the one place that prints diagnostics and decides the exit status
+ * (0 ok, 1 failed run, 2 bad input). Output files are written under a
+ * temporary name beside their destination and renamed into place only when
+ * the whole run has succeeded, so a failure leaves nothing half-written.
+ */
+#include "moesim/cli.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "moesim/base.h"
+#include "moesim/play.h"
+#include "moesim/report.h"
+#include "moesim/scenario.h"
+#include "moesim/units.h"
+
+#define MAX_SETS 256
+
+static const char usage_main[] =
+    "usage: moesim <command> [options]\n"
+    "\n"
+    "moesim simulates Mixture-of-Experts models on GPU clusters: real routing of\n"
+    "token streams, expert capacity and overflow, all-to-all times and throughput.\n"
+    "\n"
+    "commands:\n"
+    "  run [SCENARIO]   simulate a scenario (none: the built-in Mixtral 8x7B on 8 H100)\n"
+    "  check SCENARIO   validate a scenario file, run nothing\n"
+    "  help [COMMAND]   this text, or a command's options\n"
+    "\n"
+    "  moesim --version prints the version.\n"
+    "Exit status: 0 success, 1 the run failed, 2 bad input.\n"
+    "Scenario keys: docs/scenario.md. Output schema: docs/output.md.\n";
+
+static const char usage_run[] =
+    "usage: moesim run [SCENARIO] [options]\n"
+    "\n"
+    "Simulates SCENARIO (a libconfig file; without one, the built-in default\n"
+    "scenario mixtral-8x7b-h100x8.cfg) and prints a report on stdout.\n"
+    "\n"
+    "options:\n"
+    "  --set KEY=VALUE  override a scenario key, e.g. --set model.top_k=1 or\n"
+    "                   --set cluster.gpu=H800-SXM (repeatable; the value is written\n"
+    "                   as in a scenario file, a string may drop its quotes)\n"
+    "  --seed N         master seed of every random stream (same as --set seed=N)\n"
+    "  --json FILE      also write the report as JSON (schema moesim.report/1)\n"
+    "  --quiet          print no table (errors still go to stderr)\n"
+    "  --no-progress    no progress line on stderr\n"
+    "  -h, --help       this text\n";
+
+static const char usage_check[] =
+    "usage: moesim check SCENARIO [--set KEY=VALUE]...\n"
+    "\n"
+    "Loads and validates SCENARIO with the same rules as run, prints a one-line\n"
+    "summary and exits 0, or prints the first error and exits 2.\n";
+
+typedef struct cli_opts {
+    const char *file;
+    const char *sets[MAX_SETS];
+    int nsets;
+    char seed_set[64];
+    const char *json;
+    int quiet, no_progress;
+} cli_opts;
+
+static int usage_error(const char *cmd, const char *fmt, const char *arg)
+{
+    fprintf(stderr, "moesim: ");
+    fprintf(stderr, fmt, arg);
+    fprintf(stderr, "; see 'moesim help%s%s'\n", cmd ? " " : "", cmd ? cmd : "");
+    return ERR_INPUT;
+}
+
+/* Parses the arguments after the command. Returns -1 when it printed help
+ * (exit 0), 0 on success, ERR_INPUT after printing a usage error. */
+static int parse_opts(const char *cmd, int argc, char **argv, cli_opts *o)
+{
+    memset(o, 0, sizeof(*o));
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        const char *val = NULL;
+        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+            fputs(strcmp(cmd, "run") == 0 ? usage_run : usage_check, stdout);
+            return -1;
+        }
+        if (strncmp(a, "--set=", 6) == 0 || strcmp(a, "--set") == 0) {
+            val = a[5] == '=' ? a + 6 : (i + 1 < argc ? argv[++i] : NULL);
+            if (!val)
+                return usage_error(cmd, "%s needs KEY=VALUE", "--set");
+            if (o->nsets == MAX_SETS)
+                return usage_error(cmd, "more than %s --set options", "256");
+            o->sets[o->nsets++] = val;
+        } else if (strcmp(cmd, "run") == 0 &&
+                   (strncmp(a, "--seed=", 7) == 0 || strcmp(a, "--seed") == 0)) {
+            val = a[6] == '=' ? a + 7 : (i + 1 < argc ? argv[++i] : NULL);
+            if (!val)
+                return usage_error(cmd, "%s needs a number", "--seed");
+            snprintf(o->seed_set, sizeof(o->seed_set), "seed=%s", val);
+        } else if (strcmp(cmd, "run") == 0 &&
+                   (strncmp(a, "--json=", 7) == 0 || strcmp(a, "--json") == 0)) {
+            val = a[6] == '=' ? a + 7 : (i + 1 < argc ? argv[++i] : NULL);
+            if (!val || !*val)
+                return usage_error(cmd, "%s needs a file name", "--json");
+            o->json = val;
+        } else if (strcmp(cmd, "run") == 0 && strcmp(a, "--quiet") == 0) {
+            o->quiet = 1;
+        } else if (strcmp(cmd, "run") == 0 && strcmp(a, "--no-progress") == 0) {
+            o->no_progress = 1;
+        } else if (a[0] == '-' && a[1] != '\0') {
+            return usage_error(cmd, "unknown option %s", a);
+        } else if (!o->file) {
+            o->file = a;
+        } else {
+            return usage_error(cmd, "unexpected argument %s (one scenario file at most)", a);
+        }
+    }
+    /* --seed applies after every --set, whatever the order on the line. */
+    if (o->seed_set[0]) {
+        if (o->nsets == MAX_SETS)
+            return usage_error(cmd, "more than %s --set options", "256");
+        o->sets[o->nsets++] = o->seed_set;
+    }
+    return 0;
+}
+
+static int print_err(const err_t *e)
+{
+    char buf[1400];
+    err_format(e, buf, sizeof(buf));
+    fprintf(stderr, "%s\n", buf);
+    return e->code == ERR_OK ? ERR_RUN : (int)e->code;
+}
+
+static int load(const cli_opts *o, scenario *s, err_t *e)
+{
+    if (o->file)
+        return scenario_load_file(o->file, o->sets, o->nsets, s, e);
+    char name[128];
+    snprintf(name, sizeof(name), "%s (built-in)", cli_default_scenario_file);
+    return scenario_load_string(cli_default_scenario_text, name, o->sets, o->nsets, s, e);
+}
+
+/* ---- progress on a terminal ---- */
+
+typedef struct progress {
+    int tty;
+    struct timespec start;
+    int shown;
+} progress;
+
+static double wall_since(const struct timespec *t0)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)(t.tv_sec - t0->tv_sec) + 1e-9 * (double)(t.tv_nsec - t0->tv_nsec);
+}
+
+static void on_progress(void *ctx, int done, int total, sim_time_t now)
+{
+    progress *pr = ctx;
+    double el = wall_since(&pr->start);
+    if (!pr->tty || el < 1.0) /* short runs stay quiet */
+        return;
+    char t[32];
+    double eta = el / done * (total - done);
+    fprintf(stderr, "\rbatch %d/%d, simulated %s, ETA %.0f s   ", done, total,
+            units_format_time(now, t, sizeof(t)), eta);
+    fflush(stderr);
+    pr->shown = 1;
+}
+
+/* ---- commands ---- */
+
+static int cmd_check(int argc, char **argv)
+{
+    cli_opts o;
+    int rc = parse_opts("check", argc, argv, &o);
+    if (rc)
+        return rc < 0 ? 0 : rc;
+    if (!o.file)
+        return usage_error("check", "%s: a scenario file is required", "check");
+    scenario s;
+    memset(&s, 0, sizeof(s));
+    err_t e = ERR_INIT;
+    rc = 0;
+    if (load(&o, &s, &e) < 0) {
+        rc = print_err(&e);
+    } else {
+        printf("%s: ok: %s, %d layers (%d MoE), %d experts top-%d, %d x %d %s\n", s.file,
+               s.name, s.model.layers, s.moe_layers, s.model.experts, s.model.top_k,
+               s.cluster.nodes, s.cluster.gpus_per_node, s.cluster.gpu.name);
+    }
+    scenario_fini(&s);
+    return rc;
+}
+
+/* Opens "<path>.tmp.<pid>" for writing; the name goes into tmp (n bytes). */
+static FILE *open_tmp(const char *path, char *tmp, size_t n, err_t *e)
+{
+    snprintf(tmp, n, "%s.tmp.%ld", path, (long)getpid());
+    FILE *f = fopen(tmp, "w");
+    if (!f)
+        err_set(e, ERR_RUN, path, 0, NULL, "cannot write: %s", strerror(errno));
+    return f;
+}
+
+static int cmd_run(int argc, char **argv)
+{
+    cli_opts o;
+    int rc = parse_opts("run", argc, argv, &o);
+    if (rc)
+        return rc < 0 ? 0 : rc;
+
+    scenario s;
+    memset(&s, 0, sizeof(s));
+    err_t e = ERR_INIT;
+    play_t *p = NULL;
+    FILE *jf = NULL;
+    char jtmp[600] = "";
+    const char *jpath = NULL;
+    progress pr = {0};
+
+    if (load(&o, &s, &e) < 0)
+        goto fail;
+    jpath = o.json ? o.json : (s.output.json[0] ? s.output.json : NULL);
+    if (jpath && !(jf = open_tmp(jpath, jtmp, sizeof(jtmp), &e)))
+        goto fail;
+    if (!(p = play_new(&s, &e)))
+        goto fail;
+
+    pr.tty = !o.no_progress && s.output.progress && isatty(fileno(stderr));
+    clock_gettime(CLOCK_MONOTONIC, &pr.start);
+    if (play_run(p, on_progress, &pr, &e) < 0)
+        goto fail;
+    if (pr.shown)
+        fprintf(stderr, "\r%60s\r", "");
+
+    const metrics *m = play_metrics(p);
+    if (jf) {
+        int bad = report_json(jf, &s, m, play_topo(p)) < 0;
+        bad |= fclose(jf) != 0;
+        jf = NULL;
+        if (bad || rename(jtmp, jpath) != 0) {
+            err_set(&e, ERR_RUN, jpath, 0, NULL, "cannot write: %s", strerror(errno));
+            goto fail;
+        }
+        jtmp[0] = '\0';
+    }
+    if (!o.quiet && report_text(stdout, &s, m, play_topo(p)) < 0) {
+        err_set(&e, ERR_RUN, "stdout", 0, NULL, "cannot write the report");
+        goto fail;
+    }
+    play_free(p);
+    scenario_fini(&s);
+    return 0;
+
+fail:
+    if (jf)
+        fclose(jf);
+    if (jtmp[0])
+        remove(jtmp);
+    play_free(p);
+    scenario_fini(&s);
+    return print_err(&e);
+}
+
+int cli_main(int argc, char **argv)
+{
+    if (argc < 2) {
+        fputs(usage_main, stderr);
+        return ERR_INPUT;
+    }
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "version") == 0) {
+        printf("moesim %s\n", MOESIM_VERSION);
+        return 0;
+    }
+    if (strcmp(cmd, "-h") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "help") == 0) {
+        const char *topic = argc > 2 ? argv[2] : "";
+        if (strcmp(topic, "run") == 0)
+            fputs(usage_run, stdout);
+        else if (strcmp(topic, "check") == 0)
+            fputs(usage_check, stdout);
+        else if (topic[0])
+            return usage_error(NULL, "no help on '%s'", topic);
+        else
+            fputs(usage_main, stdout);
+        return 0;
+    }
+    if (strcmp(cmd, "run") == 0)
+        return cmd_run(argc - 2, argv + 2);
+    if (strcmp(cmd, "check") == 0)
+        return cmd_check(argc - 2, argv + 2);
+    return usage_error(NULL, "unknown command '%s'", cmd);
+}

@@ -1,0 +1,393 @@
+/*
+ * play.c - forward passes as a chain of events.
+ *
+ * One handler drives the state machine of a batch:
+ *
+ *   BATCH ─► ATTN ─► (dense) FFN ─────────────────────────────► next layer
+ *                └─► (MoE)  GATE ─► DISPATCH ─► EXPERT(g) x G ─► COMBINE ─► next layer
+ *
+ * Routing happens when the gate finishes: the source writes the layer's
+ * logits, the router picks experts, capacity drops what does not fit, and the
+ * survivors become bytes between GPUs (one row of `hidden` values per token
+ * and destination GPU, as DeepEP sends a token once to each GPU holding any of
+ * its experts) and token counts per GPU and local expert. The all-to-alls are
+ * timed by the network model from those bytes; the combine sends the same rows
+ * back. All GPUs advance in lockstep at each all-to-all, so the slowest GPU's
+ * experts (the straggler) set when the combine starts.
+ */
+#include "moesim/play.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "moesim/capacity.h"
+#include "moesim/engine.h"
+#include "moesim/gpu.h"
+#include "moesim/layout.h"
+#include "moesim/net.h"
+#include "moesim/placement.h"
+#include "moesim/rng.h"
+#include "moesim/router.h"
+#include "moesim/source.h"
+#include "moesim/topo.h"
+
+enum phase { PH_BATCH, PH_ATTN, PH_FFN, PH_GATE, PH_DISPATCH, PH_EXPERT, PH_COMBINE };
+
+struct play {
+    const scenario *s;
+    engine_t *eng;
+    rng_set_t *rng;
+    topo_t *topo;
+    source_t *src;
+    layout lay;
+    placement pl;
+    metrics m;
+
+    int gpus;          /* world */
+    int tokens;        /* tokens per batch, all ranks */
+    int spr;           /* expert slots per EP rank */
+    int *expert_local; /* expert -> its index among its rank's experts */
+    gpu_ffn_shape expert_shape;
+    gpu_ffn_shape dense_shape;
+    sim_time_t t_attn, t_gate, t_dense, t_shared; /* per GPU, same on every GPU */
+
+    /* per-batch buffers, reused */
+    double *logits;         /* tokens x experts */
+    int32_t *choice;        /* tokens x top_k */
+    capacity_counts cc;
+    double *bytes;          /* gpus x gpus, dispatch direction */
+    double *bytes_back;     /* gpus x gpus, combine direction */
+    double *link_bytes;     /* per link, one collective */
+    int64_t *local_tokens;  /* gpus x spr: tokens per GPU and local expert */
+    int64_t *gpu_tokens;    /* gpus: token-expert assignments received */
+    int *dst_seen;          /* top_k: destinations of the current token */
+
+    /* where the batch stands */
+    int batch, layer, moe;  /* moe: index of the current MoE layer */
+    int experts_pending;
+    sim_time_t batch_start, phase_start;
+    play_progress_fn progress;
+    void *progress_ctx;
+    err_t *err;             /* where a handler reports a failure */
+    int failed;
+};
+
+static void fire(engine_t *e, void *ctx, const engine_event_t *ev);
+
+static uint64_t ev_arg(enum phase ph, int gpu)
+{
+    return (uint64_t)ph | ((uint64_t)(uint32_t)gpu << 8);
+}
+
+static void at(play_t *p, sim_time_t delay, enum phase ph, int gpu)
+{
+    engine_after(p->eng, delay, fire, p, ev_arg(ph, gpu));
+}
+
+play_t *play_new(const scenario *s, err_t *e)
+{
+    play_t *p = xcalloc(1, sizeof(*p), "simulation");
+    p->s = s;
+    p->gpus = s->cluster.nodes * s->cluster.gpus_per_node;
+    p->tokens = s->parallel.dp * s->workload.tokens_per_rank;
+    if (layout_init(&p->lay, p->gpus, s->parallel.dp, s->parallel.tp, s->parallel.pp,
+                    s->parallel.ep, s->parallel.etp, e) < 0)
+        goto fail;
+    if (placement_contiguous(&p->pl, s->model.experts, s->parallel.ep, e) < 0)
+        goto fail;
+    p->spr = p->pl.slots_per_rank;
+    p->expert_local = xcalloc((size_t)s->model.experts, sizeof(*p->expert_local),
+                              "expert index");
+    for (int slot = 0; slot < p->pl.ranks * p->spr; slot++) {
+        int x = p->pl.slot_expert[slot];
+        if (p->pl.expert_rank[x] == slot / p->spr)
+            p->expert_local[x] = slot % p->spr;
+    }
+
+    topo_config tc = {
+        .nodes = s->cluster.nodes,
+        .gpus_per_node = s->cluster.gpus_per_node,
+        .intra_bw_Bps = s->cluster.intra_bw_Bps,
+        .intra_lat_ps = s->cluster.intra_lat_ps,
+        .inter_bw_Bps = s->cluster.inter_bw_Bps,
+        .inter_lat_ps = s->cluster.inter_lat_ps,
+    };
+    p->topo = topo_new(&tc, e);
+    if (!p->topo)
+        goto fail;
+
+    p->rng = rng_new(s->seed);
+    p->src = source_new(&s->workload.source, rng_stream(p->rng, "source/init"), e);
+    if (!p->src)
+        goto fail;
+
+    /* Per-GPU phase times that do not depend on routing. */
+    const gpu_spec *g = &s->cluster.gpu;
+    gpu_attn_shape as = {
+        .hidden = s->model.hidden,
+        .heads = s->model.heads,
+        .kv_heads = s->model.kv_heads,
+        .head_dim = s->model.head_dim,
+        .seq_len = s->workload.seq_len,
+        .dt = s->model.dtype,
+    };
+    int64_t tpr = s->workload.tokens_per_rank;
+    p->t_attn = gpu_attention_time(g, &as, tpr);
+    p->t_gate = gpu_gate_time(g, tpr, s->model.hidden, s->model.experts, s->model.dtype);
+    p->expert_shape = (gpu_ffn_shape){s->model.hidden, s->model.expert_ffn,
+                                      s->model.ffn_matrices, s->model.dtype};
+    p->dense_shape = (gpu_ffn_shape){s->model.hidden, s->model.dense_ffn,
+                                     s->model.ffn_matrices, s->model.dtype};
+    p->t_dense = gpu_experts_time(g, &p->dense_shape, &tpr, 1);
+    if (s->model.shared_experts > 0) {
+        int64_t *shared = xcalloc((size_t)s->model.shared_experts, sizeof(*shared),
+                                  "shared expert counts");
+        for (int i = 0; i < s->model.shared_experts; i++)
+            shared[i] = tpr;
+        p->t_shared = gpu_experts_time(g, &p->expert_shape, shared, s->model.shared_experts);
+        free(shared);
+    }
+
+    size_t T = (size_t)p->tokens, E = (size_t)s->model.experts, K = (size_t)s->model.top_k;
+    size_t G = (size_t)p->gpus;
+    p->logits = xcalloc(T * E, sizeof(*p->logits), "router logits");
+    p->choice = xcalloc(T * K, sizeof(*p->choice), "routing choices");
+    capacity_counts_init(&p->cc, s->model.experts);
+    p->bytes = xcalloc(G * G, sizeof(*p->bytes), "dispatch bytes");
+    p->bytes_back = xcalloc(G * G, sizeof(*p->bytes_back), "combine bytes");
+    p->link_bytes = xcalloc((size_t)topo_link_count(p->topo), sizeof(*p->link_bytes),
+                            "link bytes");
+    p->local_tokens = xcalloc(G * (size_t)p->spr, sizeof(*p->local_tokens), "expert tokens");
+    p->gpu_tokens = xcalloc(G, sizeof(*p->gpu_tokens), "GPU tokens");
+    p->dst_seen = xcalloc(K, sizeof(*p->dst_seen), "destinations");
+    p->eng = engine_new(4 * G + 16);
+    metrics_init(&p->m, s->moe_layers, s->model.experts, topo_link_count(p->topo), p->gpus);
+    for (int l = 0, i = 0; l < s->model.layers; l++)
+        if (scenario_is_moe_layer(s, l))
+            p->m.layer[i++].layer = l;
+    return p;
+
+fail:
+    play_free(p);
+    return NULL;
+}
+
+void play_free(play_t *p)
+{
+    if (!p)
+        return;
+    engine_free(p->eng);
+    source_free(p->src);
+    rng_free(p->rng);
+    topo_free(p->topo);
+    placement_fini(&p->pl);
+    metrics_fini(&p->m);
+    capacity_counts_fini(&p->cc);
+    free(p->expert_local);
+    free(p->logits);
+    free(p->choice);
+    free(p->bytes);
+    free(p->bytes_back);
+    free(p->link_bytes);
+    free(p->local_tokens);
+    free(p->gpu_tokens);
+    free(p->dst_seen);
+    free(p);
+}
+
+const metrics *play_metrics(const play_t *p)
+{
+    return &p->m;
+}
+
+const struct topo *play_topo(const play_t *p)
+{
+    return p->topo;
+}
+
+/* Times one all-to-all on the topology and adds its link bytes to the run's. */
+static sim_time_t alltoall(play_t *p, const double *bytes)
+{
+    net_result r;
+    net_analytical(p->topo, bytes, &r, p->link_bytes);
+    for (int i = 0; i < p->m.links; i++)
+        p->m.link_bytes[i] += p->link_bytes[i];
+    return r.time_ps;
+}
+
+/* The router's work for the current MoE layer: logits, choices, capacity,
+ * then counts and bytes. Returns -1 if a model refused its input. */
+static int route_layer(play_t *p)
+{
+    const scenario *s = p->s;
+    metrics_layer *ml = &p->m.layer[p->moe];
+    int E = s->model.experts, K = s->model.top_k, G = p->gpus;
+    int tpr = s->workload.tokens_per_rank;
+
+    source_logits(p->src, p->moe, p->logits);
+    if (router_route(&s->model.router, p->logits, p->tokens, p->choice, NULL, ml->prob_sum,
+                     p->err) < 0)
+        return -1;
+    if (capacity_apply(&s->model.capacity, E, K, s->parallel.dp, tpr, p->choice, &p->cc,
+                       p->err) < 0)
+        return -1;
+
+    /* Per-expert accounting and the balance of what the router wanted. */
+    for (int x = 0; x < E; x++) {
+        ml->wanted[x] += p->cc.wanted[x];
+        ml->served[x] += p->cc.served[x];
+        ml->dropped_per_expert[x] += p->cc.dropped[x];
+        ml->dropped += p->cc.dropped[x];
+    }
+    ml->tokens += p->tokens;
+    ml->assignments += (int64_t)p->tokens * K;
+    ml->capacity = p->cc.capacity;
+    double mom, cv;
+    metrics_balance(p->cc.wanted, E, &mom, &cv);
+    ml->load_max_over_mean_sum += mom;
+    ml->load_cv_sum += cv;
+    ml->batches++;
+
+    /* Bytes per GPU pair and tokens per (GPU, local expert). Data-parallel
+     * rank r is GPU r; its tokens stay inside its EP group. */
+    size_t GG = (size_t)G * (size_t)G;
+    memset(p->bytes, 0, GG * sizeof(*p->bytes));
+    memset(p->local_tokens, 0, (size_t)G * (size_t)p->spr * sizeof(*p->local_tokens));
+    memset(p->gpu_tokens, 0, (size_t)G * sizeof(*p->gpu_tokens));
+    double row = (double)s->model.hidden * dtype_bytes(s->model.dtype);
+    for (int src = 0; src < G; src++) {
+        int group = layout_ep_group(&p->lay, src);
+        double *out = p->bytes + (size_t)src * G;
+        for (int t = 0; t < tpr; t++) {
+            const int32_t *c = p->choice + ((size_t)src * tpr + t) * K;
+            int ndst = 0;
+            for (int j = 0; j < K; j++) {
+                if (c[j] < 0) /* dropped */
+                    continue;
+                int dst = layout_gpu(&p->lay, group, placement_rank_of(&p->pl, c[j]));
+                p->local_tokens[(size_t)dst * p->spr + p->expert_local[c[j]]]++;
+                p->gpu_tokens[dst]++;
+                int seen = 0;
+                for (int i = 0; i < ndst && !seen; i++)
+                    seen = p->dst_seen[i] == dst;
+                if (!seen) {
+                    p->dst_seen[ndst++] = dst;
+                    out[dst] += row;
+                }
+            }
+        }
+    }
+    for (int a = 0; a < G; a++)
+        for (int b = 0; b < G; b++)
+            p->bytes_back[(size_t)b * G + a] = p->bytes[(size_t)a * G + b];
+    metrics_balance(p->gpu_tokens, G, &mom, &cv);
+    ml->gpu_max_over_mean_sum += mom;
+    return 0;
+}
+
+static void next_layer(play_t *p)
+{
+    const scenario *s = p->s;
+    sim_time_t now = engine_now(p->eng);
+    if (++p->layer < s->model.layers) {
+        p->phase_start = now;
+        at(p, p->t_attn, PH_ATTN, 0);
+        return;
+    }
+    metrics_series_add(&p->m.batch_time, now - p->batch_start);
+    p->m.batches = ++p->batch;
+    p->m.tokens += p->tokens;
+    if (p->progress)
+        p->progress(p->progress_ctx, p->batch, s->workload.batches, now);
+    if (p->batch < s->workload.batches)
+        at(p, 0, PH_BATCH, 0);
+}
+
+static void fire(engine_t *e, void *ctx, const engine_event_t *ev)
+{
+    play_t *p = ctx;
+    const scenario *s = p->s;
+    sim_time_t now = ev->time;
+    metrics_layer *ml = p->moe < p->m.moe_layers ? &p->m.layer[p->moe] : NULL;
+    int gpu = (int)(ev->arg >> 8);
+
+    switch ((enum phase)(ev->arg & 0xff)) {
+    case PH_BATCH:
+        source_begin_batch(p->src, p->tokens, rng_stream(p->rng, "tokens"));
+        p->batch_start = p->phase_start = now;
+        p->layer = 0;
+        p->moe = 0;
+        at(p, p->t_attn, PH_ATTN, 0);
+        break;
+    case PH_ATTN:
+        for (int g = 0; g < p->gpus; g++)
+            p->m.gpu_busy_ps[g] += p->t_attn;
+        if (!scenario_is_moe_layer(s, p->layer)) {
+            for (int g = 0; g < p->gpus; g++)
+                p->m.gpu_busy_ps[g] += p->t_dense;
+            at(p, p->t_dense, PH_FFN, 0);
+            break;
+        }
+        metrics_series_add(&ml->attention, p->t_attn);
+        at(p, p->t_gate, PH_GATE, 0);
+        break;
+    case PH_FFN:
+        next_layer(p);
+        break;
+    case PH_GATE: {
+        metrics_series_add(&ml->gate, p->t_gate);
+        if (route_layer(p) < 0) {
+            p->failed = 1;
+            engine_stop(e);
+            break;
+        }
+        sim_time_t t = alltoall(p, p->bytes);
+        metrics_series_add(&ml->dispatch, t);
+        metrics_series_add(&p->m.dispatch_all, t);
+        p->phase_start = now;
+        at(p, t, PH_DISPATCH, 0);
+        break;
+    }
+    case PH_DISPATCH: {
+        sim_time_t slowest = 0;
+        p->experts_pending = p->gpus;
+        for (int g = 0; g < p->gpus; g++) {
+            sim_time_t t = gpu_experts_time(&s->cluster.gpu, &p->expert_shape,
+                                            p->local_tokens + (size_t)g * p->spr, p->spr) +
+                           p->t_shared;
+            p->m.gpu_busy_ps[g] += t;
+            slowest = t > slowest ? t : slowest;
+            at(p, t, PH_EXPERT, g);
+        }
+        metrics_series_add(&ml->expert, slowest);
+        break;
+    }
+    case PH_EXPERT:
+        (void)gpu;
+        if (--p->experts_pending == 0) { /* the straggler is done: combine */
+            sim_time_t t = alltoall(p, p->bytes_back);
+            metrics_series_add(&ml->combine, t);
+            metrics_series_add(&p->m.combine_all, t);
+            at(p, t, PH_COMBINE, 0);
+        }
+        break;
+    case PH_COMBINE:
+        p->moe++;
+        next_layer(p);
+        break;
+    }
+}
+
+int play_run(play_t *p, play_progress_fn progress, void *ctx, err_t *e)
+{
+    p->progress = progress;
+    p->progress_ctx = ctx;
+    p->err = e;
+    p->batch = 0;
+    at(p, 0, PH_BATCH, 0);
+    engine_run(p->eng, SIM_TIME_MAX);
+    p->m.sim_time_ps = engine_now(p->eng);
+    if (p->failed)
+        return -1;
+    return 0;
+}

@@ -1,0 +1,313 @@
+/*
+ * report.c - the table on stdout and the JSON file.
+ *
+ * Shares (dropped, rerouted) are fractions of token-expert assignments,
+ * tokens x top_k, summed over MoE layers. Per-layer balance figures are means
+ * over batches of the per-batch value: imbalance inside a batch is what costs
+ * time, and averaging the loads first would hide it. Link utilisation is the
+ * time a link needs for all the bytes it carried over the simulated time.
+ */
+#include "moesim/report.h"
+
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "moesim/cli.h"
+#include "moesim/router.h"
+#include "moesim/units.h"
+
+/* ---- shared figures ---- */
+
+typedef struct totals {
+    int64_t assignments, dropped, rerouted;
+    double dropped_share, rerouted_share, throughput;
+} totals;
+
+static void compute_totals(const metrics *m, totals *t)
+{
+    memset(t, 0, sizeof(*t));
+    for (int i = 0; i < m->moe_layers; i++) {
+        t->assignments += m->layer[i].assignments;
+        t->dropped += m->layer[i].dropped;
+        t->rerouted += m->layer[i].rerouted;
+    }
+    if (t->assignments > 0) {
+        t->dropped_share = (double)t->dropped / (double)t->assignments;
+        t->rerouted_share = (double)t->rerouted / (double)t->assignments;
+    }
+    double secs = sim_time_to_s(m->sim_time_ps);
+    t->throughput = secs > 0 ? (double)m->tokens / secs : 0;
+}
+
+static double mean_over_batches(double sum, int batches)
+{
+    return batches > 0 ? sum / batches : 0;
+}
+
+static double layer_aux_loss(const metrics_layer *l)
+{
+    return router_aux_loss(l->experts, l->wanted, l->prob_sum, l->tokens);
+}
+
+/* Links sorted by bytes carried, most first (ties: lower id). */
+static int *links_by_bytes(const metrics *m)
+{
+    int *ord = xcalloc((size_t)m->links, sizeof(*ord), "link order");
+    for (int i = 0; i < m->links; i++)
+        ord[i] = i;
+    for (int i = 1; i < m->links; i++) { /* insertion sort: stable, links are few */
+        int x = ord[i], j = i;
+        while (j > 0 && m->link_bytes[ord[j - 1]] < m->link_bytes[x]) {
+            ord[j] = ord[j - 1];
+            j--;
+        }
+        ord[j] = x;
+    }
+    return ord;
+}
+
+/* ---- text ---- */
+
+static const char *fmt_t(double s, char *buf, size_t n)
+{
+    return units_format_time(sim_time_from_s(s), buf, n);
+}
+
+int report_text(FILE *f, const scenario *s, const metrics *m, const topo_t *t)
+{
+    totals tt;
+    compute_totals(m, &tt);
+    char a[32], b[32], c[32], d[32];
+    int gpus = s->cluster.nodes * s->cluster.gpus_per_node;
+
+    fprintf(f, "moesim %s: %s (seed %" PRIu64 ")\n", MOESIM_VERSION, s->name, s->seed);
+    fprintf(f, "  model     %d layers (%d MoE), %d experts top-%d", s->model.layers,
+            s->moe_layers, s->model.experts, s->model.top_k);
+    if (s->model.shared_experts)
+        fprintf(f, " + %d shared", s->model.shared_experts);
+    fprintf(f, ", hidden %d, expert FFN %d, %s\n", s->model.hidden, s->model.expert_ffn,
+            dtype_name(s->model.dtype));
+    fprintf(f, "  cluster   %d node%s x %d %s; NVSwitch %s/GPU, %s; NIC %s/GPU, %s\n",
+            s->cluster.nodes, s->cluster.nodes > 1 ? "s" : "", s->cluster.gpus_per_node,
+            s->cluster.gpu.name, units_format_bandwidth(s->cluster.intra_bw_Bps, a, sizeof(a)),
+            units_format_time(s->cluster.intra_lat_ps, b, sizeof(b)),
+            units_format_bandwidth(s->cluster.inter_bw_Bps, c, sizeof(c)),
+            units_format_time(s->cluster.inter_lat_ps, d, sizeof(d)));
+    fprintf(f, "  layout    %d GPUs: dp %d, ep %d; contiguous placement; analytical network\n",
+            gpus, s->parallel.dp, s->parallel.ep);
+    fprintf(f, "  workload  forward, %d batch%s x %d ranks x %d tokens; %s source; ",
+            s->workload.batches, s->workload.batches > 1 ? "es" : "", s->parallel.dp,
+            s->workload.tokens_per_rank,
+            s->workload.source.kind == SOURCE_FIXED ? "fixed" : "synthetic");
+    if (s->model.capacity.overflow == CAPACITY_DROPLESS)
+        fprintf(f, "dropless\n");
+    else
+        fprintf(f, "capacity factor %g, drop\n", s->model.capacity.factor);
+
+    metrics_summary step, disp, comb;
+    metrics_series_summarize(&m->batch_time, &step);
+    metrics_series_summarize(&m->dispatch_all, &disp);
+    metrics_series_summarize(&m->combine_all, &comb);
+
+    fprintf(f, "\nTotals\n");
+    fprintf(f, "  tokens              %" PRId64 " in %d batches\n", m->tokens, m->batches);
+    fprintf(f, "  simulated time      %s (forward pass p50 %s)\n",
+            units_format_time(m->sim_time_ps, a, sizeof(a)), fmt_t(step.p50_s, b, sizeof(b)));
+    fprintf(f, "  throughput          %.4g tokens/s\n", tt.throughput);
+    fprintf(f, "  dropped             %.2f%% of %" PRId64 " token-expert assignments "
+            "(rerouted %.2f%%)\n",
+            100 * tt.dropped_share, tt.assignments, 100 * tt.rerouted_share);
+    fprintf(f, "  dispatch all-to-all mean %s  p50 %s  p99 %s  max %s\n",
+            fmt_t(disp.mean_s, a, sizeof(a)), fmt_t(disp.p50_s, b, sizeof(b)),
+            fmt_t(disp.p99_s, c, sizeof(c)), fmt_t(disp.max_s, d, sizeof(d)));
+    fprintf(f, "  combine all-to-all  mean %s  p50 %s  p99 %s  max %s\n",
+            fmt_t(comb.mean_s, a, sizeof(a)), fmt_t(comb.p50_s, b, sizeof(b)),
+            fmt_t(comb.p99_s, c, sizeof(c)), fmt_t(comb.max_s, d, sizeof(d)));
+    if (m->links > 0 && m->sim_time_ps > 0) {
+        int *ord = links_by_bytes(m);
+        fprintf(f, "  hottest links      ");
+        for (int i = 0; i < 3 && i < m->links && m->link_bytes[ord[i]] > 0; i++) {
+            char name[64];
+            topo_link_name(t, ord[i], name, sizeof(name));
+            const topo_link *l = topo_link_at(t, ord[i]);
+            double busy = (double)sim_time_for_bytes(m->link_bytes[ord[i]], l->bw_Bps) /
+                          (double)m->sim_time_ps;
+            fprintf(f, " %s %.1f%%", name, 100 * busy);
+        }
+        fprintf(f, "\n");
+        free(ord);
+    }
+
+    fprintf(f, "\nPer MoE layer (balance: mean over batches; times: p50 over batches)\n");
+    fprintf(f, "  %5s %10s %8s %8s %6s %8s %11s %11s %11s\n", "layer", "tokens", "dropped",
+            "max/mean", "cv", "gpu max", "dispatch", "experts", "combine");
+    for (int i = 0; i < m->moe_layers; i++) {
+        const metrics_layer *l = &m->layer[i];
+        metrics_summary ds, es, cs;
+        metrics_series_summarize(&l->dispatch, &ds);
+        metrics_series_summarize(&l->expert, &es);
+        metrics_series_summarize(&l->combine, &cs);
+        double share = l->assignments ? (double)l->dropped / (double)l->assignments : 0;
+        fprintf(f, "  %5d %10" PRId64 " %7.2f%% %8.3f %6.3f %8.3f %11s %11s %11s\n", l->layer,
+                l->tokens, 100 * share, mean_over_batches(l->load_max_over_mean_sum, l->batches),
+                mean_over_batches(l->load_cv_sum, l->batches),
+                mean_over_batches(l->gpu_max_over_mean_sum, l->batches),
+                fmt_t(ds.p50_s, a, sizeof(a)), fmt_t(es.p50_s, b, sizeof(b)),
+                fmt_t(cs.p50_s, c, sizeof(c)));
+    }
+    return ferror(f) ? -1 : 0;
+}
+
+/* ---- JSON ---- */
+
+/* Numbers: integers exact; reals with 12 significant digits, which is
+ * deterministic and enough for picosecond times below one second. */
+static void json_num(FILE *f, double v)
+{
+    fprintf(f, "%.12g", v);
+}
+
+static void json_str(FILE *f, const char *s)
+{
+    fputc('"', f);
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p == '"' || *p == '\\')
+            fprintf(f, "\\%c", *p);
+        else if (*p < 0x20)
+            fprintf(f, "\\u%04x", *p);
+        else
+            fputc(*p, f);
+    }
+    fputc('"', f);
+}
+
+static void json_stats(FILE *f, const metrics_series *s)
+{
+    metrics_summary m;
+    metrics_series_summarize(s, &m);
+    fprintf(f, "{\"mean\": ");
+    json_num(f, m.mean_s);
+    fprintf(f, ", \"p50\": ");
+    json_num(f, m.p50_s);
+    fprintf(f, ", \"p95\": ");
+    json_num(f, m.p95_s);
+    fprintf(f, ", \"p99\": ");
+    json_num(f, m.p99_s);
+    fprintf(f, ", \"max\": ");
+    json_num(f, m.max_s);
+    fprintf(f, ", \"n\": %zu, \"min_ps\": %" PRId64 ", \"max_ps\": %" PRId64
+               ", \"sum_ps\": %" PRId64 "}",
+            m.n, m.min_ps, m.max_ps, m.sum_ps);
+}
+
+static void json_i64_array(FILE *f, const int64_t *v, int n)
+{
+    fputc('[', f);
+    for (int i = 0; i < n; i++)
+        fprintf(f, "%s%" PRId64, i ? ", " : "", v[i]);
+    fputc(']', f);
+}
+
+int report_json(FILE *f, const scenario *s, const metrics *m, const topo_t *t)
+{
+    totals tt;
+    compute_totals(m, &tt);
+    fprintf(f, "{\n  \"schema\": \"%s\",\n  \"moesim_version\": \"%s\",\n", REPORT_SCHEMA,
+            MOESIM_VERSION);
+    fprintf(f, "  \"scenario\": {\"name\": ");
+    json_str(f, s->name);
+    fprintf(f, ", \"seed\": %" PRIu64 ", \"file\": ", s->seed);
+    json_str(f, s->file);
+    fprintf(f, "},\n");
+    fprintf(f, "  \"cluster\": {\"nodes\": %d, \"gpus_per_node\": %d, \"gpus\": %d, \"gpu\": ",
+            s->cluster.nodes, s->cluster.gpus_per_node,
+            s->cluster.nodes * s->cluster.gpus_per_node);
+    json_str(f, s->cluster.gpu.name);
+    fprintf(f, "},\n");
+    fprintf(f, "  \"model\": {\"layers\": %d, \"moe_layers\": %d, \"experts\": %d, "
+               "\"top_k\": %d, \"shared_experts\": %d, \"hidden\": %d, \"expert_ffn\": %d},\n",
+            s->model.layers, s->moe_layers, s->model.experts, s->model.top_k,
+            s->model.shared_experts, s->model.hidden, s->model.expert_ffn);
+
+    fprintf(f, "  \"totals\": {\n    \"tokens\": %" PRId64 ",\n    \"batches\": %d,\n",
+            m->tokens, m->batches);
+    fprintf(f, "    \"sim_time_s\": ");
+    json_num(f, sim_time_to_s(m->sim_time_ps));
+    fprintf(f, ",\n    \"sim_time_ps\": %" PRId64 ",\n    \"throughput_tokens_per_s\": ",
+            m->sim_time_ps);
+    json_num(f, tt.throughput);
+    fprintf(f, ",\n    \"assignments\": %" PRId64 ",\n    \"dropped\": %" PRId64
+               ",\n    \"rerouted\": %" PRId64 ",\n    \"dropped_share\": ",
+            tt.assignments, tt.dropped, tt.rerouted);
+    json_num(f, tt.dropped_share);
+    fprintf(f, ",\n    \"rerouted_share\": ");
+    json_num(f, tt.rerouted_share);
+    fprintf(f, ",\n    \"step_s\": ");
+    json_stats(f, &m->batch_time);
+    fprintf(f, ",\n    \"dispatch_s\": ");
+    json_stats(f, &m->dispatch_all);
+    fprintf(f, ",\n    \"combine_s\": ");
+    json_stats(f, &m->combine_all);
+    fprintf(f, "\n  },\n  \"layers\": [");
+
+    for (int i = 0; i < m->moe_layers; i++) {
+        const metrics_layer *l = &m->layer[i];
+        fprintf(f, "%s\n    {\"layer\": %d, \"tokens\": %" PRId64 ", \"assignments\": %" PRId64
+                   ", \"dropped\": %" PRId64 ", \"rerouted\": %" PRId64 ", \"capacity\": ",
+                i ? "," : "", l->layer, l->tokens, l->assignments, l->dropped, l->rerouted);
+        if (l->capacity == INT64_MAX)
+            fprintf(f, "null");
+        else
+            fprintf(f, "%" PRId64, l->capacity);
+        fprintf(f, ",\n     \"load_max_over_mean\": ");
+        json_num(f, mean_over_batches(l->load_max_over_mean_sum, l->batches));
+        fprintf(f, ", \"load_cv\": ");
+        json_num(f, mean_over_batches(l->load_cv_sum, l->batches));
+        fprintf(f, ", \"aux_loss\": ");
+        json_num(f, layer_aux_loss(l));
+        fprintf(f, ", \"gpu_load_max_over_mean\": ");
+        json_num(f, mean_over_batches(l->gpu_max_over_mean_sum, l->batches));
+        fprintf(f, ",\n     \"attention_s\": ");
+        json_stats(f, &l->attention);
+        fprintf(f, ",\n     \"gate_s\": ");
+        json_stats(f, &l->gate);
+        fprintf(f, ",\n     \"dispatch_s\": ");
+        json_stats(f, &l->dispatch);
+        fprintf(f, ",\n     \"expert_compute_s\": ");
+        json_stats(f, &l->expert);
+        fprintf(f, ",\n     \"combine_s\": ");
+        json_stats(f, &l->combine);
+        fprintf(f, ",\n     \"per_expert\": {\"wanted\": ");
+        json_i64_array(f, l->wanted, l->experts);
+        fprintf(f, ", \"served\": ");
+        json_i64_array(f, l->served, l->experts);
+        fprintf(f, ", \"dropped\": ");
+        json_i64_array(f, l->dropped_per_expert, l->experts);
+        fprintf(f, "}}");
+    }
+    fprintf(f, "\n  ],\n  \"links\": [");
+    int *ord = links_by_bytes(m);
+    for (int i = 0, shown = 0; i < m->links && shown < 16; i++) {
+        int id = ord[i];
+        if (m->link_bytes[id] <= 0)
+            break;
+        char name[64];
+        topo_link_name(t, id, name, sizeof(name));
+        const topo_link *l = topo_link_at(t, id);
+        sim_time_t busy = sim_time_for_bytes(m->link_bytes[id], l->bw_Bps);
+        fprintf(f, "%s\n    {\"link\": ", shown ? "," : "");
+        json_str(f, name);
+        fprintf(f, ", \"bytes\": ");
+        json_num(f, m->link_bytes[id]);
+        fprintf(f, ", \"busy_s\": ");
+        json_num(f, sim_time_to_s(busy));
+        fprintf(f, ", \"utilization\": ");
+        json_num(f, m->sim_time_ps > 0 ? (double)busy / (double)m->sim_time_ps : 0);
+        fprintf(f, "}");
+        shown++;
+    }
+    free(ord);
+    fprintf(f, "\n  ]\n}\n");
+    return ferror(f) ? -1 : 0;
+}

@@ -1,0 +1,94 @@
+#!/bin/sh
+# run.sh MOESIM - end-to-end checks of the command line: exit statuses, the
+# bad-scenario corpus, byte-identical reruns, whole-or-nothing output files,
+# the ready scenarios and the hand-computed two-GPU case. Prints one line per
+# check and a closing "N passed, N failed"; exits 1 if any failed.
+set -u
+BIN=${1:?usage: run.sh path/to/moesim}
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+pass=0
+fail=0
+
+ok() { pass=$((pass + 1)); echo "ok   $1"; }
+bad() { fail=$((fail + 1)); echo "FAIL $1"; [ -n "${2:-}" ] && printf '     %s\n' "$2"; }
+
+# expect_rc NAME RC CMD... : the command exits with RC
+expect_rc() {
+  name=$1; want=$2; shift 2
+  "$@" >"$T/out" 2>"$T/err"; rc=$?
+  if [ "$rc" = "$want" ]; then ok "$name"; else bad "$name" "exit $rc, wanted $want: $(head -c 300 "$T/err")"; fi
+}
+
+# A JSON field of one line of a report: json_field FILE LINE_PREFIX FIELD
+json_field() {
+  grep -- "$2" "$1" | head -n 1 | sed -n "s/.*\"$3\": \([-0-9.e+]*\).*/\1/p"
+}
+
+SMALL="--set workload.batches=2 --set workload.tokens_per_rank=256"
+
+# ---- the command line itself
+expect_rc "--version exits 0" 0 "$BIN" --version
+grep -q '^moesim [0-9]' "$T/out" || bad "--version prints the version"
+expect_rc "--help exits 0" 0 "$BIN" --help
+expect_rc "help run exits 0" 0 "$BIN" help run
+expect_rc "run --help exits 0" 0 "$BIN" run --help
+expect_rc "no command is a usage error (2)" 2 "$BIN"
+expect_rc "unknown command is a usage error (2)" 2 "$BIN" frobnicate
+expect_rc "unknown option is a usage error (2)" 2 "$BIN" run --frob
+expect_rc "missing file is bad input (2)" 2 "$BIN" run "$T/nope.cfg"
+
+# ---- the bad-scenario corpus: exit 2 and exactly the expected message
+n=0
+for f in tests/bad/*.cfg; do
+  [ -e "$f" ] || continue
+  n=$((n + 1))
+  want=$(head -n 1 "${f%.cfg}.err" 2>/dev/null)
+  got=$("$BIN" check "$f" 2>&1 >/dev/null); rc=$?
+  if [ "$rc" = 2 ] && [ "$got" = "$want" ]; then ok "bad: $f"
+  else bad "bad: $f" "exit $rc; got: $got; wanted: $want"; fi
+done
+[ "$n" -ge 25 ] && ok "bad corpus has $n cases (>= 25)" || bad "bad corpus has $n cases, fewer than 25"
+
+# ---- ready scenarios validate and run
+for f in scenarios/*.cfg; do
+  expect_rc "check $f" 0 "$BIN" check "$f"
+  expect_rc "run $f (small)" 0 "$BIN" run "$f" --quiet $SMALL --json "$T/s.json"
+  grep -q '"schema": "moesim.report/1"' "$T/s.json" && ok "json schema of $f" || bad "json schema of $f"
+done
+
+# ---- the built-in default scenario, and determinism
+expect_rc "run (built-in default)" 0 "$BIN" run $SMALL --json "$T/a.json"
+grep -q "mixtral-8x7b-h100x8" "$T/out" && ok "default report names its scenario" || bad "default report names its scenario"
+grep -q "throughput" "$T/out" && ok "default report shows throughput" || bad "default report shows throughput"
+expect_rc "run again, same seed" 0 "$BIN" run $SMALL --quiet --json "$T/b.json"
+cmp -s "$T/a.json" "$T/b.json" && ok "same scenario and seed: byte-identical JSON" || bad "same seed: JSON differs"
+expect_rc "run with another seed" 0 "$BIN" run $SMALL --quiet --seed 2 --json "$T/c.json"
+cmp -s "$T/a.json" "$T/c.json" && bad "another seed: JSON identical" || ok "another seed: different JSON"
+expect_rc "default scenario file equals the built-in" 0 "$BIN" run scenarios/mixtral-8x7b-h100x8.cfg $SMALL --quiet --json "$T/d.json"
+if [ "$(grep -v '"file"' "$T/a.json" | grep -v '"scenario"')" = "$(grep -v '"file"' "$T/d.json" | grep -v '"scenario"')" ]; then
+  ok "built-in and file give the same results"; else bad "built-in and file differ"; fi
+
+# ---- whole-or-nothing output
+expect_rc "bad --set is bad input (2)" 2 "$BIN" run --set model.top_k=99 --json "$T/partial.json"
+[ ! -e "$T/partial.json" ] && ok "failed run writes no JSON" || bad "failed run left $T/partial.json"
+ls "$T"/partial.json.tmp.* >/dev/null 2>&1 && bad "failed run left a temporary file" || ok "failed run leaves no temporary file"
+expect_rc "unwritable JSON path fails (1)" 1 "$BIN" run $SMALL --quiet --json "$T/no/such/dir/x.json"
+
+# ---- the hand-computed case (tests/e2e/two-gpus.cfg explains the numbers)
+expect_rc "two-gpus dropless" 0 "$BIN" run tests/e2e/two-gpus.cfg --quiet --json "$T/h.json"
+d=$(grep '^    "dispatch_s"' "$T/h.json" | sed -n 's/.*"max_ps": \([0-9]*\).*/\1/p')
+c=$(grep '^    "combine_s"' "$T/h.json" | sed -n 's/.*"max_ps": \([0-9]*\).*/\1/p')
+[ "$d" = 1061440 ] && ok "two-gpus dispatch = 1,061,440 ps" || bad "two-gpus dispatch" "got $d ps"
+[ "$c" = 1061440 ] && ok "two-gpus combine = 1,061,440 ps" || bad "two-gpus combine" "got $c ps"
+expect_rc "two-gpus with drops" 0 "$BIN" run tests/e2e/two-gpus.cfg --quiet --json "$T/h2.json" \
+  --set model.router.overflow=drop --set model.router.capacity_factor=1.0
+d=$(grep '^    "dispatch_s"' "$T/h2.json" | sed -n 's/.*"max_ps": \([0-9]*\).*/\1/p')
+dr=$(json_field "$T/h2.json" '^    "dropped":' dropped)
+sh=$(json_field "$T/h2.json" '^    "dropped_share":' dropped_share)
+[ "$d" = 1040960 ] && ok "two-gpus capped dispatch = 1,040,960 ps" || bad "two-gpus capped dispatch" "got $d ps"
+[ "$dr" = 2 ] && ok "two-gpus capped: 2 assignments dropped" || bad "two-gpus dropped" "got $dr"
+[ "$sh" = 0.25 ] && ok "two-gpus capped: dropped share 0.25" || bad "two-gpus dropped share" "got $sh"
+
+echo "e2e: $pass passed, $fail failed"
+[ "$fail" = 0 ]

@@ -1,0 +1,187 @@
+/*
+ * test_gpu.c - the roofline, the expert, attention and gate kernels, and the
+ * presets, each against times worked out by hand on round numbers.
+ */
+#include "moesim/gpu.h"
+
+#include <string.h>
+
+#include "test.h"
+
+/* 1 TFLOP/s at every dtype but FP8, 1 TB/s, perfect efficiency, 1 ns launch:
+ * a FLOP and a byte each cost 1 ps. */
+static gpu_spec round_gpu(void)
+{
+    gpu_spec g = {.name = "round",
+                  .peak_flops = {[DTYPE_FP32] = 1e12, [DTYPE_BF16] = 1e12,
+                                 [DTYPE_FP16] = 1e12, [DTYPE_FP8] = 0},
+                  .hbm_bytes = 80e9,
+                  .hbm_bw_Bps = 1e12,
+                  .nvlink_bw_Bps = 1e11,
+                  .sms = 1,
+                  .compute_eff = 1,
+                  .memory_eff = 1,
+                  .launch_ps = 1000};
+    return g;
+}
+
+static void test_op_compute_bound(void)
+{
+    gpu_spec g = round_gpu();
+    /* 2e9 FLOPs at 1e12 FLOP/s = 2 ms; 1 MB at 1 TB/s = 1 us: compute wins. */
+    EXPECT_EQ_I64(gpu_op_time(&g, 2e9, 1e6, DTYPE_BF16), 1000 + 2000000000LL);
+    g.compute_eff = 0.5; /* half the achievable rate: twice the time */
+    EXPECT_EQ_I64(gpu_op_time(&g, 2e9, 1e6, DTYPE_BF16), 1000 + 4000000000LL);
+}
+
+static void test_op_memory_bound(void)
+{
+    gpu_spec g = round_gpu();
+    /* 1 MFLOP = 1 us; 5 GB at 1 TB/s = 5 ms: memory wins. */
+    EXPECT_EQ_I64(gpu_op_time(&g, 1e6, 5e9, DTYPE_BF16), 1000 + 5000000000LL);
+    g.memory_eff = 0.8; /* 5e9 / 0.8e12 s = 6.25 ms */
+    EXPECT_EQ_I64(gpu_op_time(&g, 1e6, 5e9, DTYPE_BF16), 1000 + 6250000000LL);
+    /* Nothing to do still pays the launch. */
+    EXPECT_EQ_I64(gpu_op_time(&g, 0, 0, DTYPE_BF16), 1000);
+}
+
+static void test_op_dtype_fallback(void)
+{
+    gpu_spec g = round_gpu();
+    /* FP8 unsupported (peak 0): runs at the BF16 rate. */
+    EXPECT_EQ_I64(gpu_op_time(&g, 2e9, 0, DTYPE_FP8), 1000 + 2000000000LL);
+    g.peak_flops[DTYPE_FP8] = 2e12;
+    EXPECT_EQ_I64(gpu_op_time(&g, 2e9, 0, DTYPE_FP8), 1000 + 1000000000LL);
+}
+
+static void test_experts_skip_idle(void)
+{
+    gpu_spec g = round_gpu();
+    g.hbm_bw_Bps = 1e11; /* 10 ps a byte */
+    gpu_ffn_shape s = {.hidden = 1000, .ffn = 2000, .matrices = 3, .dt = DTYPE_BF16};
+    int64_t tokens[4] = {0, 1, 0, 2};
+    /* FLOPs 2 * 3 * 1000 * 2000 * 3 = 36e6 -> 36 us.
+     * Bytes: 2 active experts x 3 x 1000 x 2000 x 2 B = 24e6, plus 3 tokens x
+     * 3 x (1000 + 2000) x 2 B = 54,000: 24,054,000 B at 1e11 B/s = 240.54 us.
+     * Three launches. Experts 0 and 2 read no weights (else 480.54 us). */
+    EXPECT_EQ_I64(gpu_experts_time(&g, &s, tokens, 4), 3 * 1000 + 240540000LL);
+    int64_t none[3] = {0, 0, 0};
+    EXPECT_EQ_I64(gpu_experts_time(&g, &s, none, 3), 0);
+    EXPECT_EQ_I64(gpu_experts_time(&g, &s, none, 0), 0);
+}
+
+static void test_experts_compute_bound(void)
+{
+    gpu_spec g = round_gpu();
+    gpu_ffn_shape s = {.hidden = 4, .ffn = 8, .matrices = 2, .dt = DTYPE_BF16};
+    int64_t tokens[2] = {100, 50};
+    /* FLOPs 2 x 150 x 32 x 2 = 19,200; bytes 2 x (2 x 32 x 2) + 150 x 2 x 12 x 2
+     * = 256 + 7,200 = 7,456: compute-bound, 19,200 ps + 2 launches. */
+    EXPECT_EQ_I64(gpu_experts_time(&g, &s, tokens, 2), 2 * 1000 + 19200);
+}
+
+static void test_attention(void)
+{
+    gpu_spec g = round_gpu();
+    gpu_attn_shape s = {.hidden = 8, .heads = 2, .kv_heads = 1, .head_dim = 4, .seq_len = 16,
+                        .dt = DTYPE_BF16};
+    /* T = 10, q = 8, kv = 4.
+     * QKV: FLOPs 2 x 10 x 8 x 16 = 2,560; bytes (8 x 16 + 10 x 24) x 2 = 736.
+     * core: FLOPs 4 x 10 x 8 x 8 = 2,560; bytes 10 x 24 x 2 = 480.
+     * out: FLOPs 2 x 10 x 8 x 8 = 1,280; bytes (64 + 10 x 16) x 2 = 448.
+     * All compute-bound: 6,400 ps + 3 launches. */
+    EXPECT_EQ_I64(gpu_attention_time(&g, &s, 10), 3 * 1000 + 6400);
+    EXPECT_EQ_I64(gpu_attention_time(&g, &s, 0), 0);
+}
+
+static void test_gate(void)
+{
+    gpu_spec g = round_gpu();
+    g.hbm_bw_Bps = 1e11;
+    /* T = 10, H = 8, E = 4, BF16: FLOPs 640 (640 ps); bytes (32 + 80) x 2 +
+     * 4 x 10 x 4 = 384 at 10 ps a byte = 3,840 ps: memory-bound. */
+    EXPECT_EQ_I64(gpu_gate_time(&g, 10, 8, 4, DTYPE_BF16), 1000 + 3840);
+    EXPECT_EQ_I64(gpu_gate_time(&g, 0, 8, 4, DTYPE_BF16), 0);
+}
+
+static void test_presets(void)
+{
+    gpu_spec g;
+    EXPECT_EQ_I64(gpu_preset("H100-SXM", &g), 0);
+    EXPECT_NEAR(g.peak_flops[DTYPE_BF16], 989e12, 0);
+    EXPECT_NEAR(g.peak_flops[DTYPE_FP16], 989e12, 0);
+    EXPECT_NEAR(g.peak_flops[DTYPE_FP8], 1979e12, 0);
+    EXPECT_NEAR(g.peak_flops[DTYPE_FP32], 67e12, 0);
+    EXPECT_NEAR(g.hbm_bytes, 80e9, 0);
+    EXPECT_NEAR(g.hbm_bw_Bps, 3.35e12, 0);
+    EXPECT_NEAR(g.nvlink_bw_Bps, 450e9, 0);
+    EXPECT_EQ_I64(g.sms, 132);
+
+    EXPECT_EQ_I64(gpu_preset("H800-SXM", &g), 0);
+    EXPECT_NEAR(g.peak_flops[DTYPE_BF16], 989e12, 0);
+    EXPECT_NEAR(g.nvlink_bw_Bps, 200e9, 0);
+    EXPECT_EQ_I64(g.sms, 132);
+
+    EXPECT_EQ_I64(gpu_preset("A100-SXM-80GB", &g), 0);
+    EXPECT_NEAR(g.peak_flops[DTYPE_BF16], 312e12, 0);
+    EXPECT_NEAR(g.peak_flops[DTYPE_FP32], 19.5e12, 0);
+    EXPECT_NEAR(g.peak_flops[DTYPE_FP8], 0, 0);
+    EXPECT_NEAR(g.hbm_bw_Bps, 2.039e12, 0);
+    EXPECT_NEAR(g.nvlink_bw_Bps, 300e9, 0);
+    EXPECT_EQ_I64(g.sms, 108);
+    /* No FP8 on A100: the same time as BF16. */
+    EXPECT_EQ_I64(gpu_op_time(&g, 1e15, 1e6, DTYPE_FP8), gpu_op_time(&g, 1e15, 1e6, DTYPE_BF16));
+
+    EXPECT_EQ_I64(gpu_preset("H100", &g), -1);
+    EXPECT_EQ_I64(gpu_preset("", &g), -1);
+}
+
+static void test_preset_names(void)
+{
+    /* Every name in the list is a preset, and every preset passes the checks. */
+    char names[128];
+    snprintf(names, sizeof(names), "%s", gpu_preset_names());
+    EXPECT_STR_CONTAINS(names, "H100-SXM");
+    int count = 0;
+    for (char *p = names; p && *p;) {
+        char *comma = strstr(p, ", ");
+        if (comma)
+            *comma = '\0';
+        gpu_spec g;
+        err_t e = ERR_INIT;
+        EXPECT_EQ_I64(gpu_preset(p, &g), 0);
+        EXPECT_EQ_I64(gpu_spec_check(&g, &e), 0);
+        EXPECT_TRUE(g.compute_eff > 0 && g.compute_eff <= 1);
+        EXPECT_TRUE(g.memory_eff > 0 && g.memory_eff <= 1);
+        count++;
+        p = comma ? comma + 2 : NULL;
+    }
+    EXPECT_EQ_I64(count, 3);
+}
+
+static void test_spec_check(void)
+{
+    gpu_spec g = round_gpu();
+    err_t e = ERR_INIT;
+    EXPECT_EQ_I64(gpu_spec_check(&g, &e), 0);
+    g.memory_eff = 1.5;
+    EXPECT_EQ_I64(gpu_spec_check(&g, &e), -1);
+    EXPECT_EQ_I64(e.code, ERR_INPUT);
+    EXPECT_STR_CONTAINS(e.key, "cluster.gpu.memory_eff");
+    g = round_gpu();
+    g.peak_flops[DTYPE_BF16] = 0;
+    EXPECT_EQ_I64(gpu_spec_check(&g, &e), -1);
+    EXPECT_STR_CONTAINS(e.key, "cluster.gpu.peak_flops");
+}
+
+void test_gpu_register(void);
+void test_gpu_register(void)
+{
+    TEST_SUITE("gpu", {"op compute-bound", test_op_compute_bound},
+               {"op memory-bound", test_op_memory_bound},
+               {"op dtype fallback", test_op_dtype_fallback},
+               {"experts skip idle weights", test_experts_skip_idle},
+               {"experts compute-bound", test_experts_compute_bound},
+               {"attention", test_attention}, {"gate", test_gate}, {"presets", test_presets},
+               {"preset names", test_preset_names}, {"spec check", test_spec_check});
+}

@@ -1,0 +1,151 @@
+/*
+ * test_play.c - forward passes end to end, in process: the hand-computed
+ * two-GPU case (tests/e2e/two-gpus.cfg explains every number) and runs that
+ * must not depend on anything but the scenario and seed.
+ */
+#include <string.h>
+
+#include "moesim/gpu.h"
+#include "moesim/play.h"
+#include "moesim/scenario.h"
+#include "test.h"
+
+#define TWO_GPUS "tests/e2e/two-gpus.cfg"
+
+static play_t *run(const char *file, const char *const *sets, int nsets, scenario *s)
+{
+    err_t e = ERR_INIT;
+    memset(s, 0, sizeof(*s));
+    if (scenario_load_file(file, sets, nsets, s, &e) < 0) {
+        char buf[1400];
+        err_format(&e, buf, sizeof(buf));
+        CU_FAIL_FATAL(buf);
+    }
+    play_t *p = play_new(s, &e);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+    CU_ASSERT_EQUAL_FATAL(play_run(p, NULL, NULL, &e), 0);
+    return p;
+}
+
+static void test_two_gpus_dropless(void)
+{
+    scenario s;
+    play_t *p = run(TWO_GPUS, NULL, 0, &s);
+    const metrics *m = play_metrics(p);
+    EXPECT_EQ_I64(m->tokens, 8);
+    EXPECT_EQ_I64(m->moe_layers, 1);
+    const metrics_layer *l = &m->layer[0];
+    EXPECT_EQ_I64(l->dropped, 0);
+    int64_t wanted[4] = {2, 0, 3, 3};
+    for (int x = 0; x < 4; x++)
+        EXPECT_EQ_I64(l->wanted[x], wanted[x]);
+    /* 6144 B over 100 GB/s = 61,440 ps, plus 1 us */
+    EXPECT_EQ_I64(l->dispatch.v[0], 1061440);
+    EXPECT_EQ_I64(l->combine.v[0], 1061440);
+
+    /* GPU 0 serves experts 0, 1 with 2 and 0 tokens; GPU 1 experts 2, 3 with 3 and 3. */
+    gpu_ffn_shape sh = {s.model.hidden, s.model.expert_ffn, s.model.ffn_matrices, s.model.dtype};
+    int64_t g0[2] = {2, 0}, g1[2] = {3, 3};
+    sim_time_t t0 = gpu_experts_time(&s.cluster.gpu, &sh, g0, 2);
+    sim_time_t t1 = gpu_experts_time(&s.cluster.gpu, &sh, g1, 2);
+    sim_time_t slowest = t0 > t1 ? t0 : t1;
+    EXPECT_EQ_I64(l->expert.v[0], slowest);
+
+    gpu_attn_shape as = {s.model.hidden, s.model.heads, s.model.kv_heads, s.model.head_dim,
+                         s.workload.seq_len, s.model.dtype};
+    sim_time_t total = gpu_attention_time(&s.cluster.gpu, &as, 4) +
+                       gpu_gate_time(&s.cluster.gpu, 4, s.model.hidden, 4, s.model.dtype) +
+                       1061440 + slowest + 1061440;
+    EXPECT_EQ_I64(m->sim_time_ps, total);
+    play_free(p);
+    scenario_fini(&s);
+}
+
+static void test_two_gpus_capacity(void)
+{
+    const char *sets[] = {"model.router.overflow=drop", "model.router.capacity_factor=1.0"};
+    scenario s;
+    play_t *p = run(TWO_GPUS, sets, 2, &s);
+    const metrics_layer *l = &play_metrics(p)->layer[0];
+    EXPECT_EQ_I64(l->capacity, 1);
+    EXPECT_EQ_I64(l->dropped, 2);
+    int64_t served[4] = {2, 0, 2, 2}, dropped[4] = {0, 0, 1, 1};
+    for (int x = 0; x < 4; x++) {
+        EXPECT_EQ_I64(l->served[x], served[x]);
+        EXPECT_EQ_I64(l->dropped_per_expert[x], dropped[x]);
+    }
+    EXPECT_EQ_I64(l->dispatch.v[0], 1040960); /* 4096 B: 40.96 ns + 1 us */
+    play_free(p);
+    scenario_fini(&s);
+}
+
+static int same_metrics(const metrics *a, const metrics *b)
+{
+    if (a->sim_time_ps != b->sim_time_ps || a->tokens != b->tokens)
+        return 0;
+    for (int i = 0; i < a->moe_layers; i++) {
+        const metrics_layer *x = &a->layer[i], *y = &b->layer[i];
+        if (x->dropped != y->dropped || x->dispatch.n != y->dispatch.n)
+            return 0;
+        for (size_t j = 0; j < x->dispatch.n; j++)
+            if (x->dispatch.v[j] != y->dispatch.v[j] || x->expert.v[j] != y->expert.v[j])
+                return 0;
+        for (int k = 0; k < x->experts; k++)
+            if (x->wanted[k] != y->wanted[k])
+                return 0;
+    }
+    return 1;
+}
+
+static void test_two_simulations_in_one_process(void)
+{
+    /* Both alive at once, run one after the other, then a third alone:
+     * nothing global may leak between them. */
+    const char *sets[] = {"workload.batches=2", "workload.tokens_per_rank=64",
+                          "model.layers=4"};
+    scenario sa, sb, sc;
+    memset(&sa, 0, sizeof(sa));
+    memset(&sb, 0, sizeof(sb));
+    err_t e = ERR_INIT;
+    CU_ASSERT_EQUAL_FATAL(scenario_load_file("scenarios/mixtral-8x7b-h100x8.cfg", sets, 3, &sa, &e), 0);
+    CU_ASSERT_EQUAL_FATAL(scenario_load_file("scenarios/mixtral-8x7b-h100x8.cfg", sets, 3, &sb, &e), 0);
+    play_t *a = play_new(&sa, &e), *b = play_new(&sb, &e);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(a);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(b);
+    CU_ASSERT_EQUAL(play_run(a, NULL, NULL, &e), 0);
+    CU_ASSERT_EQUAL(play_run(b, NULL, NULL, &e), 0);
+    play_t *c = run("scenarios/mixtral-8x7b-h100x8.cfg", sets, 3, &sc);
+    EXPECT_TRUE(same_metrics(play_metrics(a), play_metrics(b)));
+    EXPECT_TRUE(same_metrics(play_metrics(a), play_metrics(c)));
+    EXPECT_TRUE(play_metrics(a)->layer[0].dropped > 0); /* skewed synthetic routing drops at 1.25 */
+    play_free(a);
+    play_free(b);
+    play_free(c);
+    scenario_fini(&sa);
+    scenario_fini(&sb);
+    scenario_fini(&sc);
+}
+
+static void test_seed_changes_routing(void)
+{
+    const char *s1[] = {"workload.batches=1", "workload.tokens_per_rank=64", "model.layers=2",
+                        "seed=1"};
+    const char *s2[] = {"workload.batches=1", "workload.tokens_per_rank=64", "model.layers=2",
+                        "seed=2"};
+    scenario a, b;
+    play_t *pa = run("scenarios/mixtral-8x7b-h100x8.cfg", s1, 4, &a);
+    play_t *pb = run("scenarios/mixtral-8x7b-h100x8.cfg", s2, 4, &b);
+    EXPECT_TRUE(!same_metrics(play_metrics(pa), play_metrics(pb)));
+    play_free(pa);
+    play_free(pb);
+    scenario_fini(&a);
+    scenario_fini(&b);
+}
+
+void test_play_register(void)
+{
+    TEST_SUITE("play", {"two GPUs, dropless, by hand", test_two_gpus_dropless},
+               {"two GPUs, capacity 1, by hand", test_two_gpus_capacity},
+               {"two simulations in one process", test_two_simulations_in_one_process},
+               {"seed changes routing", test_seed_changes_routing});
+}
