@@ -175,6 +175,10 @@ static int draw_synthetic(source_t *s, const source_config *cfg, gsl_rng *init, 
         double *w = s->wt + l * d * E;
         const double *prev = l ? w - d * E : NULL;
         gaussians(r, wsd, g, E * d);
+        if (prev && cc == 0) { /* layer_corr 1: the same router, bit for bit */
+            memcpy(w, prev, d * E * sizeof(*w));
+            continue;
+        }
         for (size_t i = 0; i < E; i++) {
             double *row = g + i * d, norm2 = 0;
             for (size_t j = 0; j < d; j++) {

@@ -114,7 +114,10 @@ int report_text(FILE *f, const scenario *s, const metrics *m, const topo_t *t)
     fprintf(f, "  tokens              %" PRId64 " in %d batches\n", m->tokens, m->batches);
     fprintf(f, "  simulated time      %s (forward pass p50 %s)\n",
             units_format_time(m->sim_time_ps, a, sizeof(a)), fmt_t(step.p50_s, b, sizeof(b)));
-    fprintf(f, "  throughput          %.4g tokens/s\n", tt.throughput);
+    if (tt.throughput >= 1e6)
+        fprintf(f, "  throughput          %.3f M tokens/s\n", tt.throughput / 1e6);
+    else
+        fprintf(f, "  throughput          %.1f k tokens/s\n", tt.throughput / 1e3);
     fprintf(f, "  dropped             %.2f%% of %" PRId64 " token-expert assignments "
             "(rerouted %.2f%%)\n",
             100 * tt.dropped_share, tt.assignments, 100 * tt.rerouted_share);

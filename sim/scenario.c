@@ -79,8 +79,8 @@ struct key_row {
     double min, max;          /* bounds of numbers (see flags) */
     unsigned flags;
     const char *max_key;      /* an int key above whose value is the upper bound */
-    const char *na_what;      /* ints: values other than `min` are "<na_what> is not
-                               * available in this version" */
+    const char *na_what;      /* ints: values above `max` are "<na_what> not available
+                               * in this version" ("tensor parallelism is") */
     const char *const *vals;  /* enum: the values this version runs (NULL-ended) */
     const int *codes;         /* enum: the code stored for vals[i]; NULL: i */
     const char *const *na;    /* enum: recognised, not available yet (NULL-ended) */
@@ -209,10 +209,10 @@ static const key_row keys[] = {
      .flags = F_NO_MAX, FIELD(model.capacity.min_capacity),
      .help = "lower bound on an expert's capacity, in tokens"},
     {.path = "model.router.groups", .type = KT_INT, .def = "1", .min = 1, .max = 1,
-     .na_what = "group-limited routing", FIELD(model.groups),
+     .na_what = "group-limited routing is", FIELD(model.groups),
      .help = "expert groups of group-limited routing (1: off)"},
     {.path = "model.router.topk_groups", .type = KT_INT, .def = "1", .min = 1, .max = 1,
-     .na_what = "group-limited routing", FIELD(model.topk_groups),
+     .na_what = "group-limited routing is", FIELD(model.topk_groups),
      .help = "groups a token may use (1: off)"},
 
     {.path = "cluster.nodes", .type = KT_INT, .def = "1", .min = 1, .max = 65536,
@@ -266,12 +266,12 @@ static const key_row keys[] = {
      FIELD(cluster.inter_lat_ps), .help = "latency of one transfer between nodes"},
 
     {.path = "parallel.tp", .type = KT_INT, .def = "1", .min = 1, .max = 1,
-     .na_what = "tensor parallelism", FIELD(parallel.tp), .help = "tensor-parallel degree"},
+     .na_what = "tensor parallelism is", FIELD(parallel.tp), .help = "tensor-parallel degree"},
     {.path = "parallel.pp", .type = KT_INT, .def = "1", .min = 1, .max = 1,
-     .na_what = "pipeline parallelism", FIELD(parallel.pp),
+     .na_what = "pipeline parallelism is", FIELD(parallel.pp),
      .help = "pipeline-parallel degree"},
     {.path = "parallel.etp", .type = KT_INT, .def = "1", .min = 1, .max = 1,
-     .na_what = "expert-tensor parallelism", FIELD(parallel.etp),
+     .na_what = "expert-tensor parallelism is", FIELD(parallel.etp),
      .help = "tensor-parallel degree inside an expert"},
     {.path = "parallel.dp", .type = KT_INT, .def = "GPUs / (tp x pp)", .deflt = def_dp,
      .min = 1, .max = 4194304, .check = check_dp, FIELD(parallel.dp),
@@ -287,7 +287,7 @@ static const key_row keys[] = {
      .vals = E_PLACEMENT, .na = NA_PLACEMENT, FIELD(placement.strategy),
      .help = "which experts live on which GPU: contiguous blocks in rank order"},
     {.path = "placement.redundant", .type = KT_INT, .def = "0", .min = 0, .max = 0,
-     .na_what = "redundant experts", FIELD(placement.redundant),
+     .na_what = "redundant experts are", FIELD(placement.redundant),
      .help = "extra replicas of hot experts"},
 
     {.path = "workload.mode", .type = KT_ENUM, .def = "\"forward\"", .vals = E_MODE,
@@ -651,6 +651,9 @@ static int unknown_key(const loader *L, const config_setting_t *st, const char *
             len = dot ? (size_t)(dot - p) : 0;
         }
     }
+    /* two edits cover a swapped pair ("modle"); a third of the length covers
+     * longer slips ("cluster.gpu.hbm_bw") without suggesting nonsense for
+     * a key that is simply not there */
     int plen = (int)strlen(path);
     if (best && (best_d <= 2 || best_d * 3 <= plen))
         return fail(L, st, path, e, "unknown key; did you mean \"%.*s\"?", (int)best_len,
@@ -737,7 +740,11 @@ static int apply_set(loader *L, const char *set, err_t *e)
     config_t tmp;
     config_init(&tmp);
     char text[1100];
-    snprintf(text, sizeof(text), "v = %s;", val);
+    /* libconfig 1.5 wraps an integer beyond 32 bits unless it ends in L; a
+     * command line should not need to know that */
+    size_t digits = strspn(val + (val[0] == '-'), "0123456789");
+    int wide = digits > 9 && val[(val[0] == '-') + digits] == '\0';
+    snprintf(text, sizeof(text), "v = %s%s;", val, wide ? "L" : "");
     if (!config_read_string(&tmp, text)) { /* not a libconfig value: a bare string */
         config_destroy(&tmp);
         config_init(&tmp);
@@ -781,6 +788,8 @@ static int apply_set(loader *L, const char *set, err_t *e)
         parent = g;
         *dot = '.';
     }
+    /* replace rather than edit: the new setting has line 0, which is how errors
+     * about it know to say "--set" */
     if (config_setting_get_member(parent, part))
         config_setting_remove(parent, part);
     copy_setting(parent, part, src);
@@ -802,6 +811,7 @@ static int walk(loader *L, const config_setting_t *g, const char *prefix, err_t 
             snprintf(path, sizeof(path), "%s", config_setting_name(c));
         const key_row *r = row_find(path);
         int group = config_setting_is_group(c);
+        /* lists are values (logits), never walked into: their rows have no names */
         if (r) {
             if (group && r->type == KT_GPU && walk(L, c, path, e) < 0)
                 return -1;
@@ -839,7 +849,7 @@ static int read_value(const loader *L, const key_row *r, const config_setting_t 
         v->i = config_setting_get_int64(st);
         return 0;
     case KT_FLOAT:
-        if (is_int)
+        if (is_int) /* "capacity_factor = 2" means 2.0: auto-convert is off, so do it here */
             v->d = (double)config_setting_get_int64(st);
         else if (t == CONFIG_TYPE_FLOAT)
             v->d = config_setting_get_float(st);
@@ -848,7 +858,7 @@ static int read_value(const loader *L, const key_row *r, const config_setting_t 
         return 0;
     case KT_BOOL:
         if (t != CONFIG_TYPE_BOOL)
-            return type_error(L, r, st, "true or false", e);
+            return type_error(L, r, st, "a boolean", e);
         v->i = config_setting_get_bool(st);
         return 0;
     case KT_STRING:
@@ -877,6 +887,8 @@ static int read_value(const loader *L, const key_row *r, const config_setting_t 
                 return 0;
             }
         }
+        /* a value of a later version is told apart from a typo: the user may be
+         * reading DESIGN.md, and should learn it is planned, not misspelled */
         char ok[512];
         allowed(L, r, ok, sizeof(ok));
         for (int i = 0; r->na && r->na[i]; i++)
@@ -889,10 +901,11 @@ static int read_value(const loader *L, const key_row *r, const config_setting_t 
     case KT_TIME:
     case KT_SIZE:
     case KT_FLOPS: {
+        /* a bare number is refused: 50e9 could be bytes or bits per second */
         if (t != CONFIG_TYPE_STRING)
             return type_error(L, r, st, unit_noun(r->type), e);
         const char *s = config_setting_get_string(st);
-        char why[512];
+        char why[512]; /* the parser's reason; the message shows examples instead */
         int rc;
         if (r->type == KT_BANDWIDTH)
             rc = units_parse_bandwidth(s, &v->d, why, sizeof(why));
@@ -928,10 +941,10 @@ static int check_bounds(const loader *L, const key_row *r, const value *v, err_t
         if (v->i >= (int64_t)r->min && v->i <= hi)
             return 0;
         allowed(L, r, ok, sizeof(ok));
-        if (r->na_what && v->i > hi)
-            return fail(L, v->st, r->path, e, "%s is not available in this version; allowed: %s",
+        if (r->na_what && v->i > hi) /* tp = 2 is planned, not wrong */
+            return fail(L, v->st, r->path, e, "%s not available in this version; allowed: %s",
                         r->na_what, ok);
-        if (r->max_key && v->i > hi)
+        if (r->max_key && v->i > hi) /* name the key that sets the bound */
             return fail(L, v->st, r->path, e, "%lld is larger than %s (%lld); allowed: %s",
                         (long long)v->i, r->max_key, (long long)hi, ok);
         return fail(L, v->st, r->path, e, "%lld is out of range; allowed: %s", (long long)v->i,
@@ -1011,6 +1024,8 @@ static int store(const loader *L, const key_row *r, const value *v, err_t *e)
 static int load_row(loader *L, const key_row *r, err_t *e)
 {
     value v = {0};
+    /* NULL also when a parent is a scalar ("cluster.gpu.hbm" under a preset
+     * name): walk() has refused scalars where groups belong, except that one */
     const config_setting_t *st = config_lookup(L->cfg, r->path);
     int rc = 0;
     if (st) {
@@ -1097,8 +1112,9 @@ static void def_intra_bw(const scenario *s, const key_row *r, value *v)
     v->d = s->cluster.gpu.nvlink_bw_Bps;
 }
 
-/* Published small-message latencies: InfiniBand NDR about 2.8 us end to end
- * through one switch, RoCE about 3.6 us (see docs/scenario.md). */
+/* End-to-end latency of a 64-byte message between two nodes on the same leaf
+ * switch (DeepSeek, ISCA 2025, Table 5; REFERENCE.md): InfiniBand 2.8 us, RoCE
+ * 3.6 us. NVLink's 3.33 us from the same table is cluster.intra.latency's. */
 static void def_inter_lat(const scenario *s, const key_row *r, value *v)
 {
     (void)r;
@@ -1120,6 +1136,7 @@ static void def_ep(const scenario *s, const key_row *r, value *v)
 
 /* ---- checks across keys ---- */
 
+/* A scenario without an MoE layer would run and report nothing of interest. */
 static int check_first_dense(loader *L, const key_row *r, const value *v, err_t *e)
 {
     if (v->i < L->s->model.layers)
@@ -1159,6 +1176,8 @@ static int check_router_kind(loader *L, const key_row *r, const value *v, err_t 
                 L->s->model.top_k);
 }
 
+/* Loads the preset named by cluster.gpu (or cluster.gpu.preset): the override
+ * rows below then start from its figures. */
 static int check_gpu(loader *L, const key_row *r, const value *v, err_t *e)
 {
     char name[sizeof(L->s->cluster.gpu.name)];
@@ -1195,6 +1214,8 @@ static int check_dp(loader *L, const key_row *r, const value *v, err_t *e)
                 (long long)world, s->cluster.nodes, s->cluster.gpus_per_node, ok);
 }
 
+/* EP groups are carved out of the DP ranks, and each EP rank holds the same
+ * number of experts: so ep divides dp and the experts. */
 static int check_ep(loader *L, const key_row *r, const value *v, err_t *e)
 {
     const scenario *s = L->s;
@@ -1227,6 +1248,8 @@ static int check_ep(loader *L, const key_row *r, const value *v, err_t *e)
                 experts, ok);
 }
 
+/* "tp-ep-dp-pp": the dimensions a layout numbers ranks by, fastest first; cp
+ * (context parallelism) may appear, the other four must. */
 static int check_order(loader *L, const key_row *r, const value *v, err_t *e)
 {
     static const char *const dims[] = {"tp", "cp", "ep", "dp", "pp"};
@@ -1269,7 +1292,7 @@ static int check_logits(loader *L, const key_row *r, const value *v, err_t *e)
         return 0;
     if (!v->st)
         return fail(L, NULL, r->path, e,
-                    "missing, and workload.source.kind is \"fixed\"; allowed: %s", ok);
+                    "missing (workload.source.kind is \"fixed\"); allowed: %s", ok);
     if (!fixed)
         return fail(L, v->st, r->path, e,
                     "given, but workload.source.kind is not \"fixed\"; allowed: logits only "
@@ -1338,7 +1361,7 @@ static int load(loader *L, const char *const *sets, int nsets, err_t *e)
             return -1;
     if (walk(L, config_root_setting(L->cfg), NULL, e) < 0)
         return -1;
-    for (size_t i = 0; i < NKEYS; i++)
+    for (size_t i = 0; i < NKEYS; i++) /* in table order: defaults read rows above */
         if (load_row(L, &keys[i], e) < 0)
             return -1;
     derive(L->s);
