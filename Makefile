@@ -12,6 +12,8 @@
 # V=1 shows the commands.
 
 CC       ?= cc
+# B: where objects go (B=/tmp/x keeps parallel builds apart)
+B        ?= build
 PKGS     := gsl libconfig zlib
 DEBS     := libgsl-dev libconfig-dev zlib1g-dev libcunit1-dev pkg-config
 
@@ -21,7 +23,7 @@ PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CUNIT_LIBS = $(shell pkg-config --libs cunit 2>/dev/null || echo -lcunit)
 CFLAGS   ?= -O2 -g
-ALL_CFLAGS = $(CSTD) $(WARN) $(CFLAGS) -Iinclude -Ibuild/gen $(PKG_CFLAGS) -MMD -MP
+ALL_CFLAGS = $(CSTD) $(WARN) $(CFLAGS) -Iinclude -I$(B)/gen $(PKG_CFLAGS) -MMD -MP
 LIBS       = $(PKG_LIBS) -lm
 SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
@@ -36,35 +38,35 @@ MAIN_SRC := sim/main.c
 TEST_SRC := $(wildcard tests/*.c)
 BENCH_SRC := $(wildcard bench/*.c)
 DEFAULT_CFG := scenarios/mixtral-8x7b-h100x8.cfg
-GEN_SRC  := build/gen/default_scenario.c
+GEN_SRC  := $(B)/gen/default_scenario.c
 
-REL_OBJ  := $(patsubst %.c,build/rel/%.o,$(LIB_SRC) $(GEN_SRC:build/gen/%=gen/%))
-SAN_OBJ  := $(patsubst %.c,build/san/%.o,$(LIB_SRC) $(GEN_SRC:build/gen/%=gen/%))
-TEST_OBJ := $(patsubst %.c,build/san/%.o,$(TEST_SRC))
-BENCH_BIN := $(patsubst bench/%.c,build/bench/%,$(BENCH_SRC))
+REL_OBJ  := $(patsubst %.c,$(B)/rel/%.o,$(LIB_SRC)) $(B)/rel/gen/default_scenario.o
+SAN_OBJ  := $(patsubst %.c,$(B)/san/%.o,$(LIB_SRC)) $(B)/san/gen/default_scenario.o
+TEST_OBJ := $(patsubst %.c,$(B)/san/%.o,$(TEST_SRC))
+BENCH_BIN := $(patsubst bench/%.c,$(B)/bench/%,$(BENCH_SRC))
 
 .PHONY: all run test unit e2e bench valgrind lint deps clean
 all: moesim
 
-moesim: $(REL_OBJ) build/rel/sim/main.o
+moesim: $(REL_OBJ) $(B)/rel/sim/main.o
 	@echo "  LINK   $@"
 	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(LIBS)
 
-build/rel/%.o: %.c
+$(B)/rel/%.o: %.c
 	@mkdir -p $(dir $@)
 	@echo "  CC     $<"
 	$(Q)$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
-build/rel/gen/%.o: build/gen/%.c
+$(B)/rel/gen/%.o: $(B)/gen/%.c
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
-build/san/%.o: %.c build/gen/suites.inc
+$(B)/san/%.o: %.c $(B)/gen/suites.inc
 	@mkdir -p $(dir $@)
 	@echo "  CC san $<"
 	$(Q)$(CC) $(ALL_CFLAGS) $(SANFLAGS) -DMOESIM_TEST -c -o $@ $<
 
-build/san/gen/%.o: build/gen/%.c
+$(B)/san/gen/%.o: $(B)/gen/%.c
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) $(ALL_CFLAGS) $(SANFLAGS) -c -o $@ $<
 
@@ -79,20 +81,20 @@ $(GEN_SRC): $(DEFAULT_CFG) Makefile
 	  echo '0};'; } > $@
 
 # One CUnit suite per tests/test_X.c; the list is generated from the file names.
-build/gen/suites.inc: $(wildcard tests/test_*.c)
+$(B)/gen/suites.inc: $(wildcard tests/test_*.c)
 	@mkdir -p $(dir $@)
 	$(Q)for f in $(sort $(wildcard tests/test_*.c)); do \
 	  n=$${f#tests/test_}; echo "SUITE($${n%.c})"; done > $@
 
-build/san/moesim_tests: $(SAN_OBJ) $(TEST_OBJ)
+$(B)/san/moesim_tests: $(SAN_OBJ) $(TEST_OBJ)
 	@echo "  LINK   $@"
 	$(Q)$(CC) $(SANFLAGS) -o $@ $^ $(LIBS) $(CUNIT_LIBS)
 
-build/san/moesim: $(SAN_OBJ) build/san/sim/main.o
+$(B)/san/moesim: $(SAN_OBJ) $(B)/san/sim/main.o
 	@echo "  LINK   $@"
 	$(Q)$(CC) $(SANFLAGS) -o $@ $^ $(LIBS)
 
-build/bench/%: bench/%.c $(REL_OBJ)
+$(B)/bench/%: bench/%.c $(REL_OBJ)
 	@mkdir -p $(dir $@)
 	@echo "  BENCH  $@"
 	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $^ $(LIBS)
@@ -103,27 +105,27 @@ run: deps
 
 # The unit suites and the end-to-end checks run against sanitizer builds.
 test: deps
-	$(Q)$(MAKE) --no-print-directory build/san/moesim_tests build/san/moesim moesim
+	$(Q)$(MAKE) --no-print-directory $(B)/san/moesim_tests $(B)/san/moesim
 	$(Q)$(MAKE) --no-print-directory unit e2e
 
 unit:
-	$(Q)ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ./build/san/moesim_tests
+	$(Q)ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 $(B)/san/moesim_tests
 
 e2e:
-	$(Q)sh tests/e2e/run.sh ./build/san/moesim
+	$(Q)sh tests/e2e/run.sh $(B)/san/moesim
 
 bench: moesim $(BENCH_BIN)
-	$(Q)for b in $(BENCH_BIN); do ./$$b || exit 1; done
+	$(Q)for b in $(BENCH_BIN); do $$b || exit 1; done
 
 valgrind: deps
 	$(Q)$(MAKE) --no-print-directory moesim
-	$(Q)$(MAKE) --no-print-directory CFLAGS="-O1 -g" build/rel/moesim_tests_vg
-	valgrind -q --error-exitcode=1 --leak-check=full ./build/rel/moesim_tests_vg
+	$(Q)$(MAKE) --no-print-directory CFLAGS="-O1 -g" $(B)/rel/moesim_tests_vg
+	valgrind -q --error-exitcode=1 --leak-check=full $(B)/rel/moesim_tests_vg
 	valgrind -q --error-exitcode=1 --leak-check=full ./moesim run --set workload.batches=1 --set workload.tokens_per_rank=64 > /dev/null
 
-build/rel/moesim_tests_vg: $(REL_OBJ) $(patsubst %.c,build/rel/%.o,$(TEST_SRC))
+$(B)/rel/moesim_tests_vg: $(REL_OBJ) $(patsubst %.c,$(B)/rel/%.o,$(TEST_SRC))
 	$(Q)$(CC) -o $@ $^ $(LIBS) $(CUNIT_LIBS)
-build/rel/tests/%.o: build/gen/suites.inc
+$(B)/rel/tests/%.o: $(B)/gen/suites.inc
 
 lint:
 	$(Q)$(MAKE) --no-print-directory -B CFLAGS="-O2 -Wconversion -Wno-error" moesim
