@@ -47,7 +47,12 @@
 #define POS_NONE UINT32_MAX  /* pos[] of a slot that is not pending */
 #define SLOT_MAX (UINT32_MAX - 1)
 #define GEN_MAX UINT32_MAX
+/* The test build (-DMOESIM_TEST) starts tiny, so every test exercises growth. */
+#ifdef MOESIM_TEST
+#define DEFAULT_CAPACITY 2
+#else
 #define DEFAULT_CAPACITY 64
+#endif
 
 /* Hints only: without them the code is the same, just slower on large heaps. */
 #if defined(__GNUC__)
@@ -236,6 +241,9 @@ engine_t *engine_new(size_t initial_capacity)
 {
     engine_t *e = xcalloc(1, sizeof(*e), "engine");
     e->free_head = POS_NONE;
+#ifdef MOESIM_TEST
+    initial_capacity = DEFAULT_CAPACITY;
+#endif
     grow(e, initial_capacity ? initial_capacity : DEFAULT_CAPACITY);
     return e;
 }
