@@ -148,4 +148,4 @@ deps:
 clean:
 	rm -rf build moesim
 
--include $(shell find build -name '*.d' 2>/dev/null)
+-include $(shell find $(B) -name '*.d' 2>/dev/null)

@@ -10,14 +10,24 @@
  * decides alone, as GShard groups and DeepSpeed do); with scope `global` the
  * whole batch shares one budget per expert.
  *
- * Order priority: assignments are taken token by token in index order (with
- * global scope, rank 0's tokens first), each token's choices best first; an
- * assignment that finds its expert full is dropped and becomes -1 in `choice`
- * (the token passes that expert through the residual connection). Invariants:
- *   served[i] + dropped[i] == wanted[i],  sum_i wanted[i] == tokens * k,
- *   served[i] <= capacity per scope (dropless: nothing is ever dropped).
- * New overflow policies (reroute to the next-best expert with room, adaptive)
- * and score priority plug in as cases of the switches below.
+ * Who wins a full expert. Order priority: assignments token by token in index
+ * order, each token's choices best first. Score priority (Riquelme et al.
+ * 2021, batch-prioritised routing; Megatron's drop policy "probs"): the
+ * scope's assignments by descending router weight, equal weights in index
+ * order, so the result is a total order and no sort's stability shows.
+ *
+ * What happens to the loser. drop: it becomes -1 in `choice`. reroute: the
+ * token's best expert by the router's scores that it does not already use
+ * and that still has room, over all E (ties: lower index); -1 only when every
+ * expert is full. adaptive: drop, against a per-expert capacity that follows
+ * an exponential moving average of the expert's load (a serving system that
+ * sizes buffers from recent traffic rather than from the uniform share).
+ *
+ * Invariants, per layer and batch (checked by tests/test_capacity.c):
+ *   wanted[i] = served[i] - rerouted_in[i] + dropped[i] + rerouted[i],
+ *   sum_i wanted[i] = tokens * k,  sum_i served[i] + sum_i dropped[i] = tokens * k,
+ *   per scope, served[i] <= cap[i] (dropless: nothing is ever dropped),
+ *   padding[i] = sum over scopes of cap[i] - served[i] when padded and finite.
  */
 #include "moesim/capacity.h"
 
@@ -25,16 +35,28 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* One assignment of a scope, for score priority: its weight and index. */
+struct capacity_item {
+    double w;
+    uint32_t a;
+};
+
 void capacity_counts_init(capacity_counts *c, int experts)
 {
     /* experts <= 0 still yields valid (one-byte) arrays from xcalloc, so
      * fini and a later capacity_apply error need no special case */
     size_t n = experts > 0 ? (size_t)experts : 0;
+    memset(c, 0, sizeof(*c));
     c->experts = experts;
     c->wanted = xcalloc(n, sizeof(*c->wanted), "capacity counts (wanted)");
     c->served = xcalloc(n, sizeof(*c->served), "capacity counts (served)");
     c->dropped = xcalloc(n, sizeof(*c->dropped), "capacity counts (dropped)");
-    c->capacity = 0;
+    c->rerouted = xcalloc(n, sizeof(*c->rerouted), "capacity counts (rerouted)");
+    c->rerouted_in = xcalloc(n, sizeof(*c->rerouted_in), "capacity counts (rerouted in)");
+    c->padding = xcalloc(n, sizeof(*c->padding), "capacity counts (padding)");
+    c->cap = xcalloc(n, sizeof(*c->cap), "capacity per expert");
+    c->ema = xcalloc(n, sizeof(*c->ema), "adaptive capacity average");
+    c->load = xcalloc(n, sizeof(*c->load), "capacity scope load");
 }
 
 void capacity_counts_fini(capacity_counts *c)
@@ -44,14 +66,22 @@ void capacity_counts_fini(capacity_counts *c)
     free(c->wanted);
     free(c->served);
     free(c->dropped);
-    c->wanted = c->served = c->dropped = NULL;
-    c->experts = 0;
+    free(c->rerouted);
+    free(c->rerouted_in);
+    free(c->padding);
+    free(c->cap);
+    free(c->ema);
+    free(c->load);
+    free(c->order);
+    memset(c, 0, sizeof(*c));
 }
 
 int capacity_check(const capacity_config *cfg, err_t *e)
 {
     switch (cfg->overflow) {
     case CAPACITY_DROP:
+    case CAPACITY_REROUTE:
+    case CAPACITY_ADAPTIVE:
         /* isfinite too: an infinite factor is dropless spelled badly */
         if (!(cfg->factor > 0) || !isfinite(cfg->factor))
             return err_set(e, ERR_INPUT, NULL, 0, "model.router.capacity_factor",
@@ -62,19 +92,47 @@ int capacity_check(const capacity_config *cfg, err_t *e)
         break;
     default:
         return err_set(e, ERR_INPUT, NULL, 0, "model.router.overflow",
-                       "unknown overflow policy %d; allowed: drop, dropless",
+                       "unknown overflow policy %d; allowed: drop, reroute, dropless, adaptive",
                        (int)cfg->overflow);
+    }
+    if (cfg->overflow == CAPACITY_ADAPTIVE) {
+        if (!(cfg->margin > 0) || !isfinite(cfg->margin))
+            return err_set(e, ERR_INPUT, NULL, 0, "model.router.margin",
+                           "%g; allowed: a number > 0", cfg->margin);
+        if (!(cfg->ema > 0 && cfg->ema <= 1))
+            return err_set(e, ERR_INPUT, NULL, 0, "model.router.ema",
+                           "%g; allowed: a number in (0, 1]", cfg->ema);
+        if (!(cfg->min_factor > 0) || !isfinite(cfg->min_factor))
+            return err_set(e, ERR_INPUT, NULL, 0, "model.router.min_factor",
+                           "%g; allowed: a number > 0", cfg->min_factor);
+        if (!(cfg->max_factor >= cfg->min_factor) || !isfinite(cfg->max_factor))
+            return err_set(e, ERR_INPUT, NULL, 0, "model.router.max_factor",
+                           "%g; allowed: a number >= model.router.min_factor (%g)",
+                           cfg->max_factor, cfg->min_factor);
     }
     if (cfg->scope != CAPACITY_SCOPE_RANK && cfg->scope != CAPACITY_SCOPE_GLOBAL)
         return err_set(e, ERR_INPUT, NULL, 0, "model.router.capacity_scope",
                        "unknown scope %d; allowed: rank, global", (int)cfg->scope);
-    if (cfg->priority != CAPACITY_ORDER)
+    if (cfg->priority != CAPACITY_ORDER && cfg->priority != CAPACITY_SCORE)
         return err_set(e, ERR_INPUT, NULL, 0, "model.router.priority",
-                       "unknown priority %d; allowed: order", (int)cfg->priority);
+                       "unknown priority %d; allowed: order, score", (int)cfg->priority);
     if (cfg->min_capacity < 0)
         return err_set(e, ERR_INPUT, NULL, 0, "model.router.min_capacity",
                        "%lld; allowed: >= 0", (long long)cfg->min_capacity);
     return 0;
+}
+
+/* ceil(v), but a v within a relative 1e-9 of an integer is that integer:
+ * tokens * k is exact, the division and the factor are not (10 * 1.1 is
+ * 11.000000000000002 in binary, and a bare ceil would give 12 where the
+ * definition says 11). No real capacity lives that close to an integer by
+ * design. */
+static int64_t ceil_exactish(double v)
+{
+    if (v >= 9.2e18)
+        return INT64_MAX;
+    double r = nearbyint(v);
+    return (int64_t)(fabs(v - r) <= 1e-9 * fmax(1.0, v) ? r : ceil(v));
 }
 
 int64_t capacity_of(const capacity_config *cfg, int64_t tokens, int top_k, int experts)
@@ -83,23 +141,78 @@ int64_t capacity_of(const capacity_config *cfg, int64_t tokens, int top_k, int e
         return INT64_MAX;
     if (tokens <= 0 || top_k <= 0 || experts <= 0) /* an empty scope: only the floor */
         return cfg->min_capacity > 0 ? cfg->min_capacity : 0;
-
-    /* tokens * k is exact in int64 and in a double up to 2^53; the division
-     * and the factor are not: 10 * 1.1 is 11.000000000000002 in binary, and
-     * a bare ceil would give 12 slots where the definition says 11. A value
-     * within a relative 1e-9 of an integer is taken as that integer; no real
-     * capacity computation lives that close to an integer by design. */
-    double v = (double)tokens * (double)top_k / (double)experts * cfg->factor;
-    if (v >= 9.2e18)
-        return INT64_MAX;
-    double r = nearbyint(v);
-    double c = fabs(v - r) <= 1e-9 * fmax(1.0, v) ? r : ceil(v);
-    int64_t cap = (int64_t)c;
+    int64_t cap =
+        ceil_exactish((double)tokens * (double)top_k / (double)experts * cfg->factor);
     return cap > cfg->min_capacity ? cap : cfg->min_capacity;
 }
 
+/* Higher weight first, then lower assignment index: a total order. */
+static int item_cmp(const void *pa, const void *pb)
+{
+    const struct capacity_item *a = pa, *b = pb;
+    if (a->w != b->w)
+        return a->w > b->w ? -1 : 1;
+    return (a->a > b->a) - (a->a < b->a);
+}
+
+/* Per-expert capacity of this batch: the uniform one, or adaptive's bounded
+ * average. share is the uniform expected load of one expert in one scope.
+ * The bounds keep adaptive honest: without min_factor an expert that went
+ * cold would keep almost no slots when its traffic returns; without
+ * max_factor one hot batch would size a buffer for the worst case forever.
+ * counts->capacity reports the largest, which is the uniform capacity for
+ * every policy but adaptive. */
+static void set_caps(const capacity_config *cfg, capacity_counts *c, int64_t scope_tokens,
+                     int k, int E)
+{
+    const int64_t uniform = capacity_of(cfg, scope_tokens, k, E);
+    int64_t max = 0;
+    const double share = (double)scope_tokens * k / E;
+    if (cfg->overflow == CAPACITY_ADAPTIVE && !c->ema_ready) {
+        for (int i = 0; i < E; i++)
+            c->ema[i] = share; /* no history yet: assume the uniform share */
+        c->ema_ready = 1;
+    }
+    for (int i = 0; i < E; i++) {
+        int64_t cap = uniform;
+        if (cfg->overflow == CAPACITY_ADAPTIVE) {
+            double v = fmin(fmax(c->ema[i] * cfg->margin, cfg->min_factor * share),
+                            cfg->max_factor * share);
+            cap = ceil_exactish(v);
+            cap = cap > cfg->min_capacity ? cap : cfg->min_capacity;
+        }
+        c->cap[i] = cap;
+        max = cap > max ? cap : max;
+    }
+    c->capacity = max;
+}
+
+/* The token's best expert by score that it does not already use and that has
+ * room in this scope, or -1. Ties go to the lower index. A linear scan over
+ * all E per overflowing assignment: overflow is a minority of assignments
+ * and E at most a few hundred, so a per-token sorted ranking (E log E for
+ * every token, overflowing or not) would cost more. `mine` holds the token's
+ * current choices, so a reroute never lands on an expert the token already
+ * uses, including one it was rerouted to a moment ago. */
+static int32_t next_best(const double *score, const int32_t *mine, int k, const int64_t *load,
+                         const int64_t *cap, int E)
+{
+    int32_t best = -1;
+    for (int32_t y = 0; y < E; y++) {
+        if (load[y] >= cap[y] || (best >= 0 && !(score[y] > score[best])))
+            continue;
+        int used = 0;
+        for (int j = 0; j < k; j++)
+            used |= mine[j] == y;
+        if (!used)
+            best = y;
+    }
+    return best;
+}
+
 int capacity_apply(const capacity_config *cfg, int experts, int top_k, int ranks,
-                   int tokens_per_rank, int32_t *choice, capacity_counts *counts, err_t *e)
+                   int tokens_per_rank, int32_t *choice, const double *weight,
+                   const double *scores, capacity_counts *counts, err_t *e)
 {
     if (capacity_check(cfg, e) != 0)
         return -1;
@@ -115,51 +228,103 @@ int capacity_apply(const capacity_config *cfg, int experts, int top_k, int ranks
         return err_set(e, ERR_RUN, NULL, 0, NULL,
                        "capacity counts hold %d experts, the layer has %d", counts->experts,
                        experts);
+    if (cfg->priority == CAPACITY_SCORE && !weight)
+        return err_set(e, ERR_RUN, NULL, 0, "model.router.priority",
+                       "score priority needs the router's weights; none were given");
+    if (cfg->overflow == CAPACITY_REROUTE && !scores)
+        return err_set(e, ERR_RUN, NULL, 0, "model.router.overflow",
+                       "reroute needs the router's scores; none were given");
 
-    const size_t E = (size_t)experts;
-    memset(counts->wanted, 0, E * sizeof(*counts->wanted));
-    memset(counts->served, 0, E * sizeof(*counts->served));
-    memset(counts->dropped, 0, E * sizeof(*counts->dropped));
+    /* Counts are per call (this layer, this batch); the caller sums them over
+     * batches. Only ema survives from call to call. */
+    const size_t E = (size_t)experts, k = (size_t)top_k;
+    int64_t *arrays[] = {counts->wanted, counts->served, counts->dropped, counts->rerouted,
+                         counts->rerouted_in, counts->padding};
+    for (size_t i = 0; i < sizeof(arrays) / sizeof(arrays[0]); i++)
+        memset(arrays[i], 0, E * sizeof(int64_t));
 
     const int per_rank = cfg->scope == CAPACITY_SCOPE_RANK;
-    const int64_t scope_tokens =
-        per_rank ? (int64_t)tokens_per_rank : (int64_t)ranks * tokens_per_rank;
-    const int64_t cap = capacity_of(cfg, scope_tokens, top_k, experts);
-    const int dropless = cfg->overflow == CAPACITY_DROPLESS; /* cap is INT64_MAX anyway;
-                                                                 the flag says why */
-    counts->capacity = cap; /* per scope: each rank's budget, or the batch's */
-
-    /* The per-scope load of expert i is served[i] - base[i], where base is
-     * served at the start of the scope. `wanted` doubles as base while we
-     * run, since wanted = served + dropped can be rebuilt at the end: the
-     * rank scope then costs no extra memory and no allocation. For global
-     * scope base stays all zero. */
-    int64_t *base = counts->wanted;
-    const size_t k = (size_t)top_k;
-
-    for (int r = 0; r < ranks; r++) {
-        if (per_rank)
-            memcpy(base, counts->served, E * sizeof(*base));
-        int32_t *c = choice + (size_t)r * (size_t)tokens_per_rank * k;
-        const size_t n = (size_t)tokens_per_rank * k; /* token-major, best first */
-        for (size_t a = 0; a < n; a++) {
-            int32_t x = c[a];
-            if (x < 0)
-                continue; /* already dropped upstream: not wanted here */
-            if (x >= experts)
-                return err_set(e, ERR_INPUT, NULL, 0, NULL,
-                               "rank %d, token %zu chose expert %d; allowed: 0 to %d", r,
-                               a / k, (int)x, experts - 1);
-            if (dropless || counts->served[x] - base[x] < cap) {
-                counts->served[x]++;
-            } else {
-                counts->dropped[x]++;
-                c[a] = -1;
-            }
-        }
+    const int nscopes = per_rank ? ranks : 1;
+    const size_t scope_tokens = per_rank ? (size_t)tokens_per_rank
+                                         : (size_t)ranks * (size_t)tokens_per_rank;
+    const size_t n = scope_tokens * k; /* assignments per scope */
+    set_caps(cfg, counts, (int64_t)scope_tokens, top_k, experts);
+    counts->scopes = nscopes;
+    const int dropless = cfg->overflow == CAPACITY_DROPLESS;
+    const int reroute = cfg->overflow == CAPACITY_REROUTE;
+    const int by_score = cfg->priority == CAPACITY_SCORE;
+    if (by_score && n > counts->order_cap) { /* grows once to the largest scope */
+        free(counts->order);
+        counts->order = xcalloc(n, sizeof(*counts->order), "capacity score order");
+        counts->order_cap = n;
     }
 
-    for (size_t i = 0; i < E; i++)
-        counts->wanted[i] = counts->served[i] + counts->dropped[i];
+    /* Wanted first, over everything: a bad index fails before any rewrite,
+     * and wanted is what the router chose whatever happens next. */
+    for (size_t a = 0; a < (size_t)nscopes * n; a++) {
+        int32_t x = choice[a];
+        if (x < 0)
+            continue; /* already dropped upstream: not wanted here */
+        if (x >= experts)
+            return err_set(e, ERR_INPUT, NULL, 0, NULL,
+                           "token %zu chose expert %d; allowed: 0 to %d", a / k, (int)x,
+                           experts - 1);
+        counts->wanted[x]++;
+    }
+
+    /* Scope by scope: with rank scope every rank starts from empty experts
+     * (its own budget); with global scope the one pass covers the batch.
+     * `load` is the scope's running count per expert, the quantity the
+     * capacity bounds. */
+    for (int sc = 0; sc < nscopes; sc++) {
+        int32_t *c = choice + (size_t)sc * n;
+        const size_t a0 = (size_t)sc * n; /* global index of the scope's first */
+        memset(counts->load, 0, E * sizeof(*counts->load));
+        if (by_score && n > 0) {
+            for (size_t a = 0; a < n; a++)
+                counts->order[a] = (struct capacity_item){weight[a0 + a], (uint32_t)a};
+            qsort(counts->order, n, sizeof(*counts->order), item_cmp);
+        }
+        for (size_t q = 0; q < n; q++) {
+            const size_t a = by_score ? counts->order[q].a : q;
+            const int32_t x = c[a];
+            if (x < 0)
+                continue;
+            /* room left: keep it where the router put it */
+            if (dropless || counts->load[x] < counts->cap[x]) {
+                counts->load[x]++;
+                counts->served[x]++;
+                continue;
+            }
+            /* x is full for this scope: move the assignment, or drop it */
+            const size_t t = a / k;
+            int32_t y = -1;
+            if (reroute)
+                y = next_best(scores + (a0 / k + t) * E, c + t * k, top_k, counts->load,
+                              counts->cap, experts);
+            if (y >= 0) {
+                c[a] = y;
+                counts->load[y]++;
+                counts->served[y]++;
+                counts->rerouted[x]++;
+                counts->rerouted_in[y]++;
+            } else {
+                c[a] = -1;
+                counts->dropped[x]++;
+            }
+        }
+        /* the padded kernel computes cap slots whether filled or not; the
+         * difference is the waste the issue asks to report */
+        if (cfg->pad_to_capacity && !dropless)
+            for (size_t i = 0; i < E; i++)
+                counts->padding[i] += counts->cap[i] - counts->load[i];
+    }
+
+    /* The average follows what the router wanted, not what was served: a
+     * capacity that followed served load would never grow past itself. */
+    if (cfg->overflow == CAPACITY_ADAPTIVE) /* per scope, so ranks compare */
+        for (size_t i = 0; i < E; i++)
+            counts->ema[i] = cfg->ema * ((double)counts->wanted[i] / nscopes) +
+                             (1.0 - cfg->ema) * counts->ema[i];
     return 0;
 }

@@ -26,12 +26,18 @@
  */
 #include "moesim/gpu.h"
 
+#include <math.h>
 #include <string.h>
 
 /* Defaults shared by the presets (why each value: docs/hardware.md). */
 #define GPU_COMPUTE_EFF 0.70 /* large GEMMs: 68-78% of FP8 peak for DeepGEMM on H800 */
 #define GPU_MEMORY_EFF 0.85  /* streaming kernels reach 85-90% of HBM peak */
 #define GPU_LAUNCH_PS SIM_US(4)
+/* Grouped GEMMs tile the token dimension: Hopper's wgmma works on 64-row
+ * tiles per warpgroup and DeepGEMM's grouped kernels use BLOCK_M 64 or 128
+ * (deepseek-ai/DeepGEMM); Ampere's CUTLASS kernels likewise 64 or 128. The
+ * smaller tile is taken: the curve it gives is the most favourable one. */
+#define GPU_GEMM_TILE 64
 
 static const gpu_spec presets[] = {
     {
@@ -45,6 +51,7 @@ static const gpu_spec presets[] = {
         .compute_eff = GPU_COMPUTE_EFF,
         .memory_eff = GPU_MEMORY_EFF,
         .launch_ps = GPU_LAUNCH_PS,
+        .gemm_tile = GPU_GEMM_TILE,
     },
     {
         /* The export part: H100 silicon and HBM, NVLink cut to 400 GB/s in all
@@ -60,6 +67,22 @@ static const gpu_spec presets[] = {
         .compute_eff = GPU_COMPUTE_EFF,
         .memory_eff = GPU_MEMORY_EFF,
         .launch_ps = GPU_LAUNCH_PS,
+        .gemm_tile = GPU_GEMM_TILE,
+    },
+    {
+        /* H100 silicon with more and faster HBM (NVIDIA H200 datasheet:
+         * 141 GB HBM3e, 4.8 TB/s; compute as H100 SXM; NVLink 900 GB/s). */
+        .name = "H200-SXM",
+        .peak_flops = {[DTYPE_FP32] = 67e12, [DTYPE_BF16] = 989e12,
+                       [DTYPE_FP16] = 989e12, [DTYPE_FP8] = 1979e12},
+        .hbm_bytes = 141e9,
+        .hbm_bw_Bps = 4.8e12,
+        .nvlink_bw_Bps = 450e9,
+        .sms = 132,
+        .compute_eff = GPU_COMPUTE_EFF,
+        .memory_eff = GPU_MEMORY_EFF,
+        .launch_ps = GPU_LAUNCH_PS,
+        .gemm_tile = GPU_GEMM_TILE,
     },
     {
         /* No FP8 tensor cores: FP8 work runs at the BF16 peak (gpu_op_time). */
@@ -73,6 +96,42 @@ static const gpu_spec presets[] = {
         .compute_eff = GPU_COMPUTE_EFF,
         .memory_eff = GPU_MEMORY_EFF,
         .launch_ps = GPU_LAUNCH_PS,
+        .gemm_tile = GPU_GEMM_TILE,
+    },
+    {
+        /* NVIDIA HGX B200 datasheet, per GPU (the 8-GPU figures / 8): FP8
+         * 4.5 PFLOP/s and BF16 2.25 PFLOP/s dense (9 and 4.5 with 2:4
+         * sparsity), FP32 75 TFLOP/s, 180 GB HBM3e at 8 TB/s, NVLink 5 at
+         * 1.8 TB/s (900 GB/s each way); 148 SMs (Blackwell whitepaper). */
+        .name = "B200-SXM",
+        .peak_flops = {[DTYPE_FP32] = 75e12, [DTYPE_BF16] = 2250e12,
+                       [DTYPE_FP16] = 2250e12, [DTYPE_FP8] = 4500e12},
+        .hbm_bytes = 180e9,
+        .hbm_bw_Bps = 8e12,
+        .nvlink_bw_Bps = 900e9,
+        .sms = 148,
+        .compute_eff = GPU_COMPUTE_EFF,
+        .memory_eff = GPU_MEMORY_EFF,
+        .launch_ps = GPU_LAUNCH_PS,
+        .gemm_tile = GPU_GEMM_TILE,
+    },
+    {
+        /* AMD Instinct MI300X datasheet: BF16/FP16 1,307.4 TFLOP/s and FP8
+         * 2,614.9 TFLOP/s dense, FP32 matrix 163.4 TFLOP/s; 192 GB HBM3 at
+         * 5.3 TB/s; 7 Infinity Fabric links, 896 GB/s in all (448 each
+         * way) to the other 7 GPUs of a platform. `sms` holds its 304
+         * compute units. */
+        .name = "MI300X",
+        .peak_flops = {[DTYPE_FP32] = 163.4e12, [DTYPE_BF16] = 1307.4e12,
+                       [DTYPE_FP16] = 1307.4e12, [DTYPE_FP8] = 2614.9e12},
+        .hbm_bytes = 192e9,
+        .hbm_bw_Bps = 5.3e12,
+        .nvlink_bw_Bps = 448e9,
+        .sms = 304,
+        .compute_eff = GPU_COMPUTE_EFF,
+        .memory_eff = GPU_MEMORY_EFF,
+        .launch_ps = GPU_LAUNCH_PS,
+        .gemm_tile = GPU_GEMM_TILE,
     },
 };
 
@@ -91,7 +150,8 @@ int gpu_preset(const char *name, gpu_spec *out)
 
 const char *gpu_preset_names(void)
 {
-    return "H100-SXM, H800-SXM, A100-SXM-80GB"; /* keep in the order of presets[] */
+    /* keep in the order of presets[] */
+    return "H100-SXM, H800-SXM, H200-SXM, A100-SXM-80GB, B200-SXM, MI300X";
 }
 
 /* The keys are those of a scenario's own GPU group, so the loader can pass
@@ -122,6 +182,9 @@ int gpu_spec_check(const gpu_spec *g, err_t *e)
     if (g->launch_ps < 0)
         return err_set(e, ERR_INPUT, NULL, 0, "cluster.gpu.launch",
                        "negative launch overhead; allowed: >= 0");
+    if (!(g->gemm_tile >= 0))
+        return err_set(e, ERR_INPUT, NULL, 0, "cluster.gpu.gemm_tile",
+                       "%g rows; allowed: >= 0 (0: no padding)", g->gemm_tile);
     return 0;
 }
 
@@ -159,7 +222,11 @@ sim_time_t gpu_experts_time(const gpu_spec *g, const gpu_ffn_shape *shape,
         if (tokens[i] <= 0) /* the grouped GEMM skips the expert: no weight traffic */
             continue;
         double t = (double)tokens[i];
-        flops += 2 * t * hf * m;
+        /* A partial tile costs a whole one: the efficiency of an expert's
+         * GEMM is t / padded(t), low for the few tokens of decode or of a
+         * cold expert, near 1 once t spans many tiles. */
+        double tp = g->gemm_tile > 0 ? ceil(t / g->gemm_tile) * g->gemm_tile : t;
+        flops += 2 * tp * hf * m;
         bytes += weight_bytes + t * act_bytes;
         active++;
     }

@@ -17,11 +17,48 @@
  * all-to-all(-v) this is the straggler's time: the most loaded NIC or NVLink.
  *
  * Cost: one pass over the G^2 pairs, a few hops each (G = 1024: 1M pairs).
+ * Links run at line rate x their class's efficiency (topo_link_rate).
+ *
+ * The flow fidelity's core, max-min fair sharing, is here too, as a pure
+ * function of capacities and routes (net_maxmin_solve). The algorithm is
+ * progressive filling (Bertsekas and Gallager, "Data Networks", 2nd ed.,
+ * §6.5.2): raise every unfrozen flow's rate together; the first link to
+ * fill freezes its flows at its fair share (remaining capacity / unfrozen
+ * flows); repeat. Done in order of fair share with a min-heap of links
+ * instead of by raising a common rate, so a solve costs
+ * O(F·H·log L) for F flows of H hops over L links, not O(L) per step:
+ * freezing a flow only raises the share of the other links on its route
+ * (their remaining capacity per flow cannot fall below the share being
+ * frozen), so a link's heap entry can only be too small, never too large,
+ * and stale entries are skipped by a version number when they surface.
  */
 #include "moesim/net.h"
 
+#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* Shared by both analytical entry points: the bottleneck from per-link
+ * bytes; the largest drain, ties to the lowest id; a link with bytes wins
+ * over none even if its drain rounds to 0 ps. */
+static void bottleneck(const topo_t *t, const double *lb, net_result *out)
+{
+    int L = topo_link_count(t);
+    int best = -1;
+    sim_time_t drain = 0;
+    for (int l = 0; l < L; l++) {
+        if (!(lb[l] > 0))
+            continue;
+        sim_time_t d = sim_time_for_bytes(lb[l], topo_link_rate(topo_link_at(t, l)));
+        if (best < 0 || d > drain) {
+            best = l;
+            drain = d;
+        }
+    }
+    out->drain_ps = drain;
+    out->bottleneck_link = best;
+    out->bottleneck_bytes = best >= 0 ? lb[best] : 0;
+}
 
 void net_analytical(const topo_t *t, const double *bytes, net_result *out, double *link_bytes)
 {
@@ -53,26 +90,233 @@ void net_analytical(const topo_t *t, const double *bytes, net_result *out, doubl
         }
     }
 
-    /* The bottleneck: the largest drain, ties to the lowest id; a link with
-     * bytes wins over none even if its drain rounds to 0 ps. */
-    int best = -1;
-    sim_time_t drain = 0;
-    for (int l = 0; l < L; l++) {
-        if (!(lb[l] > 0))
-            continue;
-        sim_time_t d = sim_time_for_bytes(lb[l], topo_link_at(t, l)->bw_Bps);
-        if (best < 0 || d > drain) {
-            best = l;
-            drain = d;
-        }
-    }
-
-    out->drain_ps = drain;
+    bottleneck(t, lb, out);
     out->latency_ps = latency;
-    out->time_ps = drain + latency;
-    out->bottleneck_link = best;
-    out->bottleneck_bytes = best >= 0 ? lb[best] : 0;
+    out->time_ps = out->drain_ps + latency;
     out->total_bytes = total;
     if (!link_bytes)
         free(lb);
+}
+
+/* The list form serves collectives, whose phases are sparse (a ring step
+ * has n transfers, not n^2): the same bound as net_analytical, over the
+ * transfers given, with the software overhead paid once per phase because
+ * a phase's messages are posted together and their overheads overlap. */
+void net_analytical_list(const topo_t *t, int n, const int *src, const int *dst,
+                         const double *bytes, sim_time_t overhead_ps, net_result *out,
+                         double *link_bytes)
+{
+    int L = topo_link_count(t);
+    double *lb = link_bytes ? link_bytes : xcalloc((size_t)L, sizeof(*lb), "link bytes");
+    memset(lb, 0, (size_t)L * sizeof(*lb));
+    double total = 0;
+    sim_time_t latency = -1; /* -1: nothing crossed a link, so no overhead either */
+    for (int i = 0; i < n; i++) {
+        if (!(bytes[i] > 0) || src[i] == dst[i])
+            continue;
+        const int *links;
+        int h = topo_route(t, src[i], dst[i], &links);
+        sim_time_t lat = 0;
+        for (int k = 0; k < h; k++) {
+            lb[links[k]] += bytes[i];
+            lat += topo_link_at(t, links[k])->lat_ps;
+        }
+        latency = lat > latency ? lat : latency;
+        total += bytes[i];
+    }
+    bottleneck(t, lb, out);
+    out->latency_ps = latency < 0 ? 0 : latency + overhead_ps;
+    out->time_ps = out->drain_ps + out->latency_ps;
+    out->total_bytes = total;
+    if (!link_bytes)
+        free(lb);
+}
+
+/* ---- max-min fair sharing ---- */
+
+typedef struct heap_ent {
+    double share; /* remaining capacity / unfrozen flows when pushed */
+    int link;
+    int ver;      /* the link's version when pushed; older entries are stale */
+} heap_ent;
+
+struct net_maxmin {
+    /* per link */
+    int cap_links;
+    double *rem;   /* remaining capacity */
+    int *n;        /* unfrozen flows crossing it */
+    int *ver;
+    int *off;      /* CSR: flows of link l are list[off[l] .. off[l+1]) */
+    int *touched;  /* links whose share moved in this round */
+    char *mark;
+    /* per flow-hop */
+    int cap_hops;
+    int *list;
+    /* per flow */
+    int cap_flows;
+    char *frozen;
+    /* the heap of links by share */
+    int cap_heap, nheap;
+    heap_ent *heap;
+};
+
+net_maxmin_t *net_maxmin_new(void)
+{
+    return xcalloc(1, sizeof(net_maxmin_t), "max-min workspace");
+}
+
+void net_maxmin_free(net_maxmin_t *m)
+{
+    if (!m)
+        return;
+    free(m->rem);
+    free(m->n);
+    free(m->ver);
+    free(m->off);
+    free(m->touched);
+    free(m->mark);
+    free(m->list);
+    free(m->frozen);
+    free(m->heap);
+    free(m);
+}
+
+/* Grows the buffers to the sizes a solve needs; they never shrink, so a
+ * flow process's steady state allocates nothing. */
+static void reserve(net_maxmin_t *m, int nlinks, int nflows, int nhops)
+{
+    if (nlinks > m->cap_links) {
+        size_t L = (size_t)nlinks;
+        m->rem = xrealloc(m->rem, L, sizeof(*m->rem), "max-min links");
+        m->n = xrealloc(m->n, L, sizeof(*m->n), "max-min links");
+        m->ver = xrealloc(m->ver, L, sizeof(*m->ver), "max-min links");
+        m->off = xrealloc(m->off, L + 1, sizeof(*m->off), "max-min links");
+        m->touched = xrealloc(m->touched, L, sizeof(*m->touched), "max-min links");
+        m->mark = xrealloc(m->mark, L, sizeof(*m->mark), "max-min links");
+        m->cap_links = nlinks;
+    }
+    if (nflows > m->cap_flows) {
+        m->frozen = xrealloc(m->frozen, (size_t)nflows, sizeof(*m->frozen), "max-min flows");
+        m->cap_flows = nflows;
+    }
+    if (nhops > m->cap_hops) {
+        m->list = xrealloc(m->list, (size_t)nhops, sizeof(*m->list), "max-min flow lists");
+        m->cap_hops = nhops;
+    }
+    /* at most one live entry per link plus one push per touched link per
+     * round; rounds <= links, pushes <= hops: links + hops bounds it */
+    if (nlinks + nhops > m->cap_heap) {
+        m->cap_heap = nlinks + nhops;
+        m->heap = xrealloc(m->heap, (size_t)m->cap_heap, sizeof(*m->heap), "max-min heap");
+    }
+}
+
+static int heap_less(const heap_ent *a, const heap_ent *b)
+{
+    /* equal shares: the lower link first, so solves are deterministic */
+    return a->share < b->share || (a->share == b->share && a->link < b->link);
+}
+
+static void heap_push(net_maxmin_t *m, heap_ent e)
+{
+    assert(m->nheap < m->cap_heap);
+    int i = m->nheap++;
+    while (i > 0) {
+        int p = (i - 1) / 2;
+        if (!heap_less(&e, &m->heap[p]))
+            break;
+        m->heap[i] = m->heap[p];
+        i = p;
+    }
+    m->heap[i] = e;
+}
+
+static heap_ent heap_pop(net_maxmin_t *m)
+{
+    heap_ent top = m->heap[0];
+    heap_ent last = m->heap[--m->nheap];
+    int i = 0, N = m->nheap;
+    for (;;) {
+        int c = 2 * i + 1;
+        if (c >= N)
+            break;
+        if (c + 1 < N && heap_less(&m->heap[c + 1], &m->heap[c]))
+            c++;
+        if (!heap_less(&m->heap[c], &last))
+            break;
+        m->heap[i] = m->heap[c];
+        i = c;
+    }
+    if (N > 0)
+        m->heap[i] = last;
+    return top;
+}
+
+void net_maxmin_solve(net_maxmin_t *m, int nlinks, const double *cap, int nflows,
+                      const int *const *routes, const int *hops, double *rate)
+{
+    int nh = 0;
+    for (int f = 0; f < nflows; f++)
+        nh += hops[f];
+    reserve(m, nlinks, nflows, nh);
+
+    /* Per-link flow lists (CSR), built by counting then filling. */
+    memset(m->n, 0, (size_t)nlinks * sizeof(*m->n));
+    for (int f = 0; f < nflows; f++)
+        for (int h = 0; h < hops[f]; h++)
+            m->n[routes[f][h]]++;
+    m->off[0] = 0;
+    for (int l = 0; l < nlinks; l++)
+        m->off[l + 1] = m->off[l] + m->n[l];
+    memcpy(m->touched, m->off, (size_t)nlinks * sizeof(*m->touched)); /* fill cursors */
+    for (int f = 0; f < nflows; f++)
+        for (int h = 0; h < hops[f]; h++)
+            m->list[m->touched[routes[f][h]]++] = f;
+
+    m->nheap = 0;
+    for (int l = 0; l < nlinks; l++) {
+        m->rem[l] = cap[l];
+        m->ver[l] = 0;
+        m->mark[l] = 0;
+        if (m->n[l] > 0)
+            heap_push(m, (heap_ent){cap[l] / m->n[l], l, 0});
+    }
+    memset(m->frozen, 0, (size_t)nflows);
+
+    while (m->nheap > 0) {
+        heap_ent e = heap_pop(m);
+        int l = e.link;
+        if (e.ver != m->ver[l] || m->n[l] == 0) /* stale, or emptied by earlier rounds */
+            continue;
+        /* The link with the smallest fair share is full first: its flows
+         * are frozen at that share, which is the largest they can get. */
+        double share = m->rem[l] / m->n[l];
+        int ntouched = 0;
+        for (int i = m->off[l]; i < m->off[l + 1]; i++) {
+            int f = m->list[i];
+            if (m->frozen[f])
+                continue;
+            m->frozen[f] = 1;
+            rate[f] = share;
+            for (int h = 0; h < hops[f]; h++) {
+                int k = routes[f][h];
+                m->rem[k] -= share;
+                if (m->rem[k] < 0) /* rounding: never below empty */
+                    m->rem[k] = 0;
+                m->n[k]--;
+                if (k != l && !m->mark[k]) {
+                    m->mark[k] = 1;
+                    m->touched[ntouched++] = k;
+                }
+            }
+        }
+        /* One new heap entry per link whose share moved, not one per flow. */
+        for (int i = 0; i < ntouched; i++) {
+            int k = m->touched[i];
+            m->mark[k] = 0;
+            m->ver[k]++;
+            if (m->n[k] > 0)
+                heap_push(m, (heap_ent){m->rem[k] / m->n[k], k, m->ver[k]});
+        }
+    }
 }

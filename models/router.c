@@ -1,43 +1,76 @@
 /*
- * router.c - gating: one layer's router logits to each token's top-k experts.
+ * router.c - gating: one layer's router logits to each token's experts.
  *
- * softmax_topk (GShard, Lepikhin et al. 2020; Switch Transformer, Fedus et
- * al. 2022, is its k = 1): p = softmax(x) over all E experts, the k largest p
- * are the token's experts, their gate weights are p (or p renormalised over
- * the k, as Mixtral-style "norm_topk_prob" routers do). Because softmax is
- * monotonic, the selection runs on the raw logits and the exponentials are
- * only computed when someone wants a probability (weights or prob_sum).
+ * The kinds, with their sources (formulas in docs/routing.md):
+ *   softmax_topk  GShard (Lepikhin et al. 2020), Switch (Fedus et al. 2022,
+ *                 its k = 1): p = softmax(x) over all E, the k largest p are
+ *                 the token's experts, weights p (renormalised over the k if
+ *                 `normalize`, as "norm_topk_prob" routers do).
+ *   topk_softmax  Mixtral (Jiang et al. 2024, transformers' MixtralSparseMoe
+ *                 Block): the k largest logits, weights softmax over those k.
+ *   sigmoid_bias  DeepSeek-V3 (Technical Report §2.1.2; inference/model.py,
+ *                 class Gate): s = sigmoid(x); the selection runs on s + b,
+ *                 where b is a per-expert bias used for selection only; the
+ *                 weights are the unbiased s of the chosen, normalised. After
+ *                 each batch b_i += gamma * sign(mean load - load_i) (Wang et
+ *                 al. 2024, auxiliary-loss-free balancing), gamma = 0.001.
+ *   noisy_topk    Shazeer et al. 2017: H = x + noise_std * N(0, 1), the k
+ *                 largest H, weights softmax over those k. The paper learns the
+ *                 noise scale per expert (softplus(x W_noise)); a constant
+ *                 std is the trained gate's typical scale, and one knob.
+ *   expert_choice Zhou et al. 2022: p = softmax(x) per token; every expert
+ *                 takes the C tokens with the highest p for it. A token may get
+ *                 0..E experts; those with none are counted.
+ *   hash          Roller et al. 2021 (Hash Layers): experts from a fixed hash
+ *                 of the token's id, the same in every layer; weights 1/k.
  *
- * Invariants every router kind keeps, and that capacity.c and the reroute
- * policy rely on:
- *   - a token's k choices are distinct experts, written best first;
- *   - ties are broken by the lower expert index, so equal logits route the
- *     same way on every machine (no dependence on sort stability);
- *   - nothing is allocated per token (one scratch row per call at most).
- * Logits must be finite: the caller's source never produces inf or NaN.
+ * Group-limited routing (DeepSeek-V2 §2.1.3 device-limited, V3 node-limited;
+ * the V3 gate): the E experts form `groups` contiguous groups; a token scores
+ * each group by the sum of its two largest affinities there (softmax
+ * probabilities for the softmax families, biased sigmoid scores for
+ * sigmoid_bias, exactly as the V3 gate does), keeps the topk_groups best, and
+ * takes its top k among their experts only.
  *
- * New kinds (topk_softmax, sigmoid_bias, noisy_topk, group-limited,
- * expert_choice, hash) plug in as a case of the switch in router_route and,
- * where they need state (a bias, a noise stream), a field of the config.
+ * Invariants every kind keeps, and that capacity.c and reroute rely on:
+ *   - a token's choices are distinct experts, written best first;
+ *   - ties are broken by the lower expert index (lower group index for groups,
+ *     lower token index for expert_choice), so equal scores route the same way
+ *     on every machine (no dependence on sort stability);
+ *   - nothing is allocated per token.
+ * Softmax is monotonic, so the selection runs on the raw logits and the
+ * exponentials are only computed when someone wants a probability (weights,
+ * prob_sum) or a group score.
  */
 #include "moesim/router.h"
 
+#include <gsl/gsl_randist.h>
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
-/* Scratch for one token's exponentials lives on the stack up to this many
- * experts (DeepSeek-V3 has 256); wider routers take one heap row per call. */
+/* Scratch for one token's row lives on the stack up to this many experts
+ * (DeepSeek-V3 has 256); wider routers take one heap row per call. */
 #define ROUTER_STACK_EXPERTS 512
+
+static const char *kind_name(router_kind k)
+{
+    switch (k) {
+    case ROUTER_SOFTMAX_TOPK: return "softmax_topk";
+    case ROUTER_TOPK_SOFTMAX: return "topk_softmax";
+    case ROUTER_SIGMOID_BIAS: return "sigmoid_bias";
+    case ROUTER_NOISY_TOPK: return "noisy_topk";
+    case ROUTER_EXPERT_CHOICE: return "expert_choice";
+    case ROUTER_HASH: return "hash";
+    }
+    return "?";
+}
 
 int router_check(const router_config *cfg, err_t *e)
 {
-    switch (cfg->kind) {
-    case ROUTER_SOFTMAX_TOPK:
-        break;
-    default:
+    if ((unsigned)cfg->kind > (unsigned)ROUTER_HASH)
         return err_set(e, ERR_INPUT, NULL, 0, "model.router.kind",
-                       "unknown router kind %d; allowed: softmax_topk", (int)cfg->kind);
-    }
+                       "unknown router kind %d; allowed: softmax_topk, topk_softmax, "
+                       "sigmoid_bias, noisy_topk, expert_choice, hash", (int)cfg->kind);
     if (cfg->experts < 1)
         return err_set(e, ERR_INPUT, NULL, 0, "model.experts",
                        "%d experts; allowed: >= 1", cfg->experts);
@@ -45,75 +78,276 @@ int router_check(const router_config *cfg, err_t *e)
         return err_set(e, ERR_INPUT, NULL, 0, "model.top_k",
                        "top_k %d; allowed: 1 to model.experts (%d)", cfg->top_k,
                        cfg->experts);
+    /* groups 0 is a zeroed config written before groups existed: off */
+    int g = cfg->groups > 0 ? cfg->groups : 1, tg = cfg->topk_groups > 0 ? cfg->topk_groups : 1;
+    if (g > cfg->experts || cfg->experts % g != 0)
+        return err_set(e, ERR_INPUT, NULL, 0, "model.router.groups",
+                       "%d groups do not divide model.experts (%d); allowed: a divisor of "
+                       "model.experts", g, cfg->experts);
+    if (tg > g)
+        return err_set(e, ERR_INPUT, NULL, 0, "model.router.topk_groups",
+                       "%d is more than model.router.groups (%d); allowed: 1 to %d", tg, g, g);
+    if (g > 1 && (cfg->kind == ROUTER_EXPERT_CHOICE || cfg->kind == ROUTER_HASH))
+        return err_set(e, ERR_INPUT, NULL, 0, "model.router.groups",
+                       "%d groups with router kind \"%s\"; allowed: 1 (group-limited routing "
+                       "applies to softmax_topk, topk_softmax, sigmoid_bias, noisy_topk)", g,
+                       kind_name(cfg->kind));
+    if (g > 1 && cfg->top_k > tg * (cfg->experts / g))
+        return err_set(e, ERR_INPUT, NULL, 0, "model.top_k",
+                       "top_k %d is more than the %d experts of %d groups; allowed: at most "
+                       "model.router.topk_groups x model.experts / model.router.groups",
+                       cfg->top_k, tg * (cfg->experts / g), tg);
+    if (!(cfg->bias_update_speed >= 0) || !isfinite(cfg->bias_update_speed))
+        return err_set(e, ERR_INPUT, NULL, 0, "model.router.bias_update_speed",
+                       "%g; allowed: a number >= 0", cfg->bias_update_speed);
+    if (!(cfg->noise_std >= 0) || !isfinite(cfg->noise_std))
+        return err_set(e, ERR_INPUT, NULL, 0, "model.router.noise_std",
+                       "%g; allowed: a number >= 0", cfg->noise_std);
     return 0;
 }
 
-/*
- * Top-k of one row of logits by insertion into a k-array kept in descending
- * order. k is small (1 to 8 in every published model), so this beats any
- * heap or sort: E comparisons against the current k-th value, and a shift of
- * at most k entries on the rare insert. Scanning experts in increasing index
- * and inserting only on a strictly larger value puts an equal value after
- * the ones already held: that is the lower-index tie-break.
- */
-static void topk_row(const double *x, int experts, int k, int32_t *idx, double *val)
+int router_slots(const router_config *cfg)
 {
-    int n = 0; /* entries held so far, <= k */
-    for (int i = 0; i < experts; i++) {
-        double v = x[i];
-        if (n == k && !(v > val[k - 1]))
-            continue; /* the common case once the array is full */
-        int pos = n < k ? n : k - 1;
-        while (pos > 0 && v > val[pos - 1]) {
-            val[pos] = val[pos - 1];
-            idx[pos] = idx[pos - 1];
-            pos--;
-        }
-        val[pos] = v;
-        idx[pos] = (int32_t)i;
-        if (n < k)
-            n++;
-    }
+    return cfg->kind == ROUTER_EXPERT_CHOICE ? cfg->experts : cfg->top_k;
 }
 
-/* softmax-then-top-k over `tokens` rows. ex is a scratch row of E doubles. */
-static void route_softmax_topk(const router_config *cfg, const double *logits, int tokens,
-                               int32_t *choice, double *weight, double *prob_sum,
-                               double *ex)
+/*
+ * Inserts (v, i) into a k-array kept in descending order holding *n entries.
+ * Callers scan experts in increasing index and an equal value never passes
+ * one already held: that is the lower-index tie-break. k is small (1 to 8 in
+ * every published model), so this beats any heap or sort: one comparison
+ * against the current k-th value per expert, a shift of at most k entries on
+ * the rare insert.
+ */
+static inline void topk_insert(double v, int32_t i, int *n, int k, int32_t *idx, double *val)
+{
+    if (*n == k && !(v > val[k - 1]))
+        return; /* the common case once the array is full */
+    int pos = *n < k ? *n : k - 1;
+    while (pos > 0 && v > val[pos - 1]) {
+        val[pos] = val[pos - 1];
+        idx[pos] = idx[pos - 1];
+        pos--;
+    }
+    val[pos] = v;
+    idx[pos] = i;
+    if (*n < k)
+        (*n)++;
+}
+
+/*
+ * Continues a top-k selection (*n entries held) over x[lo..hi), ties to the
+ * lower index. Until the array is full every entry goes in; after that an
+ * entry must beat the k-th value, kept in a register (the compiler cannot
+ * prove that val does not alias x, so val[k - 1] would be reloaded from
+ * memory for every expert). A two-pass variant (chunk maxima first, then only
+ * the chunks that can hold a winner) measured no faster at E = 256 and
+ * slower at E = 8, so the plain scan stays.
+ */
+static void topk_scan(const double *x, int lo, int hi, int k, int *n, int32_t *idx,
+                      double *val)
+{
+    int i = lo;
+    for (; i < hi && *n < k; i++)
+        topk_insert(x[i], (int32_t)i, n, k, idx, val);
+    if (i == hi)
+        return;
+    double thr = val[k - 1];
+    for (; i < hi; i++)
+        if (x[i] > thr) {
+            topk_insert(x[i], (int32_t)i, n, k, idx, val);
+            thr = val[k - 1];
+        }
+}
+
+static void topk_row(const double *x, int experts, int k, int32_t *idx, double *val)
+{
+    int n = 0;
+    topk_scan(x, 0, experts, k, &n, idx, val);
+}
+
+/*
+ * Group-limited top-k. a: the row the selection runs on; group scores are the
+ * sum of the two largest entries of the group, through exp(a - m) when
+ * `softmax` (a softmax probability is exp(a - m) / Z with Z common to the
+ * row, so comparing exp(a - m) sums compares probability sums), or on a
+ * itself (sigmoid scores). The chosen groups are then scanned in increasing
+ * index, so the expert tie-break stays "lower index wins".
+ */
+static void topk_grouped(const double *a, int E, int G, int kg, int k, int softmax,
+                         int32_t *idx, double *val, double *gscore, int32_t *gidx,
+                         double *gval)
+{
+    const int per = E / G;
+    double m = -INFINITY; /* the row maximum: the largest group top-1 */
+    for (int g = 0; g < G; g++) {
+        const double *x = a + (size_t)g * (size_t)per;
+        /* The two largest of the group, branch-free: the new second is the
+         * larger of the old second and the smaller of (old first, x). */
+        double v1 = x[0], v2 = -INFINITY;
+        for (int i = 1; i < per; i++) {
+            const double lo = x[i] > v1 ? v1 : x[i];
+            v2 = lo > v2 ? lo : v2;
+            v1 = x[i] > v1 ? x[i] : v1;
+        }
+        gscore[g] = v1;
+        gval[g] = v2;
+        m = v1 > m ? v1 : m;
+    }
+    for (int g = 0; g < G; g++) {
+        const double v1 = gscore[g], v2 = gval[g];
+        if (softmax)
+            gscore[g] = exp(v1 - m) + (per > 1 ? exp(v2 - m) : 0.0);
+        else
+            gscore[g] = v1 + (per > 1 ? v2 : 0.0);
+    }
+    topk_row(gscore, G, kg, gidx, gval);
+    for (int i = 1; i < kg; i++) { /* chosen groups in increasing index */
+        int32_t v = gidx[i];
+        int j = i;
+        for (; j > 0 && gidx[j - 1] > v; j--)
+            gidx[j] = gidx[j - 1];
+        gidx[j] = v;
+    }
+    int n = 0;
+    for (int j = 0; j < kg; j++)
+        topk_scan(a, gidx[j] * per, gidx[j] * per + per, k, &n, idx, val);
+}
+
+static double row_max(const double *x, int n)
+{
+    double m = x[0];
+    for (int i = 1; i < n; i++)
+        m = x[i] > m ? x[i] : m;
+    return m;
+}
+
+/* Scratch of one call: rows of E doubles and the group tables. ex holds a
+ * token's exponentials or sigmoid affinities, sel its selection row when it
+ * differs from the logits (noise, bias), gscore/gval/gidx the group scores
+ * and the chosen groups. On the stack up to ROUTER_STACK_EXPERTS; one heap
+ * block per call beyond, never per token. */
+typedef struct scratch {
+    double *ex, *sel, *gscore, *gval;
+    int32_t *gidx;
+    double stack[4 * ROUTER_STACK_EXPERTS];
+    int32_t stack_i[ROUTER_STACK_EXPERTS];
+    double *heap;
+    int32_t *heap_i;
+} scratch;
+
+static void scratch_init(scratch *s, int E)
+{
+    s->heap = NULL;
+    s->heap_i = NULL;
+    double *d = s->stack;
+    int32_t *g = s->stack_i;
+    if (E > ROUTER_STACK_EXPERTS) {
+        d = s->heap = xcalloc(4 * (size_t)E, sizeof(*d), "router scratch rows");
+        g = s->heap_i = xcalloc((size_t)E, sizeof(*g), "router group indices");
+    }
+    s->ex = d;
+    s->sel = d + E;
+    s->gscore = d + 2 * (size_t)E;
+    s->gval = d + 3 * (size_t)E;
+    s->gidx = g;
+}
+
+static void scratch_fini(scratch *s)
+{
+    free(s->heap);
+    free(s->heap_i);
+}
+
+/*
+ * The top-k families: softmax_topk, topk_softmax, noisy_topk, sigmoid_bias.
+ * Per token: the selection row (logits, noisy logits, or biased sigmoid
+ * scores), the choice (plain or group-limited), then weights and probability
+ * sums only when asked for.
+ */
+static void route_topk(const router_config *cfg, router_state *st, const double *logits,
+                       int tokens, int32_t *choice, double *weight, double *prob_sum,
+                       scratch *sc)
 {
     const int E = cfg->experts, k = cfg->top_k;
-    const int want_p = weight != NULL || prob_sum != NULL;
-    double top[64], *topv = top; /* the k largest logits of the current token */
+    const int G = cfg->groups > 1 ? cfg->groups : 1;
+    const int kg = cfg->topk_groups > 1 ? cfg->topk_groups : 1;
+    const router_kind kind = cfg->kind;
+    const int sigmoid = kind == ROUTER_SIGMOID_BIAS;
+    const double *bias = st ? st->bias : NULL;
+    double top[64], *topv = top; /* the k best selection values of the token */
     if (k > 64)
         topv = xmalloc((size_t)k * sizeof(*topv), "router top-k values");
 
     for (int t = 0; t < tokens; t++) {
         const double *x = logits + (size_t)t * (size_t)E;
         int32_t *c = choice + (size_t)t * (size_t)k;
-        topk_row(x, E, k, c, topv);
-        if (!want_p)
-            continue; /* choices alone need no exponential */
+        const double *a = x; /* the row the selection runs on */
 
-        /* Stable softmax: subtracting the maximum (topv[0]) keeps every
-         * exponent <= 0, so nothing overflows and the largest term is 1. */
-        const double m = topv[0];
-        double sum = 0;
-        for (int i = 0; i < E; i++) {
-            ex[i] = exp(x[i] - m);
-            sum += ex[i];
+        /* The selection row: the logits themselves for the softmax families
+         * (softmax is monotonic), noisy logits, or biased affinities. */
+        if (kind == ROUTER_NOISY_TOPK && cfg->noise_std > 0) {
+            for (int i = 0; i < E; i++) /* one draw per expert, index order */
+                sc->sel[i] = x[i] + gsl_ran_gaussian_ziggurat(st->noise, cfg->noise_std);
+            a = sc->sel;
+        } else if (sigmoid) {
+            for (int i = 0; i < E; i++) {
+                sc->ex[i] = 1.0 / (1.0 + exp(-x[i])); /* the affinity s */
+                sc->sel[i] = sc->ex[i] + (bias ? bias[i] : 0.0);
+            }
+            a = sc->sel;
         }
+
+        /* The softmax families need the row maximum for stable exponentials
+         * (group scores and probabilities); the selection itself does not. */
+        if (G > 1)
+            topk_grouped(a, E, G, kg, k, !sigmoid, c, topv, sc->gscore, sc->gidx, sc->gval);
+        else
+            topk_row(a, E, k, c, topv);
+        if (weight == NULL && prob_sum == NULL)
+            continue; /* choices alone need no exponential */
+        const double m = sigmoid ? 0.0 : row_max(a, E);
+
+        double *w = weight ? weight + (size_t)t * (size_t)k : NULL;
+        if (sigmoid) {
+            /* weights: the unbiased s, normalised over the chosen (DeepSeek-V3
+             * always normalises; normalize = false keeps raw s); P_i for the
+             * aux loss: s normalised over all experts (V3's s'). */
+            if (prob_sum) {
+                double sum = 0;
+                for (int i = 0; i < E; i++)
+                    sum += sc->ex[i];
+                for (int i = 0; i < E; i++)
+                    prob_sum[i] += sc->ex[i] / sum;
+            }
+            if (w) {
+                double wsum = 0;
+                for (int j = 0; j < k; j++)
+                    wsum += w[j] = sc->ex[c[j]];
+                if (cfg->normalize && wsum > 0)
+                    for (int j = 0; j < k; j++)
+                        w[j] /= wsum;
+            }
+            continue;
+        }
+
+        /* Stable softmax: subtracting the maximum keeps every exponent <= 0,
+         * so nothing overflows and the largest term is 1. */
+        double sum = 0;
+        for (int i = 0; i < E; i++)
+            sum += sc->ex[i] = exp(a[i] - m);
         const double inv = 1.0 / sum;
         if (prob_sum)
             for (int i = 0; i < E; i++)
-                prob_sum[i] += ex[i] * inv;
-        if (weight) {
-            double *w = weight + (size_t)t * (size_t)k;
+                prob_sum[i] += sc->ex[i] * inv;
+        if (w) {
             double wsum = 0;
-            for (int j = 0; j < k; j++) {
-                w[j] = ex[c[j]] * inv;
-                wsum += w[j];
-            }
-            if (cfg->normalize) /* wsum >= p_max >= 1/E > 0: no division by zero */
+            for (int j = 0; j < k; j++)
+                wsum += w[j] = sc->ex[c[j]] * inv;
+            /* topk_softmax and noisy_topk: softmax over the k, which is the
+             * full softmax renormalised over the k; softmax_topk only when
+             * asked. wsum >= p of the best > 0: no division by zero. */
+            if (kind != ROUTER_SOFTMAX_TOPK || cfg->normalize)
                 for (int j = 0; j < k; j++)
                     w[j] /= wsum;
         }
@@ -122,28 +356,172 @@ static void route_softmax_topk(const router_config *cfg, const double *logits, i
         free(topv);
 }
 
-int router_route(const router_config *cfg, const double *logits, int tokens,
+/* A token's candidate in one expert's column: its probability and index. */
+typedef struct ec_item {
+    double p;
+    int32_t t;
+} ec_item;
+
+/* Higher probability first; equal ones by lower token index: a total order,
+ * so qsort's instability cannot show. */
+static int ec_cmp(const void *pa, const void *pb)
+{
+    const ec_item *a = pa, *b = pb;
+    if (a->p != b->p)
+        return a->p > b->p ? -1 : 1;
+    return (a->t > b->t) - (a->t < b->t);
+}
+
+/*
+ * Expert choice: p = softmax(x) per token (a T x E table), then every expert
+ * in index order takes its C best tokens; a token's slots fill in expert
+ * index order. Costs one T x E table and one column of T items per call.
+ */
+static void route_expert_choice(const router_config *cfg, router_state *st,
+                                const double *logits, int tokens, int32_t *choice,
+                                double *weight, double *prob_sum)
+{
+    const size_t E = (size_t)cfg->experts, T = (size_t)tokens;
+    double *p = xcalloc(T * E, sizeof(*p), "expert-choice probabilities");
+    ec_item *col = xcalloc(T, sizeof(*col), "expert-choice column");
+    int32_t *n = xcalloc(T, sizeof(*n), "expert-choice slots used");
+
+    for (size_t t = 0; t < T; t++) {
+        const double *x = logits + t * E;
+        double *pt = p + t * E, m = row_max(x, (int)E), sum = 0;
+        for (size_t i = 0; i < E; i++)
+            sum += pt[i] = exp(x[i] - m);
+        for (size_t i = 0; i < E; i++) {
+            pt[i] /= sum;
+            if (prob_sum)
+                prob_sum[i] += pt[i];
+        }
+    }
+    for (size_t a = 0; a < T * E; a++) {
+        choice[a] = -1;
+        if (weight)
+            weight[a] = 0;
+    }
+
+    /* An expert cannot take more tokens than there are; C > T happens with
+     * tiny scopes and large factors and simply means "every token". */
+    const size_t C = st->ec_capacity < (int64_t)T ? (size_t)st->ec_capacity : T;
+    /* Experts choose one after another, in index order, each independently
+     * of the others' picks (Zhou et al.: a token may be picked by several
+     * experts or by none). A full sort of the column is T log T per expert;
+     * expert choice is not on the benchmarked path, and the total order of
+     * ec_cmp keeps the result independent of the sort. */
+    for (size_t i = 0; i < E && C > 0; i++) {
+        for (size_t t = 0; t < T; t++)
+            col[t] = (ec_item){p[t * E + i], (int32_t)t};
+        qsort(col, T, sizeof(*col), ec_cmp);
+        for (size_t j = 0; j < C; j++) {
+            size_t t = (size_t)col[j].t, s = t * E + (size_t)n[t]++;
+            choice[s] = (int32_t)i;
+            if (weight)
+                weight[s] = col[j].p;
+        }
+    }
+    st->ec_unrouted = 0;
+    for (size_t t = 0; t < T; t++)
+        st->ec_unrouted += n[t] == 0;
+    free(p);
+    free(col);
+    free(n);
+}
+
+/* splitmix64 (Steele, Lea, Flood 2014): a fixed, well-mixed hash of an id. */
+static uint64_t mix64(uint64_t x)
+{
+    x += 0x9e3779b97f4a7c15ULL;
+    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+    return x ^ (x >> 31);
+}
+
+/* Hash routing: the j-th expert of token id u is the first value of the
+ * chain mix64(u), mix64(mix64(u)), ... mod E not already taken. k <= E, so
+ * the chain finds k distinct experts. */
+static void route_hash(const router_config *cfg, const router_state *st, int tokens,
+                       int32_t *choice, double *weight, double *prob_sum)
+{
+    const int E = cfg->experts, k = cfg->top_k;
+    const int64_t base = st ? st->first_token : 0;
+    /* The id is the token's position in the run (first_token + t): the
+     * simulator has no vocabulary, and a position hash is as balanced as a
+     * vocabulary hash over a long run, without the Zipf skew of real token
+     * frequencies. */
+    for (int t = 0; t < tokens; t++) {
+        int32_t *c = choice + (size_t)t * (size_t)k;
+        uint64_t h = (uint64_t)(base + t);
+        for (int j = 0; j < k; j++) {
+            int32_t x;
+            int dup;
+            do {
+                h = mix64(h);
+                x = (int32_t)(h % (uint64_t)E);
+                dup = 0;
+                for (int i = 0; i < j; i++)
+                    dup |= c[i] == x;
+            } while (dup);
+            c[j] = x;
+            if (weight)
+                weight[(size_t)t * (size_t)k + (size_t)j] = 1.0 / k;
+            if (prob_sum) /* the hash's "probability" is its choice, 1/k each */
+                prob_sum[x] += 1.0 / k;
+        }
+    }
+}
+
+int router_route(const router_config *cfg, router_state *st, const double *logits, int tokens,
                  int32_t *choice, double *weight, double *prob_sum, err_t *e)
 {
     if (router_check(cfg, e) != 0)
         return -1;
+    /* State a kind needs must come with the call: these are the caller's
+     * bugs rather than bad input, hence ERR_RUN. */
+    if (cfg->kind == ROUTER_NOISY_TOPK && cfg->noise_std > 0 && (!st || !st->noise))
+        return err_set(e, ERR_RUN, NULL, 0, "model.router.noise_std",
+                       "noisy_topk needs a noise stream; none was given");
+    if (cfg->kind == ROUTER_EXPERT_CHOICE && (!st || st->ec_capacity < 0))
+        return err_set(e, ERR_RUN, NULL, 0, "model.router.capacity_factor",
+                       "expert_choice needs a capacity per expert (>= 0)");
     if (tokens <= 0)
         return 0;
 
-    double stack_row[ROUTER_STACK_EXPERTS];
-    double *ex = stack_row;
-    if (cfg->experts > ROUTER_STACK_EXPERTS)
-        ex = xmalloc((size_t)cfg->experts * sizeof(*ex), "router softmax row");
-
     switch (cfg->kind) {
-    case ROUTER_SOFTMAX_TOPK:
-        route_softmax_topk(cfg, logits, tokens, choice, weight, prob_sum, ex);
-        break;
+    case ROUTER_EXPERT_CHOICE:
+        route_expert_choice(cfg, st, logits, tokens, choice, weight, prob_sum);
+        return 0;
+    case ROUTER_HASH:
+        route_hash(cfg, st, tokens, choice, weight, prob_sum);
+        return 0;
+    default: {
+        scratch sc;
+        scratch_init(&sc, cfg->experts);
+        route_topk(cfg, st, logits, tokens, choice, weight, prob_sum, &sc);
+        scratch_fini(&sc);
+        return 0;
     }
+    }
+}
 
-    if (ex != stack_row)
-        free(ex);
-    return 0;
+void router_update_bias(const router_config *cfg, double *bias, const int64_t *counts)
+{
+    /* sign(mean - load_i): an overloaded expert's bias falls by gamma, an
+     * underloaded one's rises; one exactly at the mean stays. Comparing
+     * load_i * E with the total keeps the test exact in integers. */
+    const int E = cfg->experts;
+    int64_t total = 0;
+    for (int i = 0; i < E; i++)
+        total += counts[i];
+    for (int i = 0; i < E; i++) {
+        int64_t scaled = counts[i] * (int64_t)E;
+        if (scaled < total)
+            bias[i] += cfg->bias_update_speed;
+        else if (scaled > total)
+            bias[i] -= cfg->bias_update_speed;
+    }
 }
 
 double router_aux_loss(int experts, const int64_t *counts, const double *prob_sum,

@@ -24,7 +24,14 @@
  *              is the model's choice; real expert i of layer l and of l+1 are
  *              unrelated, but the correlation is what carries a token's
  *              routing from one layer to the next.
- *   logits     x_l = W_l h + b_l.
+ *   logits     x_l = W_l h + b_l + offset.
+ *
+ * offset is one constant for every expert: softmax routers do not see it,
+ * sigmoid routers (DeepSeek-V3) do. The token term's spread of about 4 logits
+ * (below) puts the top experts of a wide layer 8 to 10 logits above 0, where
+ * every sigmoid is 0.9999 and a selection bias of 0.001 outweighs the
+ * token's own preferences; an offset near -8 brings their affinities back to
+ * the range where the gate discriminates, as trained sigmoid gates do.
  *
  * Scale: var((W h)_i) = s^2 |h|^2 / d = s^2 (1 + topic_std^2), a standard
  * deviation of about 4.2 logits at the defaults, and the bias adds skew on
@@ -39,6 +46,23 @@
  * weights unchanged, and adding layers leaves the earlier layers unchanged.
  * Same seeds give the same logits bit for bit (fixed loop order, no
  * reassociation).
+ *
+ * drift: the topic of a sequence is drawn from a mix pi = softmax(theta)
+ * whose logits walk, theta_z += drift * N(0, 1) at the start of every batch
+ * (theta starts at 0: uniform). drift 0 keeps the uniform mix and draws
+ * nothing for it, so scenarios without drift route as before, bit for bit.
+ *
+ * popularity: per MoE layer a weight w_i per expert, drawn once; every token
+ * gets x_i = log w_i + g_i, g_i ~ Gumbel(0, 1) i.i.d., so its top-1 is expert
+ * i with probability w_i / sum w and its top-k a draw without replacement in
+ * proportion to w (the Gumbel-max and Gumbel-top-k tricks: Gumbel 1954;
+ * Kool, van Hoof, Welling 2019). The laws of w: uniform; zipf, 1 / rank^s
+ * over a random ranking per layer (hot experts differ between layers, as in
+ * trained models); hot, hot_experts randomly chosen experts sharing
+ * hot_share of the mass and the rest sharing what is left equally;
+ * lognormal, w = exp(sigma N(0, 1)) (per-expert token counts of deployed
+ * models are close to log-normal). Tokens are independent: no sequence or
+ * layer correlation beyond the shared weights.
  *
  * fixed: a table of rows x E logits; token i of every batch gets row
  * i % rows in every layer (tests and teaching).
@@ -71,10 +95,16 @@ struct source {
     int dim, topics, seq_len;
     double topic_std;
     double *mu;   /* topics x dim */
-    double *wt;   /* layers x dim x experts: W_l transposed, see source_logits */
-    double *bias; /* layers x experts */
-    double *h;    /* the current batch's latents, tokens x dim */
+    float *wt;    /* layers x dim x experts: W_l transposed, see source_logits */
+    float *bias;  /* layers x experts */
+    float *h;     /* the current batch's latents, tokens x dim */
     size_t h_cap; /* tokens h can hold */
+    double drift; /* random-walk step of the topic logits per batch */
+    double *theta, *pi; /* topic logits and mix (topics each); NULL without drift */
+
+    /* popularity: log w per layer and expert (layers x experts) */
+    double *logw;
+    gsl_rng *gumbel; /* the current batch's stream, borrowed between calls */
 
     /* fixed */
     double *table; /* rows x experts */
@@ -111,6 +141,12 @@ static int check(const source_config *cfg, err_t *e)
         if (!(cfg->topic_std > 0) || !isfinite(cfg->topic_std))
             return err_set(e, ERR_INPUT, NULL, 0, "workload.source.topic_std",
                            "%g; allowed: a number > 0", cfg->topic_std);
+        if (!isfinite(cfg->offset))
+            return err_set(e, ERR_INPUT, NULL, 0, "workload.source.offset",
+                           "%g; allowed: a finite number", cfg->offset);
+        if (!(cfg->drift >= 0) || !isfinite(cfg->drift))
+            return err_set(e, ERR_INPUT, NULL, 0, "workload.source.drift",
+                           "%g; allowed: a number >= 0", cfg->drift);
         /* The weights are layers x E x d doubles; refuse what cannot be meant
          * before the allocator fails on it (2^28 doubles = 2 GiB). */
         if ((double)cfg->layers * cfg->experts * cfg->latent_dim > (double)(1 << 28))
@@ -118,6 +154,25 @@ static int check(const source_config *cfg, err_t *e)
                            "%d layers x %d experts x %d dimensions of router weights is "
                            "too large; allowed: at most 2^28 in all",
                            cfg->layers, cfg->experts, cfg->latent_dim);
+        return 0;
+    case SOURCE_POPULARITY:
+        if ((unsigned)cfg->dist > (unsigned)SOURCE_LOGNORMAL)
+            return err_set(e, ERR_INPUT, NULL, 0, "workload.source.distribution",
+                           "unknown distribution %d; allowed: uniform, zipf, hot, lognormal",
+                           (int)cfg->dist);
+        if (!(cfg->zipf_s >= 0) || !isfinite(cfg->zipf_s))
+            return err_set(e, ERR_INPUT, NULL, 0, "workload.source.s",
+                           "%g; allowed: a number >= 0", cfg->zipf_s);
+        if (cfg->dist == SOURCE_HOT && (cfg->hot_experts < 1 || cfg->hot_experts > cfg->experts))
+            return err_set(e, ERR_INPUT, NULL, 0, "workload.source.hot_experts",
+                           "%d; allowed: 1 to model.experts (%d)", cfg->hot_experts,
+                           cfg->experts);
+        if (!(cfg->hot_share >= 0 && cfg->hot_share <= 1))
+            return err_set(e, ERR_INPUT, NULL, 0, "workload.source.hot_share",
+                           "%g; allowed: 0 to 1", cfg->hot_share);
+        if (!(cfg->sigma >= 0) || !isfinite(cfg->sigma))
+            return err_set(e, ERR_INPUT, NULL, 0, "workload.source.sigma",
+                           "%g; allowed: a number >= 0", cfg->sigma);
         return 0;
     case SOURCE_FIXED:
         if (!cfg->fixed_logits || cfg->fixed_rows < 1)
@@ -133,7 +188,8 @@ static int check(const source_config *cfg, err_t *e)
         return 0;
     }
     return err_set(e, ERR_INPUT, NULL, 0, "workload.source.kind",
-                   "unknown source kind %d; allowed: synthetic, fixed", (int)cfg->kind);
+                   "unknown source kind %d; allowed: synthetic, fixed, popularity",
+                   (int)cfg->kind);
 }
 
 /* Fills n doubles with N(0, sd^2) draws, in index order. */
@@ -159,8 +215,9 @@ static int draw_synthetic(source_t *s, const source_config *cfg, gsl_rng *init, 
                        "out of memory allocating a random number generator");
 
     s->mu = xcalloc((size_t)s->topics * d, sizeof(*s->mu), "source topic means");
-    s->wt = xcalloc(L * d * E, sizeof(*s->wt), "source router weights");
-    s->bias = xcalloc(L * E, sizeof(*s->bias), "source expert biases");
+    /* drawn in double, stored in float for the per-token kernel */
+    double *wd = xcalloc(L * d * E, sizeof(*wd), "source router weights");
+    double *bd = xcalloc(L * E, sizeof(*bd), "source expert biases");
     double *g = xcalloc(E * d, sizeof(*g), "source weight draws");
 
     gsl_rng_set(r, seed_topics);
@@ -172,7 +229,7 @@ static int draw_synthetic(source_t *s, const source_config *cfg, gsl_rng *init, 
     const double wsd = SOURCE_LOGIT_SCALE / sqrt((double)d);
     gsl_rng_set(r, seed_weights);
     for (size_t l = 0; l < L; l++) {
-        double *w = s->wt + l * d * E;
+        double *w = wd + l * d * E;
         const double *prev = l ? w - d * E : NULL;
         gaussians(r, wsd, g, E * d);
         if (prev && cc == 0) { /* layer_corr 1: the same router, bit for bit */
@@ -200,15 +257,62 @@ static int draw_synthetic(source_t *s, const source_config *cfg, gsl_rng *init, 
      * and differ only in the bias's size. */
     gsl_rng_set(r, seed_bias);
     for (size_t l = 0; l < L; l++) {
-        double *b = s->bias + l * E;
+        double *b = bd + l * E;
         gaussians(r, 1.0, g, E);
         for (size_t i = 0; i < E; i++)
-            b[i] = l ? c * b[i - E] + cc * cfg->skew * g[i] : cfg->skew * g[i];
+            b[i] = l ? c * bd[(l - 1) * E + i] + cc * cfg->skew * g[i] : cfg->skew * g[i];
     }
 
+    s->wt = xcalloc(L * d * E, sizeof(*s->wt), "source router weights (float)");
+    s->bias = xcalloc(L * E, sizeof(*s->bias), "source expert biases (float)");
+    for (size_t i = 0; i < L * d * E; i++)
+        s->wt[i] = (float)wd[i];
+    for (size_t i = 0; i < L * E; i++) /* offset: see the file head */
+        s->bias[i] = (float)(bd[i] + cfg->offset);
+    free(wd);
+    free(bd);
     free(g);
     gsl_rng_free(r);
     return 0;
+}
+
+/* Draws the popularity weights of every layer from `init`: a permutation
+ * (zipf ranks, hot experts) and Gaussians (lognormal), layer by layer. Stored
+ * as log w; a zero weight (hot_share 1 leaves the cold ones none) becomes a
+ * very low but finite logit, as the router needs finite input. */
+static void draw_popularity(source_t *s, const source_config *cfg, gsl_rng *init)
+{
+    const size_t E = (size_t)s->experts, L = (size_t)s->layers;
+    s->logw = xcalloc(L * E, sizeof(*s->logw), "popularity weights");
+    size_t *perm = xcalloc(E, sizeof(*perm), "popularity ranking");
+    for (size_t l = 0; l < L; l++) {
+        double *lw = s->logw + l * E;
+        for (size_t i = 0; i < E; i++)
+            perm[i] = i;
+        gsl_ran_shuffle(init, perm, E, sizeof(*perm));
+        for (size_t r = 0; r < E; r++) {
+            const size_t i = perm[r]; /* the expert of rank r (0: the hottest) */
+            double w = 1.0;
+            switch (cfg->dist) {
+            case SOURCE_UNIFORM:
+                break;
+            case SOURCE_ZIPF:
+                w = pow((double)(r + 1), -cfg->zipf_s);
+                break;
+            case SOURCE_HOT: {
+                const size_t h = (size_t)cfg->hot_experts;
+                w = r < h ? cfg->hot_share / (double)h
+                          : (E > h ? (1.0 - cfg->hot_share) / (double)(E - h) : 0.0);
+                break;
+            }
+            case SOURCE_LOGNORMAL:
+                w = exp(gsl_ran_gaussian_ziggurat(init, cfg->sigma));
+                break;
+            }
+            lw[i] = w > 0 ? log(w) : -1e3;
+        }
+    }
+    free(perm);
 }
 
 source_t *source_new(const source_config *cfg, gsl_rng *init, err_t *e)
@@ -228,6 +332,14 @@ source_t *source_new(const source_config *cfg, gsl_rng *init, err_t *e)
         s->topic_std = cfg->topic_std;
         if (draw_synthetic(s, cfg, init, e) != 0)
             goto fail;
+        s->drift = cfg->drift;
+        if (s->drift > 0) {
+            s->theta = xcalloc((size_t)s->topics, sizeof(*s->theta), "topic logits");
+            s->pi = xcalloc((size_t)s->topics, sizeof(*s->pi), "topic mix");
+        }
+        break;
+    case SOURCE_POPULARITY:
+        draw_popularity(s, cfg, init);
         break;
     case SOURCE_FIXED: {
         size_t n = (size_t)cfg->fixed_rows * (size_t)cfg->experts;
@@ -253,12 +365,16 @@ void source_free(source_t *s)
     free(s->bias);
     free(s->h);
     free(s->table);
+    free(s->theta);
+    free(s->pi);
+    free(s->logw);
     free(s);
 }
 
 void source_begin_batch(source_t *s, int tokens, gsl_rng *rng)
 {
     s->tokens = tokens > 0 ? tokens : 0;
+    s->gumbel = rng; /* popularity draws its noise layer by layer */
     if (s->kind != SOURCE_SYNTHETIC || s->tokens == 0)
         return; /* fixed: nothing varies per batch */
 
@@ -272,72 +388,158 @@ void source_begin_batch(source_t *s, int tokens, gsl_rng *rng)
     /* Draw order, fixed for reproducibility: per sequence, its topic, then
      * its tokens' latents component by component. */
     const unsigned long topics = (unsigned long)s->topics;
+    if (s->drift > 0) { /* the mix takes one random-walk step, then softmax */
+        double m = -INFINITY, sum = 0;
+        for (size_t z = 0; z < topics; z++) {
+            s->theta[z] += gsl_ran_gaussian_ziggurat(rng, s->drift);
+            m = s->theta[z] > m ? s->theta[z] : m;
+        }
+        for (size_t z = 0; z < topics; z++)
+            sum += s->pi[z] = exp(s->theta[z] - m);
+        for (size_t z = 0; z < topics; z++)
+            s->pi[z] /= sum;
+    }
     for (size_t t0 = 0; t0 < n; t0 += (size_t)s->seq_len) {
         size_t t1 = t0 + (size_t)s->seq_len < n ? t0 + (size_t)s->seq_len : n;
-        const double *mu = s->mu + (size_t)gsl_rng_uniform_int(rng, topics) * d;
+        size_t z = 0;
+        if (s->drift > 0) { /* inverse CDF of the mix; the last topic takes rounding */
+            double u = gsl_rng_uniform(rng), acc = 0;
+            for (z = 0; z + 1 < topics; z++)
+                if (u < (acc += s->pi[z]))
+                    break;
+        } else {
+            z = (size_t)gsl_rng_uniform_int(rng, topics);
+        }
+        const double *mu = s->mu + z * d;
         for (size_t t = t0; t < t1; t++) {
-            double *h = s->h + t * d;
+            float *h = s->h + t * d;
             for (size_t j = 0; j < d; j++)
-                h[j] = mu[j] + gsl_ran_gaussian_ziggurat(rng, s->topic_std);
+                h[j] = (float)(mu[j] + gsl_ran_gaussian_ziggurat(rng, s->topic_std));
         }
     }
 }
 
 /*
- * x = W_l h + b_l for every token. W_l is stored transposed (d x E) so that
- * the work is axpys over experts, out[0..E) += h_j * W^T[j][0..E): independent
+ * x = W_l h + b_l for every token, in float: the weights, latents and sums
+ * are single precision (a logit's rounding error, about 1e-6 of its size, is
+ * far below any difference that routing depends on), which doubles the lanes
+ * of every vector instruction. W_l is stored transposed (d x E) so that the
+ * work is axpys over experts, out[0..E) += h_j * W^T[j][0..E): independent
  * lanes the compiler vectorises without reassociating a sum (which it may not
  * do without -ffast-math); a row-major E x d layout would put a serial dot
  * product over d in the inner loop.
  *
  * The kernel is register-blocked, TB tokens by IB experts at a time: each
  * weight loaded serves TB tokens and the accumulators stay in registers over
- * the whole j loop, instead of streaming W (64 KiB at E = 256, d = 32) and
- * every output row through the cache once per j. Every output is still
- * b_i + h_0 w_0i + h_1 w_1i + ... in that order, in the blocked path and in
- * the edges alike, so blocking changes no bit of the result.
+ * the whole j loop. Every output is b_i + h_0 w_0i + h_1 w_1i + ... in that
+ * order, in the blocked path and in the edges alike, each product rounded
+ * before its sum (two statements, so no compiler fuses them into an FMA,
+ * which would round once): blocking, vector width and the clone chosen at
+ * run time change no bit of the result.
  */
-#define SOURCE_TB 4 /* 4 x 8 accumulators: 4.4 GFLOP/s against 3.2 unblocked */
-#define SOURCE_IB 8
+#define SOURCE_TB 4 /* tokens per block */
+
+/* Built for AVX2 as well as the baseline on x86-64, picked at load time;
+ * GCC 6+ and clang 14+ accept the attribute. Elsewhere: the plain build. */
+#if defined(__x86_64__) && !defined(MOESIM_TEST) &&                                        \
+    ((defined(__clang__) && __clang_major__ >= 14) ||                                      \
+     (!defined(__clang__) && defined(__GNUC__) && __GNUC__ >= 6))
+#define SOURCE_CLONES __attribute__((target_clones("avx2", "default")))
+#else
+#define SOURCE_CLONES
+#endif
+
+/* Eight floats as one value (GCC and clang vector extension): the
+ * accumulators are named variables, so they live in registers for the whole
+ * j loop; on a target without 256-bit vectors each operation is two 128-bit
+ * ones, with the same IEEE results lane by lane. */
+typedef float source_v8 __attribute__((vector_size(32)));
+
+/* Vectors never cross a function boundary by value (their ABI differs
+ * between the clones): loads are a macro, stores take a pointer. */
+#define V8_LOAD(v, p) memcpy(&(v), (p), sizeof(v)) /* unaligned load */
+
+static inline void v8_store(double *out, const source_v8 *v)
+{
+    float f[8];
+    memcpy(f, v, sizeof(f));
+    for (int i = 0; i < 8; i++)
+        out[i] = f[i];
+}
 
 /* One output element the plain way: the edges of the blocked kernel. */
-static double logit_one(const double *wt, const double *b, const double *h, size_t E,
-                        size_t d, size_t i)
+static double logit_one(const float *wt, const float *b, const float *h, size_t E, size_t d,
+                        size_t i)
 {
-    double acc = b[i];
-    for (size_t j = 0; j < d; j++)
-        acc += h[j] * wt[j * E + i];
+    float acc = b[i];
+    for (size_t j = 0; j < d; j++) {
+        const float p = h[j] * wt[j * E + i];
+        acc += p;
+    }
     return acc;
 }
 
+/* Four tokens (latents h, outputs from out) x 16 experts from i0 on; with
+ * two == 0 only the first 8 experts. */
+__attribute__((always_inline)) static inline void block16(const float *wt, const float *b,
+                                                          const float *h, size_t E,
+                           size_t d, size_t i0, double *out, int two)
+{
+    source_v8 b0, b1;
+    V8_LOAD(b0, b + i0);
+    V8_LOAD(b1, b + i0 + (two ? 8 : 0));
+    source_v8 a00 = b0, a10 = b0, a20 = b0, a30 = b0;
+    source_v8 a01 = b1, a11 = b1, a21 = b1, a31 = b1;
+    for (size_t j = 0; j < d; j++) {
+        const float *w = wt + j * E + i0;
+        source_v8 w0, w1;
+        V8_LOAD(w0, w);
+        V8_LOAD(w1, w + (two ? 8 : 0));
+        const source_v8 h0 = (source_v8){0} + h[j], h1 = (source_v8){0} + h[d + j];
+        const source_v8 h2 = (source_v8){0} + h[2 * d + j], h3 = (source_v8){0} + h[3 * d + j];
+        source_v8 p;
+        p = h0 * w0; a00 += p; /* product, then sum: never one fused FMA */
+        p = h1 * w0; a10 += p;
+        p = h2 * w0; a20 += p;
+        p = h3 * w0; a30 += p;
+        if (two) {
+            p = h0 * w1; a01 += p;
+            p = h1 * w1; a11 += p;
+            p = h2 * w1; a21 += p;
+            p = h3 * w1; a31 += p;
+        }
+    }
+    v8_store(out + i0, &a00);
+    v8_store(out + E + i0, &a10);
+    v8_store(out + 2 * E + i0, &a20);
+    v8_store(out + 3 * E + i0, &a30);
+    if (two) {
+        v8_store(out + i0 + 8, &a01);
+        v8_store(out + E + i0 + 8, &a11);
+        v8_store(out + 2 * E + i0 + 8, &a21);
+        v8_store(out + 3 * E + i0 + 8, &a31);
+    }
+}
+
+SOURCE_CLONES
 static void synthetic_logits(const source_t *s, int layer, double *logits)
 {
     const size_t E = (size_t)s->experts, d = (size_t)s->dim, T = (size_t)s->tokens;
-    const double *wt = s->wt + (size_t)layer * d * E;
-    const double *b = s->bias + (size_t)layer * E;
-    const size_t T_full = T - T % SOURCE_TB, E_full = E - E % SOURCE_IB;
+    const float *wt = s->wt + (size_t)layer * d * E;
+    const float *b = s->bias + (size_t)layer * E;
+    const size_t T_full = T - T % SOURCE_TB;
 
     for (size_t t0 = 0; t0 < T_full; t0 += SOURCE_TB) {
-        const double *h = s->h + t0 * d;
-        for (size_t i0 = 0; i0 < E_full; i0 += SOURCE_IB) {
-            double acc[SOURCE_TB][SOURCE_IB];
-            for (size_t u = 0; u < SOURCE_TB; u++)
-                for (size_t v = 0; v < SOURCE_IB; v++)
-                    acc[u][v] = b[i0 + v];
-            for (size_t j = 0; j < d; j++) {
-                const double *w = wt + j * E + i0;
-                for (size_t u = 0; u < SOURCE_TB; u++) {
-                    const double hu = h[u * d + j];
-                    for (size_t v = 0; v < SOURCE_IB; v++)
-                        acc[u][v] += hu * w[v];
-                }
-            }
-            for (size_t u = 0; u < SOURCE_TB; u++)
-                memcpy(logits + (t0 + u) * E + i0, acc[u], sizeof(acc[u]));
-        }
+        const float *h = s->h + t0 * d;
+        double *out = logits + t0 * E;
+        size_t i0 = 0;
+        for (; i0 + 16 <= E; i0 += 16)
+            block16(wt, b, h, E, d, i0, out, 1);
+        for (; i0 + 8 <= E; i0 += 8) /* E = 8 (Mixtral), and the tail of others */
+            block16(wt, b, h, E, d, i0, out, 0);
         for (size_t u = 0; u < SOURCE_TB; u++) /* experts beyond the last block */
-            for (size_t i = E_full; i < E; i++)
-                logits[(t0 + u) * E + i] = logit_one(wt, b, h + u * d, E, d, i);
+            for (size_t i = i0; i < E; i++)
+                out[u * E + i] = logit_one(wt, b, h + u * d, E, d, i);
     }
     for (size_t t = T_full; t < T; t++) /* tokens beyond the last block */
         for (size_t i = 0; i < E; i++)
@@ -352,6 +554,16 @@ void source_logits(source_t *s, int layer, double *logits)
         assert(layer >= 0 && layer < s->layers); /* a caller's bug, not an input */
         synthetic_logits(s, layer, logits);
         break;
+    case SOURCE_POPULARITY: {
+        /* Gumbel(0, 1) = -log(-log U), U in (0, 1): gsl_rng_uniform_pos
+         * never returns 0, and U < 1, so both logs are finite. */
+        assert(layer >= 0 && layer < s->layers);
+        const double *lw = s->logw + (size_t)layer * E;
+        for (size_t t = 0; t < (size_t)s->tokens; t++)
+            for (size_t i = 0; i < E; i++)
+                logits[t * E + i] = lw[i] - log(-log(gsl_rng_uniform_pos(s->gumbel)));
+        break;
+    }
     case SOURCE_FIXED:
         /* every layer sees the same table: layer is unused by design */
         for (size_t t = 0; t < (size_t)s->tokens; t++)

@@ -16,6 +16,8 @@
 #include <unistd.h>
 
 #include "moesim/base.h"
+#include "moesim/coll.h"
+#include "moesim/place.h"
 #include "moesim/play.h"
 #include "moesim/report.h"
 #include "moesim/scenario.h"
@@ -32,6 +34,8 @@ static const char usage_main[] =
     "commands:\n"
     "  run [SCENARIO]   simulate a scenario (none: the built-in Mixtral 8x7B on 8 H100)\n"
     "  check SCENARIO   validate a scenario file, run nothing\n"
+    "  place --loads F  an expert placement from a load table, as JSON (place --help)\n"
+    "  collective SCENARIO  collectives/MoE all-to-all, nccl-tests style (collective --help)\n"
     "  help [COMMAND]   this text, or a command's options\n"
     "\n"
     "  moesim --version prints the version.\n"
@@ -297,5 +301,9 @@ int cli_main(int argc, char **argv)
         return cmd_run(argc - 2, argv + 2);
     if (strcmp(cmd, "check") == 0)
         return cmd_check(argc - 2, argv + 2);
+    if (strcmp(cmd, "place") == 0)
+        return place_main(argc - 2, argv + 2);
+    if (strcmp(cmd, "collective") == 0)
+        return coll_main(argc - 2, argv + 2);
     return usage_error(NULL, "unknown command '%s'", cmd);
 }

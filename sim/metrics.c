@@ -68,6 +68,10 @@ static void layer_init(metrics_layer *l, int experts)
     l->dropped_per_expert = xcalloc((size_t)experts, sizeof(*l->dropped_per_expert),
                                     "per-expert counts");
     l->prob_sum = xcalloc((size_t)experts, sizeof(*l->prob_sum), "per-expert probabilities");
+    l->rerouted_per_expert = xcalloc((size_t)experts, sizeof(*l->rerouted_per_expert),
+                                     "per-expert counts");
+    l->padding_per_expert = xcalloc((size_t)experts, sizeof(*l->padding_per_expert),
+                                    "per-expert counts");
     metrics_series_init(&l->attention);
     metrics_series_init(&l->gate);
     metrics_series_init(&l->dispatch);
@@ -81,6 +85,9 @@ static void layer_fini(metrics_layer *l)
     free(l->served);
     free(l->dropped_per_expert);
     free(l->prob_sum);
+    free(l->rerouted_per_expert);
+    free(l->padding_per_expert);
+    free(l->mom_by_batch);
     metrics_series_fini(&l->attention);
     metrics_series_fini(&l->gate);
     metrics_series_fini(&l->dispatch);

@@ -21,7 +21,9 @@
 #include <string.h>
 
 #include "moesim/capacity.h"
+#include "moesim/collective.h"
 #include "moesim/engine.h"
+#include "moesim/flows.h"
 #include "moesim/gpu.h"
 #include "moesim/layout.h"
 #include "moesim/net.h"
@@ -53,11 +55,20 @@ struct play {
 
     /* per-batch buffers, reused */
     double *logits;         /* tokens x experts */
-    int32_t *choice;        /* tokens x top_k */
-    capacity_counts cc;
+    int32_t *choice;        /* tokens x slots (top_k; experts for expert_choice) */
+    double *weight;         /* tokens x slots gate weights, when score priority needs them */
+    int slots;              /* choice entries per token */
+    capacity_counts *cc;    /* per MoE layer: counts, and the adaptive average */
+    double *bias;           /* sigmoid_bias: moe_layers x experts selection biases */
+    gsl_rng *noise;         /* noisy_topk: the "router/noise" stream (borrowed) */
+    int64_t *src_load;      /* experts: assignments one source rank keeps (padding) */
     double *bytes;          /* gpus x gpus, dispatch direction */
     double *bytes_back;     /* gpus x gpus, combine direction */
     double *link_bytes;     /* per link, one collective */
+    double *wire;           /* gpus x gpus: one all-to-all's bytes in its dtype */
+    coll_plan plan;         /* the all-to-all's transfers, reused */
+    engine_t *net_eng;      /* flow model: the flow process's own clock, reused */
+    flows_t *flows;
     int64_t *local_tokens;  /* gpus x spr: tokens per GPU and local expert */
     int64_t *gpu_tokens;    /* gpus: token-expert assignments received */
     int *dst_seen;          /* top_k: destinations of the current token */
@@ -111,6 +122,16 @@ play_t *play_new(const scenario *s, err_t *e)
         .intra_lat_ps = s->cluster.intra_lat_ps,
         .inter_bw_Bps = s->cluster.inter_bw_Bps,
         .inter_lat_ps = s->cluster.inter_lat_ps,
+        .intra_eff = s->cluster.intra_eff,
+        .inter_eff = s->cluster.inter_eff,
+        .intra = (topo_intra)s->cluster.intra_kind,
+        .gpus_per_switch = s->cluster.gpus_per_switch,
+        .nics_per_node = s->cluster.nics_per_node,
+        .fabric = (topo_fabric)s->cluster.fabric,
+        .oversubscription = s->cluster.oversubscription,
+        .nodes_per_leaf = s->cluster.nodes_per_leaf,
+        .spines = s->cluster.spines,
+        .spine_lat_ps = s->cluster.spine_lat_ps,
     };
     p->topo = topo_new(&tc, e);
     if (!p->topo)
@@ -148,18 +169,33 @@ play_t *play_new(const scenario *s, err_t *e)
         free(shared);
     }
 
-    size_t T = (size_t)p->tokens, E = (size_t)s->model.experts, K = (size_t)s->model.top_k;
+    size_t T = (size_t)p->tokens, E = (size_t)s->model.experts;
     size_t G = (size_t)p->gpus;
     p->logits = xcalloc(T * E, sizeof(*p->logits), "router logits");
-    p->choice = xcalloc(T * K, sizeof(*p->choice), "routing choices");
-    capacity_counts_init(&p->cc, s->model.experts);
+    p->slots = router_slots(&s->model.router);
+    p->choice = xcalloc(T * (size_t)p->slots, sizeof(*p->choice), "routing choices");
+    if (s->model.capacity.priority == CAPACITY_SCORE)
+        p->weight = xcalloc(T * (size_t)p->slots, sizeof(*p->weight), "gate weights");
+    p->cc = xcalloc((size_t)s->moe_layers, sizeof(*p->cc), "capacity counts");
+    for (int i = 0; i < s->moe_layers; i++)
+        capacity_counts_init(&p->cc[i], s->model.experts);
+    if (s->model.router.kind == ROUTER_SIGMOID_BIAS) /* starts at 0: no preference */
+        p->bias = xcalloc((size_t)s->moe_layers * E, sizeof(*p->bias), "router biases");
+    if (s->model.router.kind == ROUTER_NOISY_TOPK)
+        p->noise = rng_stream(p->rng, "router/noise");
+    p->src_load = xcalloc(E, sizeof(*p->src_load), "per-source expert load");
     p->bytes = xcalloc(G * G, sizeof(*p->bytes), "dispatch bytes");
     p->bytes_back = xcalloc(G * G, sizeof(*p->bytes_back), "combine bytes");
+    p->wire = xcalloc(G * G, sizeof(*p->wire), "all-to-all bytes");
+    if (s->network.model == NETMODEL_FLOW) {
+        p->net_eng = engine_new(16);
+        p->flows = flows_new(p->net_eng, p->topo, s->network.overhead_ps);
+    }
     p->link_bytes = xcalloc((size_t)topo_link_count(p->topo), sizeof(*p->link_bytes),
                             "link bytes");
     p->local_tokens = xcalloc(G * (size_t)p->spr, sizeof(*p->local_tokens), "expert tokens");
     p->gpu_tokens = xcalloc(G, sizeof(*p->gpu_tokens), "GPU tokens");
-    p->dst_seen = xcalloc(K, sizeof(*p->dst_seen), "destinations");
+    p->dst_seen = xcalloc((size_t)p->slots, sizeof(*p->dst_seen), "destinations");
     p->eng = engine_new(4 * G + 16);
     metrics_init(&p->m, s->moe_layers, s->model.experts, topo_link_count(p->topo), p->gpus);
     for (int l = 0, i = 0; l < s->model.layers; l++)
@@ -182,12 +218,22 @@ void play_free(play_t *p)
     topo_free(p->topo);
     placement_fini(&p->pl);
     metrics_fini(&p->m);
-    capacity_counts_fini(&p->cc);
+    if (p->cc)
+        for (int i = 0; i < p->s->moe_layers; i++)
+            capacity_counts_fini(&p->cc[i]);
+    free(p->cc);
+    free(p->weight);
+    free(p->bias);
+    free(p->src_load);
     free(p->expert_local);
     free(p->logits);
     free(p->choice);
     free(p->bytes);
     free(p->bytes_back);
+    free(p->wire);
+    coll_plan_fini(&p->plan);
+    flows_free(p->flows);
+    engine_free(p->net_eng);
     free(p->link_bytes);
     free(p->local_tokens);
     free(p->gpu_tokens);
@@ -205,14 +251,37 @@ const struct topo *play_topo(const play_t *p)
     return p->topo;
 }
 
-/* Times one all-to-all on the topology and adds its link bytes to the run's. */
-static sim_time_t alltoall(play_t *p, const double *bytes)
+/* Times one all-to-all on the topology and adds its link bytes to the run's.
+ * `bytes` counts rows in model.dtype; on the wire they travel in `dt`
+ * (DeepEP: FP8 dispatch with its scales, BF16 combine), so every pair is
+ * scaled by the ratio of row sizes. The scenario's algorithm turns the
+ * matrix into transfers and its network model times them: analytical phase
+ * by phase, or flow by flow with max-min sharing on a flow process of its
+ * own (one collective is in flight at a time, as all GPUs meet at every
+ * all-to-all, so a private engine sees the same flows the run's would). */
+static sim_time_t alltoall(play_t *p, const double *bytes, dtype_t dt)
 {
-    net_result r;
-    net_analytical(p->topo, bytes, &r, p->link_bytes);
+    const scenario *s = p->s;
+    size_t GG = (size_t)p->gpus * (size_t)p->gpus;
+    double scale = coll_row_bytes(s->model.hidden, dt) /
+                   ((double)s->model.hidden * dtype_bytes(s->model.dtype));
+    for (size_t i = 0; i < GG; i++)
+        p->wire[i] = bytes[i] * scale;
+    coll_alltoallv(&p->plan, p->topo, (coll_a2a_algo)s->network.alltoall, p->wire, NULL);
+    sim_time_t t;
+    if (s->network.model == NETMODEL_FLOW) {
+        t = flows_run_phases(p->flows, p->plan.phases, p->plan.off, p->plan.src, p->plan.dst,
+                             p->plan.bytes);
+        memcpy(p->link_bytes, flows_link_bytes(p->flows),
+               (size_t)p->m.links * sizeof(*p->link_bytes));
+    } else {
+        net_result r;
+        coll_plan_analytical(&p->plan, p->topo, s->network.overhead_ps, &r, p->link_bytes);
+        t = r.time_ps;
+    }
     for (int i = 0; i < p->m.links; i++)
         p->m.link_bytes[i] += p->link_bytes[i];
-    return r.time_ps;
+    return t;
 }
 
 /* The router's work for the current MoE layer: logits, choices, capacity,
@@ -221,35 +290,83 @@ static int route_layer(play_t *p)
 {
     const scenario *s = p->s;
     metrics_layer *ml = &p->m.layer[p->moe];
-    int E = s->model.experts, K = s->model.top_k, G = p->gpus;
-    int tpr = s->workload.tokens_per_rank;
+    capacity_counts *cc = &p->cc[p->moe];
+    const router_config *rc = &s->model.router;
+    capacity_config cap = s->model.capacity;
+    int E = s->model.experts, K = p->slots, G = p->gpus;
+    int tpr = s->workload.tokens_per_rank, ranks = s->parallel.dp;
 
     source_logits(p->src, p->moe, p->logits);
-    if (router_route(&s->model.router, p->logits, p->tokens, p->choice, NULL, ml->prob_sum,
-                     p->err) < 0)
+    router_state st = {
+        .bias = p->bias ? p->bias + (size_t)p->moe * (size_t)E : NULL,
+        .noise = p->noise,
+        .first_token = (int64_t)p->batch * p->tokens, /* hash: ids run across batches */
+    };
+    double *w = cap.priority == CAPACITY_SCORE ? p->weight : NULL;
+    int64_t ec_cap = -1;
+    if (rc->kind == ROUTER_EXPERT_CHOICE) {
+        /* Experts choose within a capacity scope (a source rank's tokens, or
+         * the batch), C = the capacity of that scope; every expert then holds
+         * exactly C, so capacity has nothing left to drop. */
+        int per_rank = cap.scope == CAPACITY_SCOPE_RANK;
+        int chunks = per_rank ? ranks : 1, n = per_rank ? tpr : p->tokens;
+        ec_cap = capacity_of(&cap, n, s->model.top_k, E);
+        st.ec_capacity = ec_cap;
+        for (int c = 0; c < chunks; c++) {
+            size_t off = (size_t)c * (size_t)n;
+            if (router_route(rc, &st, p->logits + off * (size_t)E, n,
+                             p->choice + off * (size_t)K, w ? w + off * (size_t)K : NULL,
+                             ml->prob_sum, p->err) < 0)
+                return -1;
+            ml->unrouted += st.ec_unrouted;
+        }
+        cap.overflow = CAPACITY_DROPLESS;
+        cap.pad_to_capacity = false;
+    } else if (router_route(rc, &st, p->logits, p->tokens, p->choice, w, ml->prob_sum,
+                            p->err) < 0) {
         return -1;
-    if (capacity_apply(&s->model.capacity, E, K, s->parallel.dp, tpr, p->choice, &p->cc,
-                       p->err) < 0)
+    }
+    /* reroute ranks a token's other experts by its logits */
+    const double *scores = cap.overflow == CAPACITY_REROUTE ? p->logits : NULL;
+    if (capacity_apply(&cap, E, K, ranks, tpr, p->choice, w, scores, cc, p->err) < 0)
         return -1;
 
     /* Per-expert accounting and the balance of what the router wanted. */
+    int64_t wanted = 0;
     for (int x = 0; x < E; x++) {
-        ml->wanted[x] += p->cc.wanted[x];
-        ml->served[x] += p->cc.served[x];
-        ml->dropped_per_expert[x] += p->cc.dropped[x];
-        ml->dropped += p->cc.dropped[x];
+        ml->wanted[x] += cc->wanted[x];
+        ml->served[x] += cc->served[x];
+        ml->dropped_per_expert[x] += cc->dropped[x];
+        ml->dropped += cc->dropped[x];
+        ml->rerouted_per_expert[x] += cc->rerouted[x];
+        ml->rerouted += cc->rerouted[x];
+        ml->padding_per_expert[x] += cc->padding[x];
+        ml->padding += cc->padding[x];
+        wanted += cc->wanted[x];
     }
     ml->tokens += p->tokens;
-    ml->assignments += (int64_t)p->tokens * K;
-    ml->capacity = p->cc.capacity;
+    ml->assignments += wanted; /* tokens x top_k, or E x C per scope for expert_choice */
+    ml->capacity = ec_cap >= 0 ? ec_cap : cc->capacity;
     double mom, cv;
-    metrics_balance(p->cc.wanted, E, &mom, &cv);
+    metrics_balance(cc->wanted, E, &mom, &cv);
     ml->load_max_over_mean_sum += mom;
     ml->load_cv_sum += cv;
     ml->batches++;
+    if (ml->mom_n == ml->mom_cap) { /* one value per batch: grows with batches, not tokens */
+        ml->mom_cap = ml->mom_cap ? 2 * ml->mom_cap : 16;
+        ml->mom_by_batch = xrealloc(ml->mom_by_batch, ml->mom_cap, sizeof(*ml->mom_by_batch),
+                                    "per-batch balance");
+    }
+    ml->mom_by_batch[ml->mom_n++] = mom;
+    if (st.bias) /* auxiliary-loss-free balancing: the bias learns from this batch */
+        router_update_bias(rc, p->bias + (size_t)p->moe * (size_t)E, cc->wanted);
 
     /* Bytes per GPU pair and tokens per (GPU, local expert). Data-parallel
-     * rank r is GPU r; its tokens stay inside its EP group. */
+     * rank r is GPU r; its tokens stay inside its EP group. Unpadded, a token
+     * travels once to each GPU holding any of its experts (as DeepEP sends
+     * it); padded, every expert slot up to capacity travels and is computed,
+     * used or not (padded GShard/Tutel buffers are E x C per source). */
+    const int padded = cap.pad_to_capacity && cap.overflow != CAPACITY_DROPLESS;
     size_t GG = (size_t)G * (size_t)G;
     memset(p->bytes, 0, GG * sizeof(*p->bytes));
     memset(p->local_tokens, 0, (size_t)G * (size_t)p->spr * sizeof(*p->local_tokens));
@@ -258,15 +375,21 @@ static int route_layer(play_t *p)
     for (int src = 0; src < G; src++) {
         int group = layout_ep_group(&p->lay, src);
         double *out = p->bytes + (size_t)src * G;
+        memset(p->src_load, 0, (size_t)E * sizeof(*p->src_load));
         for (int t = 0; t < tpr; t++) {
             const int32_t *c = p->choice + ((size_t)src * tpr + t) * K;
             int ndst = 0;
             for (int j = 0; j < K; j++) {
-                if (c[j] < 0) /* dropped */
+                if (c[j] < 0) /* dropped, or an unused expert-choice slot */
                     continue;
                 int dst = layout_gpu(&p->lay, group, placement_rank_of(&p->pl, c[j]));
                 p->local_tokens[(size_t)dst * p->spr + p->expert_local[c[j]]]++;
                 p->gpu_tokens[dst]++;
+                p->src_load[c[j]]++;
+                if (padded) {
+                    out[dst] += row;
+                    continue;
+                }
                 int seen = 0;
                 for (int i = 0; i < ndst && !seen; i++)
                     seen = p->dst_seen[i] == dst;
@@ -275,6 +398,22 @@ static int route_layer(play_t *p)
                     out[dst] += row;
                 }
             }
+        }
+        if (!padded)
+            continue;
+        /* The empty slots: this rank's own (rank scope), or its share of
+         * the batch's (global scope: split evenly, remainder to low ranks). */
+        for (int x = 0; x < E; x++) {
+            int64_t pad;
+            if (cap.scope == CAPACITY_SCOPE_RANK) {
+                pad = cc->cap[x] - p->src_load[x];
+            } else {
+                int64_t all = cc->padding[x];
+                pad = all / G + (src < all % G);
+            }
+            int dst = layout_gpu(&p->lay, group, placement_rank_of(&p->pl, x));
+            p->local_tokens[(size_t)dst * p->spr + p->expert_local[x]] += pad;
+            out[dst] += row * (double)pad;
         }
     }
     for (int a = 0; a < G; a++)
@@ -341,7 +480,7 @@ static void fire(engine_t *e, void *ctx, const engine_event_t *ev)
             engine_stop(e);
             break;
         }
-        sim_time_t t = alltoall(p, p->bytes);
+        sim_time_t t = alltoall(p, p->bytes, s->network.dispatch_dtype);
         metrics_series_add(&ml->dispatch, t);
         metrics_series_add(&p->m.dispatch_all, t);
         p->phase_start = now;
@@ -365,7 +504,7 @@ static void fire(engine_t *e, void *ctx, const engine_event_t *ev)
     case PH_EXPERT:
         (void)gpu;
         if (--p->experts_pending == 0) { /* the straggler is done: combine */
-            sim_time_t t = alltoall(p, p->bytes_back);
+            sim_time_t t = alltoall(p, p->bytes_back, s->network.combine_dtype);
             metrics_series_add(&ml->combine, t);
             metrics_series_add(&p->m.combine_all, t);
             at(p, t, PH_COMBINE, 0);

@@ -94,16 +94,31 @@ int report_text(FILE *f, const scenario *s, const metrics *m, const topo_t *t)
             units_format_time(s->cluster.intra_lat_ps, b, sizeof(b)),
             units_format_bandwidth(s->cluster.inter_bw_Bps, c, sizeof(c)),
             units_format_time(s->cluster.inter_lat_ps, d, sizeof(d)));
-    fprintf(f, "  layout    %d GPUs: dp %d, ep %d; contiguous placement; analytical network\n",
-            gpus, s->parallel.dp, s->parallel.ep);
+    static const char *const a2a[] = {"direct", "pairwise", "hierarchical"};
+    fprintf(f, "  layout    %d GPUs: dp %d, ep %d; contiguous placement; %s network, %s "
+               "all-to-all\n",
+            gpus, s->parallel.dp, s->parallel.ep,
+            s->network.model == NETMODEL_FLOW ? "flow" : "analytical",
+            a2a[s->network.alltoall]);
     fprintf(f, "  workload  forward, %d batch%s x %d ranks x %d tokens; %s source; ",
             s->workload.batches, s->workload.batches > 1 ? "es" : "", s->parallel.dp,
             s->workload.tokens_per_rank,
-            s->workload.source.kind == SOURCE_FIXED ? "fixed" : "synthetic");
+            s->workload.source.kind == SOURCE_FIXED        ? "fixed"
+            : s->workload.source.kind == SOURCE_POPULARITY ? "popularity"
+                                                           : "synthetic");
+    static const char *const overflow[] = {"drop", "dropless", "reroute", "adaptive"};
+    static const char *const router[] = {"softmax_topk", "topk_softmax", "sigmoid_bias",
+                                         "noisy_topk",   "expert_choice", "hash"};
     if (s->model.capacity.overflow == CAPACITY_DROPLESS)
-        fprintf(f, "dropless\n");
+        fprintf(f, "dropless");
     else
-        fprintf(f, "capacity factor %g, drop\n", s->model.capacity.factor);
+        fprintf(f, "capacity factor %g, %s%s", s->model.capacity.factor,
+                overflow[s->model.capacity.overflow],
+                s->model.capacity.pad_to_capacity ? ", padded" : "");
+    fprintf(f, "; router %s", router[s->model.router.kind]);
+    if (s->model.router.groups > 1)
+        fprintf(f, " (%d of %d groups)", s->model.router.topk_groups, s->model.router.groups);
+    fprintf(f, "\n");
 
     metrics_summary step, disp, comb;
     metrics_series_summarize(&m->batch_time, &step);
@@ -271,6 +286,14 @@ int report_json(FILE *f, const scenario *s, const metrics *m, const topo_t *t)
         json_num(f, layer_aux_loss(l));
         fprintf(f, ", \"gpu_load_max_over_mean\": ");
         json_num(f, mean_over_batches(l->gpu_max_over_mean_sum, l->batches));
+        fprintf(f, ", \"padding\": %" PRId64 ", \"unrouted_tokens\": %" PRId64, l->padding,
+                l->unrouted);
+        fprintf(f, ",\n     \"load_max_over_mean_by_batch\": [");
+        for (size_t b = 0; b < l->mom_n; b++) {
+            fprintf(f, "%s", b ? ", " : "");
+            json_num(f, l->mom_by_batch[b]);
+        }
+        fprintf(f, "]");
         fprintf(f, ",\n     \"attention_s\": ");
         json_stats(f, &l->attention);
         fprintf(f, ",\n     \"gate_s\": ");
@@ -287,6 +310,10 @@ int report_json(FILE *f, const scenario *s, const metrics *m, const topo_t *t)
         json_i64_array(f, l->served, l->experts);
         fprintf(f, ", \"dropped\": ");
         json_i64_array(f, l->dropped_per_expert, l->experts);
+        fprintf(f, ", \"rerouted\": ");
+        json_i64_array(f, l->rerouted_per_expert, l->experts);
+        fprintf(f, ", \"padding\": ");
+        json_i64_array(f, l->padding_per_expert, l->experts);
         fprintf(f, "}}");
     }
     fprintf(f, "\n  ],\n  \"links\": [");

@@ -94,29 +94,31 @@ struct key_row {
 static const char *const E_ACTIVATION[] = {"swiglu", "gelu", NULL};
 static const int C_ACTIVATION[] = {3, 2}; /* weight matrices per FFN */
 static const char *const E_DTYPE[] = {"fp32", "bf16", "fp16", "fp8", NULL}; /* dtype_t order */
-static const char *const E_ROUTER[] = {"softmax_topk", "switch", NULL};
-static const int C_ROUTER[] = {ROUTER_SOFTMAX_TOPK, ROUTER_SOFTMAX_TOPK};
-static const char *const NA_ROUTER[] = {"topk_softmax", "sigmoid_bias", "noisy_topk",
-                                        "expert_choice", "hash", NULL};
+static const char *const E_ROUTER[] = {"softmax_topk", "switch",       "topk_softmax",
+                                       "sigmoid_bias", "noisy_topk",   "expert_choice",
+                                       "hash",         NULL};
+static const int C_ROUTER[] = {ROUTER_SOFTMAX_TOPK, ROUTER_SOFTMAX_TOPK, ROUTER_TOPK_SOFTMAX,
+                               ROUTER_SIGMOID_BIAS, ROUTER_NOISY_TOPK,   ROUTER_EXPERT_CHOICE,
+                               ROUTER_HASH};
 static const char *const E_SCOPE[] = {"rank", "global", NULL};
-static const char *const E_OVERFLOW[] = {"drop", "dropless", NULL};
-static const char *const NA_OVERFLOW[] = {"reroute", "adaptive", NULL};
-static const char *const E_PRIORITY[] = {"order", NULL};
-static const char *const NA_PRIORITY[] = {"score", NULL};
-static const char *const E_INTRA[] = {"nvswitch", NULL};
-static const char *const NA_INTRA[] = {"pcie", "nvlink_mesh", NULL};
+static const char *const E_OVERFLOW[] = {"drop", "dropless", "reroute", "adaptive", NULL};
+static const int C_OVERFLOW[] = {CAPACITY_DROP, CAPACITY_DROPLESS, CAPACITY_REROUTE,
+                                 CAPACITY_ADAPTIVE};
+static const char *const E_PRIORITY[] = {"order", "score", NULL};
+static const char *const E_INTRA[] = {"nvswitch", "pcie", "nvlink_mesh", NULL};
+static const char *const E_FABRIC[] = {"single_switch", "fat_tree", "rail_optimized", NULL};
 static const char *const E_INTER[] = {"ib", "roce", NULL};
 static const char *const E_PLACEMENT[] = {"contiguous", NULL};
 static const char *const NA_PLACEMENT[] = {"round_robin", "random", "balanced", "eplb",
                                            "topology_aware", "dynamic", NULL};
 static const char *const E_MODE[] = {"forward", NULL};
 static const char *const NA_MODE[] = {"training", "inference", NULL};
-static const char *const E_SOURCE[] = {"synthetic", "fixed", NULL};
-static const char *const NA_SOURCE[] = {"popularity", "trace", NULL};
-static const char *const E_NETMODEL[] = {"analytical", NULL};
-static const char *const NA_NETMODEL[] = {"flow", NULL};
-static const char *const E_ALLTOALL[] = {"direct", NULL};
-static const char *const NA_ALLTOALL[] = {"pairwise", "hierarchical", NULL};
+static const char *const E_SOURCE[] = {"synthetic", "fixed", "popularity", NULL};
+static const int C_SOURCE[] = {SOURCE_SYNTHETIC, SOURCE_FIXED, SOURCE_POPULARITY};
+static const char *const NA_SOURCE[] = {"trace", NULL};
+static const char *const E_DIST[] = {"uniform", "zipf", "hot", "lognormal", NULL};
+static const char *const E_NETMODEL[] = {"analytical", "flow", NULL};
+static const char *const E_ALLTOALL[] = {"direct", "pairwise", "hierarchical", NULL};
 
 /* Computed defaults (each reads only rows above its own). */
 static void def_dense_ffn(const scenario *s, const key_row *r, value *v);
@@ -127,6 +129,8 @@ static void def_normalize(const scenario *s, const key_row *r, value *v);
 static void def_keep(const scenario *s, const key_row *r, value *v);
 static void def_intra_bw(const scenario *s, const key_row *r, value *v);
 static void def_inter_lat(const scenario *s, const key_row *r, value *v);
+static void def_model_dtype(const scenario *s, const key_row *r, value *v);
+static void def_nics(const scenario *s, const key_row *r, value *v);
 static void def_dp(const scenario *s, const key_row *r, value *v);
 static void def_ep(const scenario *s, const key_row *r, value *v);
 
@@ -135,6 +139,8 @@ static int check_first_dense(loader *L, const key_row *r, const value *v, err_t 
 static int check_moe_every(loader *L, const key_row *r, const value *v, err_t *e);
 static int check_kv_heads(loader *L, const key_row *r, const value *v, err_t *e);
 static int check_router_kind(loader *L, const key_row *r, const value *v, err_t *e);
+static int check_groups(loader *L, const key_row *r, const value *v, err_t *e);
+static int check_capacity(loader *L, const key_row *r, const value *v, err_t *e);
 static int check_gpu(loader *L, const key_row *r, const value *v, err_t *e);
 static int check_dp(loader *L, const key_row *r, const value *v, err_t *e);
 static int check_ep(loader *L, const key_row *r, const value *v, err_t *e);
@@ -186,13 +192,21 @@ static const key_row keys[] = {
      FIELD(model.dtype), .help = "element type of weights and activations"},
 
     {.path = "model.router.kind", .type = KT_ENUM, .def = "\"softmax_topk\"",
-     .vals = E_ROUTER, .codes = C_ROUTER, .na = NA_ROUTER, .check = check_router_kind,
+     .vals = E_ROUTER, .codes = C_ROUTER, .check = check_router_kind,
      FIELD(model.router.kind),
-     .help = "gating: softmax over all experts, then top-k; switch is softmax_topk with "
+     .help = "gating (docs/routing.md): softmax_topk, topk_softmax (Mixtral), sigmoid_bias "
+             "(DeepSeek-V3), noisy_topk, expert_choice, hash; switch is softmax_topk with "
              "top_k 1"},
     {.path = "model.router.normalize", .type = KT_BOOL, .def = "true if model.top_k > 1",
      .deflt = def_normalize, FIELD(model.router.normalize),
      .help = "renormalise the k chosen gate weights to sum to 1"},
+    {.path = "model.router.bias_update_speed", .type = KT_FLOAT, .def = "0.001", .min = 0,
+     .max = 10, FIELD(model.router.bias_update_speed),
+     .help = "sigmoid_bias: step of the selection bias toward balance after each batch "
+             "(DeepSeek-V3: 0.001)"},
+    {.path = "model.router.noise_std", .type = KT_FLOAT, .def = "1.0", .min = 0, .max = 100,
+     FIELD(model.router.noise_std),
+     .help = "noisy_topk: std. dev. of the Gaussian noise on the logits"},
     {.path = "model.router.capacity_factor", .type = KT_FLOAT, .def = "1.25", .min = 0,
      .max = 64, .flags = F_MIN_OPEN, FIELD(model.capacity.factor),
      .help = "capacity = ceil(tokens x top_k / experts x this); ignored when dropless"},
@@ -200,19 +214,35 @@ static const key_row keys[] = {
      .vals = E_SCOPE, FIELD(model.capacity.scope),
      .help = "tokens that share one capacity: those of a source rank, or the whole batch"},
     {.path = "model.router.overflow", .type = KT_ENUM, .def = "\"drop\"", .vals = E_OVERFLOW,
-     .na = NA_OVERFLOW, FIELD(model.capacity.overflow),
-     .help = "an assignment beyond capacity is dropped; dropless sets no limit"},
+     .codes = C_OVERFLOW, FIELD(model.capacity.overflow),
+     .help = "an assignment beyond capacity: drop; reroute to the next-best expert with room; "
+             "dropless (no limit); adaptive (drop against a capacity from recent load)"},
     {.path = "model.router.priority", .type = KT_ENUM, .def = "\"order\"",
-     .vals = E_PRIORITY, .na = NA_PRIORITY, FIELD(model.capacity.priority),
-     .help = "which assignments win a full expert: arrival order"},
+     .vals = E_PRIORITY, FIELD(model.capacity.priority),
+     .help = "which assignments win a full expert: arrival order, or higher router weight"},
     {.path = "model.router.min_capacity", .type = KT_INT64, .def = "0", .min = 0,
      .flags = F_NO_MAX, FIELD(model.capacity.min_capacity),
      .help = "lower bound on an expert's capacity, in tokens"},
-    {.path = "model.router.groups", .type = KT_INT, .def = "1", .min = 1, .max = 1,
-     .na_what = "group-limited routing is", FIELD(model.groups),
+    {.path = "model.router.pad_to_capacity", .type = KT_BOOL, .def = "false",
+     FIELD(model.capacity.pad_to_capacity),
+     .help = "dispatch buffers and expert GEMMs padded to capacity (GShard/Tutel kernels)"},
+    {.path = "model.router.margin", .type = KT_FLOAT, .def = "1.25", .min = 0, .max = 64,
+     .flags = F_MIN_OPEN, FIELD(model.capacity.margin),
+     .help = "adaptive: capacity = this x the expert's average recent load"},
+    {.path = "model.router.ema", .type = KT_FLOAT, .def = "0.3", .min = 0, .max = 1,
+     .flags = F_MIN_OPEN, FIELD(model.capacity.ema),
+     .help = "adaptive: weight of the newest batch in the load average"},
+    {.path = "model.router.min_factor", .type = KT_FLOAT, .def = "0.5", .min = 0, .max = 64,
+     .flags = F_MIN_OPEN, FIELD(model.capacity.min_factor),
+     .help = "adaptive: capacity at least this x the uniform share k x tokens / experts"},
+    {.path = "model.router.max_factor", .type = KT_FLOAT, .def = "4.0", .min = 0, .max = 64,
+     .flags = F_MIN_OPEN, .check = check_capacity, FIELD(model.capacity.max_factor),
+     .help = "adaptive: capacity at most this x the uniform share (>= min_factor)"},
+    {.path = "model.router.groups", .type = KT_INT, .def = "1", .min = 1,
+     .max_key = "model.experts", FIELD(model.router.groups),
      .help = "expert groups of group-limited routing (1: off)"},
-    {.path = "model.router.topk_groups", .type = KT_INT, .def = "1", .min = 1, .max = 1,
-     .na_what = "group-limited routing is", FIELD(model.topk_groups),
+    {.path = "model.router.topk_groups", .type = KT_INT, .def = "1", .min = 1,
+     .max_key = "model.router.groups", .check = check_groups, FIELD(model.router.topk_groups),
      .help = "groups a token may use (1: off)"},
 
     {.path = "cluster.nodes", .type = KT_INT, .def = "1", .min = 1, .max = 65536,
@@ -250,13 +280,25 @@ static const key_row keys[] = {
      FIELD(cluster.gpu.memory_eff), .help = "achievable fraction of HBM bandwidth"},
     {.path = "cluster.gpu.launch", .type = KT_TIME, .def = "the preset's", .deflt = def_keep,
      FIELD(cluster.gpu.launch_ps), .help = "launch overhead of one kernel"},
+    {.path = "cluster.gpu.gemm_tile", .type = KT_FLOAT, .def = "the preset's",
+     .deflt = def_keep, .min = 0, .max = 4096, FIELD(cluster.gpu.gemm_tile),
+     .help = "rows of a grouped-GEMM tile; an expert's tokens are padded to a multiple "
+             "(0: none)"},
     {.path = "cluster.intra.kind", .type = KT_ENUM, .def = "\"nvswitch\"", .vals = E_INTRA,
-     .na = NA_INTRA, FIELD(cluster.intra_kind), .help = "links inside a node"},
+     FIELD(cluster.intra_kind),
+     .help = "links inside a node: nvswitch (per-GPU links to a switch), pcie (PCIe "
+             "switches under the CPU root), nvlink_mesh (a direct link per GPU pair, "
+             "bandwidth split over the peers)"},
+    {.path = "cluster.intra.gpus_per_switch", .type = KT_INT, .def = "2", .min = 1, .max = 64,
+     FIELD(cluster.gpus_per_switch), .help = "pcie: GPUs under one PCIe switch"},
     {.path = "cluster.intra.bandwidth", .type = KT_BANDWIDTH,
      .def = "cluster.gpu's NVLink bandwidth", .deflt = def_intra_bw, .flags = F_MIN_OPEN,
      FIELD(cluster.intra_bw_Bps), .help = "per GPU, per direction"},
     {.path = "cluster.intra.latency", .type = KT_TIME, .def = "\"3.33 us\"",
      FIELD(cluster.intra_lat_ps), .help = "latency of one transfer inside a node"},
+    {.path = "cluster.intra.efficiency", .type = KT_FLOAT, .def = "0.66", .min = 0, .max = 1,
+     .flags = F_MIN_OPEN, FIELD(cluster.intra_eff),
+     .help = "achievable fraction of the intra-node bandwidth (calibrated: docs/network.md)"},
     {.path = "cluster.inter.kind", .type = KT_ENUM, .def = "\"ib\"", .vals = E_INTER,
      FIELD(cluster.inter_kind), .help = "fabric between nodes: InfiniBand or RoCE"},
     {.path = "cluster.inter.bandwidth", .type = KT_BANDWIDTH, .def = "\"400 Gb/s\"",
@@ -264,6 +306,28 @@ static const key_row keys[] = {
     {.path = "cluster.inter.latency", .type = KT_TIME,
      .def = "\"2.8 us\" (ib), \"3.6 us\" (roce)", .deflt = def_inter_lat,
      FIELD(cluster.inter_lat_ps), .help = "latency of one transfer between nodes"},
+    {.path = "cluster.inter.efficiency", .type = KT_FLOAT, .def = "0.92", .min = 0, .max = 1,
+     .flags = F_MIN_OPEN, FIELD(cluster.inter_eff),
+     .help = "achievable fraction of the NIC bandwidth (calibrated: docs/network.md)"},
+    {.path = "cluster.inter.nics_per_node", .type = KT_INT, .def = "cluster.gpus_per_node",
+     .deflt = def_nics, .min = 1, .max_key = "cluster.gpus_per_node",
+     FIELD(cluster.nics_per_node),
+     .help = "NICs per node; fewer than GPUs: neighbouring GPUs share one"},
+    {.path = "cluster.inter.fabric", .type = KT_ENUM, .def = "\"single_switch\"",
+     .vals = E_FABRIC, FIELD(cluster.fabric),
+     .help = "single_switch (non-blocking), fat_tree (leaves of nodes_per_leaf nodes), "
+             "rail_optimized (NIC i of every node on leaf i); spines above the leaves"},
+    {.path = "cluster.inter.oversubscription", .type = KT_FLOAT, .def = "1.0", .min = 1,
+     .max = 64, FIELD(cluster.oversubscription),
+     .help = "fat_tree/rail: a leaf's NIC bandwidth over its uplink bandwidth"},
+    {.path = "cluster.inter.nodes_per_leaf", .type = KT_INT, .def = "16", .min = 1,
+     .max = 65536, FIELD(cluster.nodes_per_leaf), .help = "fat_tree: nodes under one leaf"},
+    {.path = "cluster.inter.spines", .type = KT_INT, .def = "4", .min = 1, .max = 256,
+     FIELD(cluster.spines),
+     .help = "spine switches: equal-cost paths between leaves (deterministic ECMP)"},
+    {.path = "cluster.inter.spine_latency", .type = KT_TIME, .def = "\"0.9 us\"",
+     FIELD(cluster.spine_lat_ps),
+     .help = "extra latency across leaves (ISCA 2025 Table 5: IB 3.7 us vs 2.8 us)"},
 
     {.path = "parallel.tp", .type = KT_INT, .def = "1", .min = 1, .max = 1,
      .na_what = "tensor parallelism is", FIELD(parallel.tp), .help = "tensor-parallel degree"},
@@ -301,8 +365,9 @@ static const key_row keys[] = {
      FIELD(workload.seq_len),
      .help = "tokens per sequence: attention context and the synthetic source's sequences"},
     {.path = "workload.source.kind", .type = KT_ENUM, .def = "\"synthetic\"",
-     .vals = E_SOURCE, .na = NA_SOURCE, FIELD(workload.source.kind),
-     .help = "where router logits come from: latent topics, or the fixed table below"},
+     .vals = E_SOURCE, .codes = C_SOURCE, .na = NA_SOURCE, FIELD(workload.source.kind),
+     .help = "where router logits come from: latent topics, the fixed table below, or a "
+             "popularity law"},
     {.path = "workload.source.latent_dim", .type = KT_INT, .def = "32", .min = 1,
      .max = 4096, FIELD(workload.source.latent_dim),
      .help = "synthetic: dimension of a token's latent vector"},
@@ -317,16 +382,47 @@ static const key_row keys[] = {
     {.path = "workload.source.topic_std", .type = KT_FLOAT, .def = "1.0", .min = 0,
      .max = 100, .flags = F_MIN_OPEN, FIELD(workload.source.topic_std),
      .help = "synthetic: spread of a token around its topic"},
+    {.path = "workload.source.offset", .type = KT_FLOAT, .def = "0", .min = -1000,
+     .max = 1000, FIELD(workload.source.offset),
+     .help = "synthetic: constant added to every logit (seen by sigmoid gates only)"},
+    {.path = "workload.source.drift", .type = KT_FLOAT, .def = "0", .min = 0, .max = 100,
+     FIELD(workload.source.drift),
+     .help = "synthetic: random-walk step of the topic mix's logits per batch"},
+    {.path = "workload.source.distribution", .type = KT_ENUM, .def = "\"zipf\"",
+     .vals = E_DIST, FIELD(workload.source.dist),
+     .help = "popularity: law of the per-expert weights: uniform, zipf, hot, lognormal"},
+    {.path = "workload.source.s", .type = KT_FLOAT, .def = "1.0", .min = 0, .max = 100,
+     FIELD(workload.source.zipf_s), .help = "popularity: zipf exponent"},
+    {.path = "workload.source.hot_experts", .type = KT_INT, .def = "1", .min = 1,
+     .max_key = "model.experts", FIELD(workload.source.hot_experts),
+     .help = "popularity: hot experts of the hot law"},
+    {.path = "workload.source.hot_share", .type = KT_FLOAT, .def = "0.5", .min = 0, .max = 1,
+     FIELD(workload.source.hot_share),
+     .help = "popularity: the hot experts' share of the gate's mass"},
+    {.path = "workload.source.sigma", .type = KT_FLOAT, .def = "1.0", .min = 0, .max = 100,
+     FIELD(workload.source.sigma),
+     .help = "popularity: std. dev. of log w of the lognormal law"},
     {.path = "workload.source.logits", .type = KT_LIST, .def = "none (required when fixed)",
      .deflt = def_keep, .check = check_logits,
      .help = "fixed: rows of model.experts logits; token i gets row i mod rows"},
 
     {.path = "network.model", .type = KT_ENUM, .def = "\"analytical\"", .vals = E_NETMODEL,
-     .na = NA_NETMODEL, FIELD(network.model),
-     .help = "network fidelity: bottleneck bytes over bandwidth plus latency"},
+     FIELD(network.model),
+     .help = "network fidelity: analytical (bottleneck bytes over bandwidth plus latency) "
+             "or flow (max-min fair sharing, re-shared as flows start and end)"},
     {.path = "network.alltoall", .type = KT_ENUM, .def = "\"direct\"", .vals = E_ALLTOALL,
-     .na = NA_ALLTOALL, FIELD(network.alltoall),
-     .help = "all-to-all algorithm: every GPU sends to every other at once"},
+     FIELD(network.alltoall),
+     .help = "all-to-all algorithm: direct (all pairs at once), pairwise (N-1 shifts), "
+             "hierarchical (RDMA to the same local index, then NVLink)"},
+    {.path = "network.message_overhead", .type = KT_TIME, .def = "\"2 us\"",
+     FIELD(network.overhead_ps),
+     .help = "software overhead per message (per flow; per phase in analytical)"},
+    {.path = "network.dispatch_dtype", .type = KT_ENUM, .def = "model.dtype",
+     .deflt = def_model_dtype, .vals = E_DTYPE, FIELD(network.dispatch_dtype),
+     .help = "element type of dispatched rows (fp8 adds a 4-byte scale per 128 values)"},
+    {.path = "network.combine_dtype", .type = KT_ENUM, .def = "model.dtype",
+     .deflt = def_model_dtype, .vals = E_DTYPE, FIELD(network.combine_dtype),
+     .help = "element type of combined rows"},
 
     {.path = "output.json", .type = KT_STRING, .def = "\"\"", FIELD(output.json),
      .help = "write the JSON report here (\"\": none)"},
@@ -1121,6 +1217,21 @@ static void def_inter_lat(const scenario *s, const key_row *r, value *v)
     v->i = s->cluster.inter_kind == INTER_ROCE ? SIM_NS(3600) : SIM_NS(2800);
 }
 
+/* Rows travel in the model's own type unless a kernel casts them (DeepEP
+ * dispatches FP8 and combines BF16). */
+static void def_model_dtype(const scenario *s, const key_row *r, value *v)
+{
+    (void)r;
+    v->i = s->model.dtype;
+}
+
+/* One NIC per GPU, as on HGX H100/H800 and DGX A100 (8 ConnectX per node). */
+static void def_nics(const scenario *s, const key_row *r, value *v)
+{
+    (void)r;
+    v->i = s->cluster.gpus_per_node;
+}
+
 static void def_dp(const scenario *s, const key_row *r, value *v)
 {
     (void)r;
@@ -1174,6 +1285,36 @@ static int check_router_kind(loader *L, const key_row *r, const value *v, err_t 
                 "\"switch\" routes each token to one expert, but model.top_k is %d; allowed: "
                 "\"softmax_topk\", or \"switch\" with model.top_k = 1",
                 L->s->model.top_k);
+}
+
+/* Group-limited routing, checked with the router's own rules once both
+ * group keys are read (groups divide experts, top_k fits the groups kept,
+ * only for the top-k families); blamed on the key the router names. */
+static int check_groups(loader *L, const key_row *r, const value *v, err_t *e)
+{
+    (void)r;
+    router_config rc = L->s->model.router;
+    rc.experts = L->s->model.experts;
+    rc.top_k = L->s->model.top_k;
+    err_t re = ERR_INIT;
+    if (router_check(&rc, &re) == 0)
+        return 0;
+    const char *key = re.key[0] ? re.key : "model.router.groups";
+    const config_setting_t *st = config_lookup(L->cfg, key);
+    return fail(L, st ? st : v->st, key, e, "%s", re.msg);
+}
+
+/* The capacity keys together, with capacity's own rules (adaptive bounds in
+ * order); blamed on the key capacity names. */
+static int check_capacity(loader *L, const key_row *r, const value *v, err_t *e)
+{
+    (void)r;
+    err_t ce = ERR_INIT;
+    if (capacity_check(&L->s->model.capacity, &ce) == 0)
+        return 0;
+    const char *key = ce.key[0] ? ce.key : "model.router.overflow";
+    const config_setting_t *st = config_lookup(L->cfg, key);
+    return fail(L, st ? st : v->st, key, e, "%s", ce.msg);
 }
 
 /* Loads the preset named by cluster.gpu (or cluster.gpu.preset): the override
@@ -1349,6 +1490,8 @@ static void derive(scenario *s)
     s->moe_layers = moe;
     s->model.router.experts = s->model.experts;
     s->model.router.top_k = s->model.top_k;
+    s->model.groups = s->model.router.groups; /* the router's, mirrored */
+    s->model.topk_groups = s->model.router.topk_groups;
     s->workload.source.layers = moe;
     s->workload.source.experts = s->model.experts;
     s->workload.source.seq_len = s->workload.seq_len;

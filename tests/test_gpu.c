@@ -80,6 +80,23 @@ static void test_experts_compute_bound(void)
     EXPECT_EQ_I64(gpu_experts_time(&g, &s, tokens, 2), 2 * 1000 + 19200);
 }
 
+/* The efficiency curve by tokens per expert: with 64-row tiles, 100 tokens
+ * compute as 128 and 50 as 64, so the compute-bound case above costs
+ * 2 x 192 x 32 x 2 = 24,576 ps instead of 19,200 (efficiency 150/192). */
+static void test_experts_tile_padding(void)
+{
+    gpu_spec g = round_gpu();
+    g.gemm_tile = 64;
+    gpu_ffn_shape s = {.hidden = 4, .ffn = 8, .matrices = 2, .dt = DTYPE_BF16};
+    int64_t tokens[2] = {100, 50};
+    EXPECT_EQ_I64(gpu_experts_time(&g, &s, tokens, 2), 2 * 1000 + 24576);
+    int64_t full[2] = {128, 64}; /* whole tiles: no loss */
+    g.gemm_tile = 0;
+    sim_time_t untiled = gpu_experts_time(&g, &s, full, 2);
+    g.gemm_tile = 64;
+    EXPECT_EQ_I64(gpu_experts_time(&g, &s, full, 2), untiled);
+}
+
 static void test_attention(void)
 {
     gpu_spec g = round_gpu();
@@ -132,6 +149,21 @@ static void test_presets(void)
     /* No FP8 on A100: the same time as BF16. */
     EXPECT_EQ_I64(gpu_op_time(&g, 1e15, 1e6, DTYPE_FP8), gpu_op_time(&g, 1e15, 1e6, DTYPE_BF16));
 
+    /* datasheet figures of the later presets (docs/hardware.md) */
+    EXPECT_EQ_I64(gpu_preset("H200-SXM", &g), 0);
+    EXPECT_NEAR(g.hbm_bytes, 141e9, 0);
+    EXPECT_NEAR(g.hbm_bw_Bps, 4.8e12, 0);
+    EXPECT_NEAR(g.peak_flops[DTYPE_BF16], 989e12, 0);
+    EXPECT_EQ_I64(gpu_preset("B200-SXM", &g), 0);
+    EXPECT_NEAR(g.peak_flops[DTYPE_FP8], 4500e12, 0);
+    EXPECT_NEAR(g.peak_flops[DTYPE_BF16], 2250e12, 0);
+    EXPECT_NEAR(g.hbm_bw_Bps, 8e12, 0);
+    EXPECT_NEAR(g.nvlink_bw_Bps, 900e9, 0);
+    EXPECT_EQ_I64(gpu_preset("MI300X", &g), 0);
+    EXPECT_NEAR(g.peak_flops[DTYPE_BF16], 1307.4e12, 0);
+    EXPECT_NEAR(g.hbm_bytes, 192e9, 0);
+    EXPECT_NEAR(g.hbm_bw_Bps, 5.3e12, 0);
+
     EXPECT_EQ_I64(gpu_preset("H100", &g), -1);
     EXPECT_EQ_I64(gpu_preset("", &g), -1);
 }
@@ -139,7 +171,7 @@ static void test_presets(void)
 static void test_preset_names(void)
 {
     /* Every name in the list is a preset, and every preset passes the checks. */
-    char names[128];
+    char names[256];
     snprintf(names, sizeof(names), "%s", gpu_preset_names());
     EXPECT_STR_CONTAINS(names, "H100-SXM");
     int count = 0;
@@ -156,7 +188,7 @@ static void test_preset_names(void)
         count++;
         p = comma ? comma + 2 : NULL;
     }
-    EXPECT_EQ_I64(count, 3);
+    EXPECT_EQ_I64(count, 6);
 }
 
 static void test_spec_check(void)
@@ -182,6 +214,7 @@ void test_gpu_register(void)
                {"op dtype fallback", test_op_dtype_fallback},
                {"experts skip idle weights", test_experts_skip_idle},
                {"experts compute-bound", test_experts_compute_bound},
+               {"experts tile padding", test_experts_tile_padding},
                {"attention", test_attention}, {"gate", test_gate}, {"presets", test_presets},
                {"preset names", test_preset_names}, {"spec check", test_spec_check});
 }

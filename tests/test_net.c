@@ -116,7 +116,8 @@ static void test_uniform_1024(void)
     /* 128 nodes x 8 GPUs, 1 MB between every pair: each NIC carries the 1016
      * MB of the GPUs outside its node, at 50 GB/s = 20.32 ms; every NIC ties,
      * so GPU 0's NIC up (the lowest id) is named. */
-    topo_config c = {128, 8, 450e9, 3330000, 50e9, 3700000};
+    topo_config c = {.nodes = 128, .gpus_per_node = 8, .intra_bw_Bps = 450e9,
+                     .intra_lat_ps = 3330000, .inter_bw_Bps = 50e9, .inter_lat_ps = 3700000};
     err_t e = ERR_INIT;
     topo_t *t = topo_new(&c, &e);
     int G = topo_gpus(t);

@@ -136,7 +136,8 @@ static double imbalance(double skew, unsigned long seed)
     gsl_rng *init = rng(seed), *b = rng(seed + 100);
     err_t e = ERR_INIT;
     source_t *s = source_new(&c, init, &e);
-    router_config rc = {ROUTER_SOFTMAX_TOPK, E, K, true};
+    router_config rc = {.kind = ROUTER_SOFTMAX_TOPK,
+                         .experts = E, .top_k = K, .normalize = true};
     double *x = malloc(sizeof(double) * T * E);
     int32_t *ch = malloc(sizeof(int32_t) * T * K);
     double acc = 0;
@@ -144,7 +145,7 @@ static double imbalance(double skew, unsigned long seed)
         source_begin_batch(s, T, b);
         for (int l = 0; l < L; l++) {
             source_logits(s, l, x);
-            router_route(&rc, x, T, ch, NULL, NULL, &e);
+            router_route(&rc, NULL, x, T, ch, NULL, NULL, &e);
             int64_t load[E] = {0}, mx = 0;
             for (int i = 0; i < T * K; i++)
                 load[ch[i]]++;
@@ -188,12 +189,13 @@ static void test_sequences_route_alike(void)
     gsl_rng *init = rng(21), *b = rng(22);
     err_t e = ERR_INIT;
     source_t *s = source_new(&c, init, &e);
-    router_config rc = {ROUTER_SOFTMAX_TOPK, E, 1, false};
+    router_config rc = {.kind = ROUTER_SOFTMAX_TOPK,
+                         .experts = E, .top_k = 1, .normalize = false};
     double *x = malloc(sizeof(double) * T * E);
     int32_t ch[T];
     source_begin_batch(s, T, b);
     source_logits(s, 0, x);
-    router_route(&rc, x, T, ch, NULL, NULL, &e);
+    router_route(&rc, NULL, x, T, ch, NULL, NULL, &e);
     int same = 0, cross = 0, n_same = 0, n_cross = 0;
     for (int t = 0; t + SEQ < T; t++) {
         if ((t + 1) % SEQ) { /* t and t + 1 in one sequence */
@@ -235,6 +237,130 @@ static void test_bad_synthetic(void)
     gsl_rng_free(init);
 }
 
+/* Top-1 shares of `T` popularity tokens in layer 0, one batch. */
+static void popularity_shares(source_config c, int T, double *share)
+{
+    gsl_rng *init = rng(31), *b = rng(32);
+    err_t e = ERR_INIT;
+    source_t *s = source_new(&c, init, &e);
+    EXPECT_TRUE(s != NULL);
+    const int E = c.experts;
+    double *x = malloc(sizeof(double) * (size_t)T * (size_t)E);
+    int32_t *ch = malloc(sizeof(int32_t) * (size_t)T);
+    router_config rc = {.kind = ROUTER_SOFTMAX_TOPK, .experts = E, .top_k = 1};
+    source_begin_batch(s, T, b);
+    source_logits(s, 0, x);
+    router_route(&rc, NULL, x, T, ch, NULL, NULL, &e);
+    for (int i = 0; i < E; i++)
+        share[i] = 0;
+    for (int t = 0; t < T; t++)
+        share[ch[t]] += 1.0 / T;
+    source_free(s);
+    gsl_rng_free(init);
+    gsl_rng_free(b);
+    free(x);
+    free(ch);
+}
+
+/* Gumbel-max: a token's top-1 is expert i with probability w_i / sum w. With
+ * 40,000 tokens a share is within 0.01 of its probability (4 standard
+ * deviations of a binomial share near 0.5). */
+static void test_popularity_laws(void)
+{
+    enum { E = 8, T = 40000 };
+    source_config c = {.kind = SOURCE_POPULARITY, .layers = 2, .experts = E,
+                       .dist = SOURCE_UNIFORM, .zipf_s = 1.0, .hot_experts = 1,
+                       .hot_share = 0.5, .sigma = 1.0};
+    double sh[E];
+    popularity_shares(c, T, sh);
+    for (int i = 0; i < E; i++)
+        EXPECT_NEAR(sh[i], 1.0 / E, 0.01);
+
+    c.dist = SOURCE_HOT; /* one expert takes half */
+    popularity_shares(c, T, sh);
+    double mx = 0, rest = 0;
+    for (int i = 0; i < E; i++)
+        mx = sh[i] > mx ? sh[i] : mx;
+    EXPECT_NEAR(mx, 0.5, 0.01);
+    for (int i = 0; i < E; i++)
+        if (sh[i] < mx) {
+            EXPECT_NEAR(sh[i], 0.5 / 7, 0.01);
+            rest += sh[i];
+        }
+    EXPECT_NEAR(rest, 0.5, 0.01);
+
+    c.dist = SOURCE_ZIPF; /* shares 1/r / H_8, H_8 = 2.7179: the hottest 0.368 */
+    popularity_shares(c, T, sh);
+    double sorted[E];
+    memcpy(sorted, sh, sizeof(sorted));
+    for (int i = 0; i < E; i++) /* descending */
+        for (int j = i + 1; j < E; j++)
+            if (sorted[j] > sorted[i]) {
+                double t = sorted[i];
+                sorted[i] = sorted[j];
+                sorted[j] = t;
+            }
+    const double H = 2.717857142857143;
+    for (int r = 0; r < E; r++)
+        EXPECT_NEAR(sorted[r], 1.0 / (r + 1) / H, 0.01);
+
+    c.dist = SOURCE_LOGNORMAL;
+    popularity_shares(c, T, sh);
+    double sum = 0;
+    for (int i = 0; i < E; i++)
+        sum += sh[i];
+    EXPECT_NEAR(sum, 1.0, 1e-9);
+
+    err_t e = ERR_INIT;
+    gsl_rng *init = rng(1);
+    c.dist = SOURCE_HOT;
+    c.hot_experts = 9;
+    EXPECT_TRUE(source_new(&c, init, &e) == NULL);
+    EXPECT_STR_CONTAINS(e.key, "workload.source.hot_experts");
+    gsl_rng_free(init);
+}
+
+/* Drift: 0 draws nothing extra (the same logits as a config without it);
+ * a large drift concentrates the topic mix on a few topics, so batches are
+ * less balanced than with the uniform mix. */
+static void test_drift(void)
+{
+    enum { E = 8, T = 2048, B = 12 };
+    double imb[2] = {0, 0};
+    const double drifts[2] = {0.0, 3.0};
+    for (int q = 0; q < 2; q++) {
+        source_config c = synth(1, E);
+        c.topics = 64;
+        c.seq_len = 16;
+        c.skew = 0;
+        c.drift = drifts[q];
+        gsl_rng *init = rng(41), *b = rng(42);
+        err_t e = ERR_INIT;
+        source_t *s = source_new(&c, init, &e);
+        double *x = malloc(sizeof(double) * T * E);
+        int32_t ch[T];
+        router_config rc = {.kind = ROUTER_SOFTMAX_TOPK, .experts = E, .top_k = 1};
+        for (int bt = 0; bt < B; bt++) {
+            source_begin_batch(s, T, b);
+            source_logits(s, 0, x);
+            router_route(&rc, NULL, x, T, ch, NULL, NULL, &e);
+            int64_t load[E] = {0}, mx = 0;
+            for (int t = 0; t < T; t++)
+                load[ch[t]]++;
+            for (int i = 0; i < E; i++)
+                mx = load[i] > mx ? load[i] : mx;
+            imb[q] += (double)mx / ((double)T / E) / B;
+        }
+        source_free(s);
+        gsl_rng_free(init);
+        gsl_rng_free(b);
+        free(x);
+    }
+    char msg[128];
+    snprintf(msg, sizeof(msg), "max/mean: drift 0 %.3f, drift 3 %.3f", imb[0], imb[1]);
+    CU_assertImplementation(imb[1] > imb[0] + 0.2, __LINE__, msg, __FILE__, "", CU_FALSE);
+}
+
 void test_source_register(void);
 void test_source_register(void)
 {
@@ -243,5 +369,7 @@ void test_source_register(void)
                {"layer_corr 1 repeats layers; batches grow", test_layer_corr_and_growth},
                {"skew increases imbalance", test_skew_increases_imbalance},
                {"one sequence routes alike", test_sequences_route_alike},
+               {"popularity: uniform, hot, zipf, lognormal shares", test_popularity_laws},
+               {"drift concentrates the topic mix", test_drift},
                {"bad synthetic config names the key", test_bad_synthetic});
 }

@@ -94,7 +94,7 @@ static void test_names(void)
 
 static void test_single_gpu(void)
 {
-    topo_config c = {1, 1, 450e9, 0, 50e9, 0};
+    topo_config c = {.nodes = 1, .gpus_per_node = 1, .intra_bw_Bps = 450e9, .inter_bw_Bps = 50e9};
     err_t e = ERR_INIT;
     topo_t *t = topo_new(&c, &e);
     EXPECT_TRUE(t != NULL);
@@ -118,7 +118,9 @@ static void expect_refused(topo_config c, const char *key)
 
 static void test_bad_config(void)
 {
-    const topo_config good = {2, 8, 450e9, 3330000, 50e9, 2800000};
+    const topo_config good = {.nodes = 2, .gpus_per_node = 8, .intra_bw_Bps = 450e9,
+                             .intra_lat_ps = 3330000, .inter_bw_Bps = 50e9,
+                             .inter_lat_ps = 2800000};
     topo_config c = good;
     c.nodes = 0;
     expect_refused(c, "cluster.nodes");
@@ -145,10 +147,139 @@ static void test_bad_config(void)
     expect_refused(c, "cluster.inter.latency");
 }
 
+/* 2 nodes x 4 GPUs with a shape applied; intra 120 GB/s, NIC 50 GB/s. */
+static topo_t *make_2x4(topo_config c)
+{
+    c.nodes = 2;
+    c.gpus_per_node = 4;
+    c.intra_bw_Bps = 120e9;
+    c.intra_lat_ps = 1000;
+    c.inter_bw_Bps = 50e9;
+    c.inter_lat_ps = 5000;
+    err_t e = ERR_INIT;
+    topo_t *t = topo_new(&c, &e);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+    return t;
+}
+
+static int hop_kind(const topo_t *t, const int *links, int h)
+{
+    return (int)topo_link_at(t, links[h])->kind;
+}
+
+/* PCIe, two GPUs a switch: 0->1 stays under switch 0; 0->2 climbs to the
+ * root through switch 0's uplink and down switch 1's, which GPUs 2 and 3
+ * share. */
+static void test_pcie_routes(void)
+{
+    topo_t *t = make_2x4((topo_config){.intra = TOPO_INTRA_PCIE, .gpus_per_switch = 2});
+    const int *l;
+    EXPECT_EQ_I64(topo_route(t, 0, 1, &l), 2);
+    EXPECT_EQ_I64(hop_kind(t, l, 0), TOPO_PCIE_UP);
+    EXPECT_EQ_I64(hop_kind(t, l, 1), TOPO_PCIE_DOWN);
+    EXPECT_EQ_I64(topo_route(t, 0, 2, &l), 4);
+    EXPECT_EQ_I64(hop_kind(t, l, 1), TOPO_ROOT_UP);
+    EXPECT_EQ_I64(hop_kind(t, l, 2), TOPO_ROOT_DOWN);
+    EXPECT_EQ_I64(topo_link_at(t, l[1])->aux, 0);
+    EXPECT_EQ_I64(topo_link_at(t, l[2])->aux, 1);
+    const int *l2;
+    topo_route(t, 1, 3, &l2); /* the same two uplinks: shared */
+    EXPECT_EQ_I64(l2[1], l[1]);
+    EXPECT_EQ_I64(l2[2], l[2]);
+    EXPECT_EQ_I64(topo_route_latency(t, 0, 2), 1000);
+    EXPECT_EQ_I64(topo_link_count(t), 8 * 4 + 2 * 2 * 2);
+    topo_free(t);
+}
+
+/* NVLink mesh: one direct link per ordered pair, a third of the GPU's 120
+ * GB/s each (3 peers). */
+static void test_mesh_routes(void)
+{
+    topo_t *t = make_2x4((topo_config){.intra = TOPO_INTRA_NVLINK_MESH});
+    const int *l;
+    EXPECT_EQ_I64(topo_route(t, 0, 3, &l), 1);
+    const topo_link *k = topo_link_at(t, l[0]);
+    EXPECT_EQ_I64(k->kind, TOPO_MESH);
+    EXPECT_EQ_I64(k->gpu, 0);
+    EXPECT_EQ_I64(k->aux, 3);
+    EXPECT_NEAR(k->bw_Bps, 40e9, 1e-3);
+    EXPECT_EQ_I64(topo_route(t, 6, 5, &l), 1);
+    EXPECT_EQ_I64(topo_link_at(t, l[0])->gpu, 6);
+    EXPECT_EQ_I64(topo_link_at(t, l[0])->aux, 5);
+    char name[64];
+    topo_link_name(t, l[0], name, sizeof(name));
+    EXPECT_STR_CONTAINS(name, "node1.gpu6.mesh_to_gpu5");
+    topo_free(t);
+}
+
+/* Two NICs for four GPUs: GPUs 0, 1 use GPU 0's NIC, 2, 3 GPU 2's. */
+static void test_shared_nics(void)
+{
+    topo_t *t = make_2x4((topo_config){.nics_per_node = 2});
+    const int *l;
+    EXPECT_EQ_I64(topo_route(t, 1, 7, &l), 2);
+    EXPECT_EQ_I64(l[0], topo_link_of(t, 0, TOPO_NIC_UP));
+    EXPECT_EQ_I64(l[1], topo_link_of(t, 6, TOPO_NIC_DOWN));
+    EXPECT_EQ_I64(topo_link_of(t, 1, TOPO_NIC_UP), topo_link_of(t, 0, TOPO_NIC_UP));
+    EXPECT_EQ_I64(topo_link_at(t, l[1])->gpu, 6);
+    topo_free(t);
+}
+
+/* Fat tree, one node a leaf, 2 spines, oversubscription 2: a leaf's 4 NICs
+ * (200 GB/s) get 100 GB/s up, 50 GB/s per spine; crossing adds the spine
+ * latency. Routes are the same in every build (deterministic ECMP). */
+static void test_fat_tree(void)
+{
+    topo_config c = {.fabric = TOPO_FABRIC_FAT_TREE, .nodes_per_leaf = 1, .spines = 2,
+                     .oversubscription = 2, .spine_lat_ps = 900};
+    topo_t *t = make_2x4(c), *u = make_2x4(c);
+    const int *l, *m;
+    EXPECT_EQ_I64(topo_route(t, 0, 4, &l), 4);
+    EXPECT_EQ_I64(hop_kind(t, l, 1), TOPO_SPINE_UP);
+    EXPECT_EQ_I64(hop_kind(t, l, 2), TOPO_SPINE_DOWN);
+    EXPECT_EQ_I64(topo_link_at(t, l[1])->gpu, 0); /* leaf 0 */
+    EXPECT_EQ_I64(topo_link_at(t, l[2])->gpu, 1); /* leaf 1 */
+    EXPECT_EQ_I64(topo_link_at(t, l[1])->aux, topo_link_at(t, l[2])->aux); /* one spine */
+    EXPECT_NEAR(topo_link_at(t, l[1])->bw_Bps, 50e9, 1e-3);
+    EXPECT_EQ_I64(topo_route_latency(t, 0, 4), 5000 + 900);
+    /* both spines are used by some pair, and u routes exactly as t */
+    int used[2] = {0, 0};
+    for (int s = 0; s < 4; s++)
+        for (int d = 4; d < 8; d++) {
+            topo_route(t, s, d, &l);
+            topo_route(u, s, d, &m);
+            used[topo_link_at(t, l[1])->aux] = 1;
+            EXPECT_EQ_I64(l[1], m[1]);
+        }
+    EXPECT_TRUE(used[0] && used[1]);
+    topo_free(t);
+    topo_free(u);
+}
+
+/* Rail-optimised: NIC i of every node on leaf i; same rail: no spine. */
+static void test_rail(void)
+{
+    topo_t *t = make_2x4((topo_config){.fabric = TOPO_FABRIC_RAIL, .spines = 1});
+    const int *l;
+    EXPECT_EQ_I64(topo_route(t, 1, 5, &l), 2);
+    EXPECT_EQ_I64(topo_route(t, 1, 6, &l), 4);
+    EXPECT_EQ_I64(topo_link_at(t, l[1])->gpu, 1); /* leaf of rail 1 */
+    EXPECT_EQ_I64(topo_link_at(t, l[2])->gpu, 2); /* leaf of rail 2 */
+    /* a rail leaf holds one NIC of each of the 2 nodes: 100 GB/s to the spine */
+    EXPECT_NEAR(topo_link_at(t, l[1])->bw_Bps, 100e9, 1e-3);
+    char name[64];
+    topo_link_name(t, l[1], name, sizeof(name));
+    EXPECT_STR_CONTAINS(name, "leaf1.spine0.spine_up");
+    topo_free(t);
+}
+
 void test_topo_register(void);
 void test_topo_register(void)
 {
     TEST_SUITE("topo", {"shape and links", test_shape}, {"routes 2x2", test_routes},
                {"latency on first link", test_latency}, {"link names", test_names},
-               {"single GPU", test_single_gpu}, {"bad config", test_bad_config});
+               {"single GPU", test_single_gpu}, {"bad config", test_bad_config},
+               {"pcie routes", test_pcie_routes}, {"nvlink mesh routes", test_mesh_routes},
+               {"shared NICs", test_shared_nics}, {"fat tree, ECMP", test_fat_tree},
+               {"rail-optimised", test_rail});
 }

@@ -26,9 +26,12 @@ typedef struct gpu_spec {
     double compute_eff;             /* achievable fraction of peak FLOP/s, (0, 1] */
     double memory_eff;              /* achievable fraction of HBM bandwidth, (0, 1] */
     sim_time_t launch_ps;           /* per-kernel launch overhead */
+    double gemm_tile;               /* rows of a grouped-GEMM tile: each expert's tokens
+                                     * are computed padded up to a multiple (0: none) */
 } gpu_spec;
 
-/* Fills *out with the named preset ("H100-SXM", "H800-SXM", "A100-SXM-80GB").
+/* Fills *out with the named preset ("H100-SXM", "H800-SXM", "H200-SXM",
+ * "A100-SXM-80GB", "B200-SXM", "MI300X").
  * Returns -1 if the name is unknown. */
 int gpu_preset(const char *name, gpu_spec *out);
 /* The preset names, comma-separated, for error messages ("H100-SXM, ..."). */
@@ -54,7 +57,9 @@ typedef struct gpu_ffn_shape {
 
 /* Time of a grouped GEMM over n experts on one GPU, expert i receiving
  * tokens[i] tokens (0 allowed: that expert's weights are not read). FLOPs =
- * sum 2 * tokens * hidden * ffn * matrices; bytes = the weights of every
+ * sum 2 * padded(tokens) * hidden * ffn * matrices, where padded rounds up to
+ * a multiple of gemm_tile (the efficiency curve by tokens per expert: an
+ * expert with 3 tokens pays a whole tile of compute); bytes = the weights of every
  * expert with tokens > 0 plus each token's input, intermediate and output
  * activations. One launch per matrix. 0 if no expert has tokens. */
 sim_time_t gpu_experts_time(const gpu_spec *g, const gpu_ffn_shape *shape,

@@ -42,6 +42,12 @@ typedef struct metrics_layer {
     int64_t *wanted, *served, *dropped_per_expert; /* experts entries each */
     double *prob_sum;         /* router probability mass per expert */
     double load_max_over_mean_sum, load_cv_sum, gpu_max_over_mean_sum; /* sums of per-batch values */
+    int64_t *rerouted_per_expert; /* of wanted[i], moved to another expert */
+    int64_t *padding_per_expert;  /* empty padded slots (pad_to_capacity) */
+    int64_t padding;              /* sum of padding_per_expert */
+    int64_t unrouted;             /* expert_choice: tokens that got no expert */
+    double *mom_by_batch;         /* load max/mean of each batch, in batch order */
+    size_t mom_n, mom_cap;
     int batches;
     metrics_series attention, gate, dispatch, expert, combine;
 } metrics_layer;

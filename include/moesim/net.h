@@ -7,8 +7,12 @@
  *   time = max_link(bytes_l / bw_l) + max_route_with_bytes(latency).
  * An all-to-all(-v) is such a set (its bytes per GPU pair from the real
  * routing), so the most loaded link, the straggler's, sets the time. Bytes a
- * GPU sends to itself use no link. The flow-level fidelity (max-min sharing,
- * event-driven) will sit behind the same result type.
+ * GPU sends to itself use no link. Links run at their line rate times their
+ * class's efficiency (topo_link_rate).
+ *
+ * `flow` fidelity: the max-min fair rates of a set of flows on their routes
+ * (net_maxmin_*); sim/flows.c turns them into time, re-sharing whenever a
+ * flow starts or ends.
  */
 #ifndef MOESIM_NET_H
 #define MOESIM_NET_H
@@ -29,5 +33,30 @@ typedef struct net_result {
  * bytes >= 0; borrowed). If link_bytes is not NULL it receives the bytes on
  * each link (topo_link_count entries; overwritten). */
 void net_analytical(const topo_t *t, const double *bytes, net_result *out, double *link_bytes);
+
+/* The same for a list of n transfers src[i] -> dst[i] of bytes[i] (all
+ * borrowed), for collectives whose phases are sparse. overhead_ps is added
+ * once to the latency term when any bytes cross a link. link_bytes as above. */
+void net_analytical_list(const topo_t *t, int n, const int *src, const int *dst,
+                         const double *bytes, sim_time_t overhead_ps, net_result *out,
+                         double *link_bytes);
+
+/* Max-min fair sharing by progressive filling. A workspace that keeps its
+ * buffers between calls, so a flow process re-sharing at every event
+ * allocates only while the largest flow set seen so far grows. */
+typedef struct net_maxmin net_maxmin_t;
+
+/* Caller frees with net_maxmin_free (NULL: no-op). */
+net_maxmin_t *net_maxmin_new(void);
+void net_maxmin_free(net_maxmin_t *m);
+
+/* Max-min fair rates of nflows flows over nlinks links of capacity cap[l]
+ * (bytes/s, > 0). Flow f crosses the hops[f] links routes[f][0 ..] (hops >= 1,
+ * no link twice). On return rate[f] (bytes/s) is the max-min fair allocation:
+ * no flow's rate can grow without shrinking that of a flow with a rate no
+ * larger; every flow has a bottleneck link that is full and on which its rate
+ * is the largest. Arrays borrowed; rate overwritten. */
+void net_maxmin_solve(net_maxmin_t *m, int nlinks, const double *cap, int nflows,
+                      const int *const *routes, const int *hops, double *rate);
 
 #endif

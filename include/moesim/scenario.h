@@ -22,10 +22,17 @@
 #include "moesim/source.h"
 
 typedef enum scenario_mode { MODE_FORWARD } scenario_mode;
-typedef enum scenario_netmodel { NETMODEL_ANALYTICAL } scenario_netmodel;
-typedef enum scenario_alltoall { ALLTOALL_DIRECT } scenario_alltoall;
+typedef enum scenario_netmodel { NETMODEL_ANALYTICAL, NETMODEL_FLOW } scenario_netmodel;
+/* in coll_a2a_algo's order */
+typedef enum scenario_alltoall {
+    ALLTOALL_DIRECT,
+    ALLTOALL_PAIRWISE,
+    ALLTOALL_HIERARCHICAL
+} scenario_alltoall;
 typedef enum scenario_placement { PLACEMENT_CONTIGUOUS } scenario_placement;
-typedef enum scenario_intra { INTRA_NVSWITCH } scenario_intra;
+/* in topo_intra's and topo_fabric's orders */
+typedef enum scenario_intra { INTRA_NVSWITCH, INTRA_PCIE, INTRA_NVLINK_MESH } scenario_intra;
+typedef enum scenario_fabric { FABRIC_SINGLE_SWITCH, FABRIC_FAT_TREE, FABRIC_RAIL } scenario_fabric;
 typedef enum scenario_inter { INTER_IB, INTER_ROCE } scenario_inter;
 
 typedef struct scenario {
@@ -61,6 +68,15 @@ typedef struct scenario {
         sim_time_t intra_lat_ps;
         double inter_bw_Bps;       /* per NIC, per direction */
         sim_time_t inter_lat_ps;
+        double intra_eff;          /* achievable fraction of intra_bw_Bps */
+        double inter_eff;          /* achievable fraction of inter_bw_Bps */
+        int gpus_per_switch;       /* pcie: GPUs under one PCIe switch */
+        int nics_per_node;
+        scenario_fabric fabric;
+        double oversubscription;   /* fat_tree/rail: leaf down/up ratio */
+        int nodes_per_leaf;        /* fat_tree */
+        int spines;                /* ECMP paths between leaves */
+        sim_time_t spine_lat_ps;   /* extra latency across a spine */
     } cluster;
 
     struct {
@@ -84,6 +100,9 @@ typedef struct scenario {
     struct {
         scenario_netmodel model;
         scenario_alltoall alltoall;
+        sim_time_t overhead_ps;    /* per-message software overhead */
+        dtype_t dispatch_dtype;    /* element type of dispatched rows */
+        dtype_t combine_dtype;     /* element type of combined rows */
     } network;
 
     struct {

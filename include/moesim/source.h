@@ -7,7 +7,10 @@
  * their routing is correlated; each MoE layer has router weights W_l (experts x
  * latent_dim, Gaussian) and a per-expert popularity bias, and consecutive
  * layers' weights are correlated, as trained routers are. logits = W_l h + b_l.
- * `fixed` cycles through a table of logits given in the scenario (tests and
+ * The topic mix may drift over batches (`drift`). `popularity` draws logits
+ * log w_i + Gumbel noise, so a token's top-k is a draw without replacement
+ * with probabilities w (uniform, Zipf, hot experts, log-normal). `fixed`
+ * cycles through a table of logits given in the scenario (tests and
  * teaching). Memory is that of one batch, reused from batch to batch.
  */
 #ifndef MOESIM_SOURCE_H
@@ -19,7 +22,15 @@
 
 typedef struct source source_t;
 
-typedef enum source_kind { SOURCE_SYNTHETIC, SOURCE_FIXED } source_kind;
+typedef enum source_kind { SOURCE_SYNTHETIC, SOURCE_FIXED, SOURCE_POPULARITY } source_kind;
+
+/* popularity: the law of the per-expert weights w_i (see source.c) */
+typedef enum source_dist {
+    SOURCE_UNIFORM,   /* w_i = 1 */
+    SOURCE_ZIPF,      /* w = 1 / rank^s over a per-layer random ranking */
+    SOURCE_HOT,       /* hot_experts experts share hot_share of the mass */
+    SOURCE_LOGNORMAL  /* w_i = exp(sigma N(0, 1)) */
+} source_dist;
 
 typedef struct source_config {
     source_kind kind;
@@ -33,6 +44,15 @@ typedef struct source_config {
     double skew;       /* std. dev. of the per-expert popularity bias, in logit units, >= 0 */
     double layer_corr; /* correlation of router weights between consecutive layers, [0, 1] */
     double topic_std;  /* spread of a token around its topic mean, > 0 */
+    double drift;      /* random-walk step of the topic mix per batch, in logits, >= 0 */
+    double offset;     /* constant added to every logit (sigmoid gates see it), finite */
+
+    /* popularity */
+    source_dist dist;
+    double zipf_s;     /* zipf exponent, >= 0 */
+    int hot_experts;   /* hot: how many experts are hot, 1..E */
+    double hot_share;  /* hot: their share of the gate's mass, [0, 1] */
+    double sigma;      /* lognormal: std. dev. of log w, >= 0 */
 
     /* fixed: rows x experts logits, row-major (borrowed during source_new,
      * which copies it); token i of a batch gets row i % rows, in every layer */

@@ -10,6 +10,13 @@
  * charged on the first link of a route: `intra_lat_ps` / `inter_lat_ps` are
  * the one-way GPU-to-GPU latencies of the two fabrics. Routes are fixed at
  * construction. GPU g sits in node g / gpus_per_node.
+ *
+ * Other shapes (topo_config's intra, nics_per_node, fabric): PCIe switches
+ * under a CPU root, a direct NVLink mesh, NICs shared by neighbouring GPUs,
+ * a fat tree of leaves and spines with an oversubscription ratio, or a
+ * rail-optimised fabric (NIC i of every node on leaf i). Where several
+ * spines give equal paths, a fixed hash of the pair picks one (ECMP). Every
+ * link also carries an efficiency: transfers run at line rate x efficiency.
  */
 #ifndef MOESIM_TOPO_H
 #define MOESIM_TOPO_H
@@ -27,15 +34,41 @@ typedef enum topo_link_kind {
     TOPO_NVLINK_UP,   /* GPU -> its node's switch */
     TOPO_NVLINK_DOWN, /* switch -> GPU */
     TOPO_NIC_UP,      /* GPU's NIC -> fabric */
-    TOPO_NIC_DOWN     /* fabric -> GPU's NIC */
+    TOPO_NIC_DOWN,    /* fabric -> GPU's NIC */
+    TOPO_MESH,        /* nvlink_mesh: GPU `gpu` -> GPU `aux` directly */
+    TOPO_PCIE_UP,     /* pcie: GPU -> its PCIe switch (in the GPU's nvlink_up slot) */
+    TOPO_PCIE_DOWN,   /* pcie: PCIe switch -> GPU (in the nvlink_down slot) */
+    TOPO_ROOT_UP,     /* pcie: PCIe switch `aux` -> the CPU root complex */
+    TOPO_ROOT_DOWN,   /* pcie: root complex -> PCIe switch `aux` */
+    TOPO_SPINE_UP,    /* fabric leaf `gpu` -> spine `aux` */
+    TOPO_SPINE_DOWN   /* spine `aux` -> fabric leaf `gpu` */
 } topo_link_kind;
+
+/* Links inside a node. */
+typedef enum topo_intra {
+    TOPO_INTRA_NVSWITCH,   /* per-GPU up/down links to a non-blocking switch */
+    TOPO_INTRA_PCIE,       /* GPUs under PCIe switches under the CPU root */
+    TOPO_INTRA_NVLINK_MESH /* a direct link between every pair of GPUs */
+} topo_intra;
+
+/* The fabric between the nodes' NICs. */
+typedef enum topo_fabric {
+    TOPO_FABRIC_SINGLE_SWITCH, /* non-blocking: a NIC hop each end */
+    TOPO_FABRIC_FAT_TREE,      /* leaves of nodes_per_leaf nodes, spines above */
+    TOPO_FABRIC_RAIL           /* NIC i of every node on leaf i, spines above */
+} topo_fabric;
 
 typedef struct topo_link {
     topo_link_kind kind;
     int gpu;          /* the GPU this link belongs to */
-    double bw_Bps;    /* bytes per second, one direction */
+    int aux;          /* mesh: peer GPU; root: switch in node; spine: spine index */
+    double bw_Bps;    /* line rate, bytes per second, one direction */
+    double eff;       /* achievable fraction of bw_Bps, in (0, 1] */
     sim_time_t lat_ps;
 } topo_link;
+
+/* The rate a transfer reaches on the link: line rate x efficiency (B/s). */
+double topo_link_rate(const topo_link *l);
 
 typedef struct topo_config {
     int nodes;         /* >= 1 */
@@ -44,12 +77,27 @@ typedef struct topo_config {
     sim_time_t intra_lat_ps; /* one-way GPU-to-GPU latency inside a node */
     double inter_bw_Bps;     /* per NIC, per direction */
     sim_time_t inter_lat_ps; /* one-way GPU-to-GPU latency across nodes */
+    /* Achievable fraction of the line rate per link class, in (0, 1]; 0 means
+     * 1 (line rate), so a config that does not name them models ideal links. */
+    double intra_eff;
+    double inter_eff;
+    /* Topology shape; zeros give the default fabric (NVSwitch, one NIC per
+     * GPU, single non-blocking switch). */
+    topo_intra intra;
+    int gpus_per_switch;       /* pcie: GPUs under one PCIe switch (0: 2) */
+    int nics_per_node;         /* 0: one per GPU; else 1..gpus_per_node, shared */
+    topo_fabric fabric;
+    double oversubscription;   /* leaf down/up capacity ratio (0: 1, non-blocking) */
+    int nodes_per_leaf;        /* fat_tree: nodes under one leaf (0: 16) */
+    int spines;                /* fat_tree/rail: spine switches, ECMP paths (0: 1) */
+    sim_time_t spine_lat_ps;   /* added when a route crosses a spine */
 } topo_config;
 
 /* Builds the topology; NULL with e filled (ERR_INPUT, key "cluster.nodes",
  * "cluster.gpus_per_node", "cluster.intra.bandwidth", "cluster.intra.latency",
- * "cluster.inter.bandwidth" or "cluster.inter.latency") if a count or
- * bandwidth is not positive, a latency is negative or there are more than
+ * "cluster.inter.bandwidth", "cluster.inter.latency",
+ * "cluster.intra.efficiency" or "cluster.inter.efficiency") if a count or
+ * bandwidth is not positive, an efficiency is outside [0, 1], a latency is negative or there are more than
  * TOPO_MAX_GPUS GPUs. Caller frees with topo_free (NULL: no-op). */
 topo_t *topo_new(const topo_config *cfg, err_t *e);
 void topo_free(topo_t *t);

@@ -90,5 +90,8 @@ sh=$(json_field "$T/h2.json" '^    "dropped_share":' dropped_share)
 [ "$dr" = 2 ] && ok "two-gpus capped: 2 assignments dropped" || bad "two-gpus dropped" "got $dr"
 [ "$sh" = 0.25 ] && ok "two-gpus capped: dropped share 0.25" || bad "two-gpus dropped share" "got $sh"
 
+# ---- moesim place (its own file; it shares ok, bad, expect_rc and $T)
+. tests/e2e/place.sh
+
 echo "e2e: $pass passed, $fail failed"
 [ "$fail" = 0 ]

@@ -1,0 +1,537 @@
+/*
+ * coll.c - `moesim collective`: collectives on the scenario's cluster, timed
+ * by the scenario's network model, reported as nccl-tests and DeepEP's tests
+ * report them.
+ *
+ * Sizes follow nccl-tests: -b MIN -e MAX -f FACTOR, with K, M, G suffixes in
+ * powers of 1024; `size` is the per-rank buffer (all-to-all: what one rank
+ * sends in all, size/n to each rank including itself; all-gather: the
+ * output; reduce-scatter: the input), `count` is size / 4 (FP32).
+ *
+ * --moe plays one dispatch and one combine the way DeepEP's
+ * tests/test_intranode.py and test_internode.py do: every rank has
+ * workload.tokens_per_rank tokens, each scores model.experts experts with
+ * |N(0,1)| + 1 (a GSL stream "collective/moe" stands for torch.randn), keeps
+ * the best min(nodes, 4) nodes by their best expert score (group-limited
+ * routing, one group per node) and takes the model.top_k best experts there;
+ * experts are placed contiguously, experts / GPUs per GPU. Dispatch rows
+ * travel in network.dispatch_dtype (FP8: 7,168 values + 56 FP32 scales =
+ * 7,392 bytes), combine rows in network.combine_dtype. Bandwidth is
+ * counted as DeepEP counts it: within one node, every (token, GPU) row
+ * that GPU 0 receives, its own included; across nodes, every (token,
+ * destination node) row that GPU 0 sends, its own node included; over the
+ * collective's time.
+ */
+#include "moesim/coll.h"
+
+#include <errno.h>
+#include <gsl/gsl_randist.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "moesim/collective.h"
+#include "moesim/flows.h"
+#include "moesim/net.h"
+#include "moesim/rng.h"
+#include "moesim/scenario.h"
+#include "moesim/topo.h"
+
+#define MAX_SETS 256
+
+static const char usage[] =
+    "usage: moesim collective SCENARIO [options]\n"
+    "\n"
+    "Times collectives on SCENARIO's cluster with its network model and prints,\n"
+    "per size, time and algorithm/bus bandwidth as nccl-tests does.\n"
+    "\n"
+    "options:\n"
+    "  --op OP          alltoall (default), allreduce, allgather, reducescatter\n"
+    "  -b SIZE          smallest size (default 8; K, M, G: powers of 1024)\n"
+    "  -e SIZE          largest size (default 1G)\n"
+    "  -f FACTOR        size multiplier between rows (default 2)\n"
+    "  --algo A         alltoall: direct, pairwise, hierarchical (default: the\n"
+    "                   scenario's network.alltoall); allreduce: ring, hierarchical\n"
+    "  --gpus N         use GPUs 0..N-1 (default: all)\n"
+    "  --moe            one MoE dispatch and combine with DeepEP's routing and\n"
+    "                   accounting (workload.tokens_per_rank, model.hidden, top_k)\n"
+    "  --set KEY=VALUE  override a scenario key (repeatable)\n"
+    "  --json FILE      also write the results (schema moesim.collective/1)\n"
+    "  -h, --help       this text\n";
+
+enum op { OP_ALLTOALL, OP_ALLREDUCE, OP_ALLGATHER, OP_REDUCESCATTER };
+static const char *const op_names[] = {"alltoall", "allreduce", "allgather", "reducescatter"};
+
+typedef struct opts {
+    const char *file;
+    const char *sets[MAX_SETS];
+    int nsets;
+    int op, op_given;
+    double b, e, f;
+    const char *algo;
+    int gpus;
+    int moe;
+    const char *json;
+} opts;
+
+static int bad(const char *fmt, const char *arg)
+{
+    fprintf(stderr, "moesim collective: ");
+    fprintf(stderr, fmt, arg);
+    fprintf(stderr, "; see 'moesim collective --help'\n");
+    return ERR_INPUT;
+}
+
+/* nccl-tests' sizes: a number with an optional K, M or G (powers of 1024). */
+static int parse_size(const char *s, double *out)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (end == s || errno || !(v >= 0) || !isfinite(v))
+        return -1;
+    if (*end == 'K' || *end == 'k')
+        v *= 1024, end++;
+    else if (*end == 'M' || *end == 'm')
+        v *= 1024.0 * 1024, end++;
+    else if (*end == 'G' || *end == 'g')
+        v *= 1024.0 * 1024 * 1024, end++;
+    if (*end == 'B')
+        end++;
+    if (*end)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+/* The options, as nccl-tests spells them where it has them (-b, -e, -f),
+ * plus moesim's own. Returns -1 after printing help (exit 0), 0, or
+ * ERR_INPUT after a usage error. */
+static int parse(int argc, char **argv, opts *o)
+{
+    memset(o, 0, sizeof(*o));
+    o->b = 8;
+    o->e = 1024.0 * 1024 * 1024;
+    o->f = 2;
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+            fputs(usage, stdout);
+            return -1;
+        } else if (strcmp(a, "--moe") == 0) {
+            o->moe = 1;
+            continue;
+        } else if (a[0] != '-') {
+            if (o->file)
+                return bad("unexpected argument %s (one scenario file)", a);
+            o->file = a;
+            continue;
+        }
+        if (!v)
+            return bad("%s needs a value", a);
+        i++;
+        if (strcmp(a, "--op") == 0) {
+            int k = -1;
+            for (int j = 0; j < 4; j++)
+                if (strcmp(v, op_names[j]) == 0)
+                    k = j;
+            if (k < 0)
+                return bad("--op %s; allowed: alltoall, allreduce, allgather, reducescatter", v);
+            o->op = k;
+            o->op_given = 1;
+        } else if (strcmp(a, "-b") == 0 || strcmp(a, "-e") == 0) {
+            if (parse_size(v, strcmp(a, "-b") == 0 ? &o->b : &o->e) < 0)
+                return bad("size %s; expected a number of bytes with K, M or G, such as 1G", v);
+        } else if (strcmp(a, "-f") == 0) {
+            char *end;
+            o->f = strtod(v, &end);
+            if (*end || !(o->f > 1))
+                return bad("-f %s; allowed: a factor > 1", v);
+        } else if (strcmp(a, "--algo") == 0) {
+            o->algo = v;
+        } else if (strcmp(a, "--gpus") == 0) {
+            char *end;
+            long n = strtol(v, &end, 10);
+            if (*end || n < 1 || n > TOPO_MAX_GPUS)
+                return bad("--gpus %s; allowed: an integer >= 1", v);
+            o->gpus = (int)n;
+        } else if (strcmp(a, "--set") == 0) {
+            if (o->nsets == MAX_SETS)
+                return bad("more than %s --set options", "256");
+            o->sets[o->nsets++] = v;
+        } else if (strcmp(a, "--json") == 0) {
+            o->json = v;
+        } else {
+            return bad("unknown option %s", a);
+        }
+    }
+    if (!o->file)
+        return bad("%s", "a scenario file is required");
+    if (o->b > o->e)
+        return bad("-b is larger than -e%s", "");
+    return 0;
+}
+
+/* The topology shape keys, as play_new passes them. */
+static void topo_shape_of(const scenario *s, topo_config *tc)
+{
+    tc->intra = (topo_intra)s->cluster.intra_kind;
+    tc->gpus_per_switch = s->cluster.gpus_per_switch;
+    tc->nics_per_node = s->cluster.nics_per_node;
+    tc->fabric = (topo_fabric)s->cluster.fabric;
+    tc->oversubscription = s->cluster.oversubscription;
+    tc->nodes_per_leaf = s->cluster.nodes_per_leaf;
+    tc->spines = s->cluster.spines;
+    tc->spine_lat_ps = s->cluster.spine_lat_ps;
+}
+
+/* Times a plan with the scenario's network model. */
+static sim_time_t plan_time(const scenario *s, const topo_t *t, const coll_plan *p,
+                            net_result *ar)
+{
+    coll_plan_analytical(p, t, s->network.overhead_ps, ar, NULL);
+    if (s->network.model == NETMODEL_FLOW)
+        return flows_time_phases(t, s->network.overhead_ps, p->phases, p->off, p->src, p->dst,
+                                 p->bytes, NULL);
+    return ar->time_ps;
+}
+
+typedef struct row {
+    double bytes, time_s, algbw, busbw;
+} row;
+
+typedef struct moe_result {
+    double time_s, bw;
+    const char *bottleneck;
+} moe_result;
+
+/* DeepEP's routing for one rank's tokens; appends rows and node rows.
+ * rows[src * G + g] counts (token, GPU) pairs: a token goes once to each GPU
+ * holding any of its experts (DeepEP's is_token_in_rank). node_rows[src *
+ * nodes + n] counts (token, node) pairs: what the internode kernel sends over
+ * RDMA, once per node however many of its GPUs the token reaches. Selection
+ * sorts are fine here: 256 experts, top-8, a few thousand tokens a rank. */
+static void moe_route(const scenario *s, gsl_rng *r, int G, int gpn, int src, double *scores,
+                      int *order, double *rows, double *node_rows)
+{
+    int E = s->model.experts, K = s->model.top_k, nodes = G / gpn;
+    int per_gpu = E / G, per_node = E / nodes;
+    int topk_groups = nodes < 4 ? nodes : 4;
+    double gscore[TOPO_MAX_GPUS];
+    int gkeep[TOPO_MAX_GPUS];
+    int seen_gpu[64], seen_node[64];
+    for (int t = 0; t < s->workload.tokens_per_rank; t++) {
+        for (int x = 0; x < E; x++)
+            scores[x] = fabs(gsl_ran_gaussian(r, 1.0)) + 1.0;
+        /* group-limited: one group per node, a group's score its best expert
+         * (DeepEP's test: scores.view(tokens, nodes, -1).amax(-1)); with
+         * nodes <= 4 every node is kept and routing is unrestricted */
+        for (int n = 0; n < nodes; n++) {
+            gscore[n] = 0;
+            for (int x = n * per_node; x < (n + 1) * per_node; x++)
+                gscore[n] = scores[x] > gscore[n] ? scores[x] : gscore[n];
+            gkeep[n] = 0;
+        }
+        for (int k = 0; k < topk_groups; k++) {
+            int best = -1;
+            for (int n = 0; n < nodes; n++)
+                if (!gkeep[n] && (best < 0 || gscore[n] > gscore[best]))
+                    best = n;
+            gkeep[best] = 1;
+        }
+        /* top-k among the kept groups' experts, by selection */
+        int nsel = 0;
+        for (int x = 0; x < E; x++)
+            if (gkeep[x / per_node])
+                order[nsel++] = x;
+        int ng = 0, nn = 0;
+        for (int k = 0; k < K && k < nsel; k++) {
+            int bi = k;
+            for (int j = k + 1; j < nsel; j++)
+                if (scores[order[j]] > scores[order[bi]])
+                    bi = j;
+            int x = order[bi];
+            order[bi] = order[k];
+            order[k] = x;
+            int g = x / per_gpu, n = g / gpn, dup = 0;
+            for (int j = 0; j < ng && !dup; j++)
+                dup = seen_gpu[j] == g;
+            if (!dup && ng < 64) {
+                seen_gpu[ng++] = g;
+                rows[(size_t)src * G + g] += 1;
+            }
+            dup = 0;
+            for (int j = 0; j < nn && !dup; j++)
+                dup = seen_node[j] == n;
+            if (!dup && nn < 64) {
+                seen_node[nn++] = n;
+                node_rows[(size_t)src * nodes + n] += 1;
+            }
+        }
+    }
+}
+
+static const char *link_class(const topo_t *t, int link)
+{
+    if (link < 0)
+        return "none";
+    topo_link_kind k = topo_link_at(t, link)->kind;
+    /* inside a node (NVLink, mesh, PCIe) or through NICs and spines */
+    return k == TOPO_NIC_UP || k == TOPO_NIC_DOWN || k == TOPO_SPINE_UP ||
+                   k == TOPO_SPINE_DOWN
+               ? "rdma"
+               : "nvlink";
+}
+
+/* One dispatch and one combine on the first G GPUs. A topology of its own
+ * is built for them, so --gpus 16 on a 4-node scenario times EP16 on 2 nodes
+ * rather than 16 GPUs scattered through a larger fabric. The combine sends
+ * back exactly what the dispatch delivered (every row returns to its
+ * token's GPU), in the combine dtype. */
+static int run_moe(const scenario *s, const topo_t *t, int G, coll_a2a_algo algo,
+                   moe_result *disp, moe_result *comb, err_t *e)
+{
+    int gpn = topo_gpus_per_node(t);
+    if (G % gpn != 0 && G > gpn)
+        return err_set(e, ERR_INPUT, NULL, 0, NULL,
+                       "--moe needs whole nodes: %d GPUs, %d a node", G, gpn);
+    if (G < gpn)
+        gpn = G;
+    int nodes = G / gpn;
+    if (s->model.experts % G != 0)
+        return err_set(e, ERR_INPUT, NULL, 0, "model.experts",
+                       "%d experts over %d GPUs; --moe needs a multiple of the GPUs",
+                       s->model.experts, G);
+    topo_config tc = {.nodes = nodes, .gpus_per_node = gpn,
+                      .intra_bw_Bps = s->cluster.intra_bw_Bps,
+                      .intra_lat_ps = s->cluster.intra_lat_ps,
+                      .inter_bw_Bps = s->cluster.inter_bw_Bps,
+                      .inter_lat_ps = s->cluster.inter_lat_ps,
+                      .intra_eff = s->cluster.intra_eff, .inter_eff = s->cluster.inter_eff};
+    topo_shape_of(s, &tc);
+    topo_t *mt = topo_new(&tc, e);
+    if (!mt)
+        return -1;
+    size_t GG = (size_t)G * G;
+    double *rows = xcalloc(GG, sizeof(*rows), "moe rows");
+    double *node_rows = xcalloc((size_t)G * nodes, sizeof(*node_rows), "moe node rows");
+    double *bytes = xcalloc(GG, sizeof(*bytes), "moe bytes");
+    double *nbytes = xcalloc((size_t)G * nodes, sizeof(*nbytes), "moe node bytes");
+    double *scores = xcalloc((size_t)s->model.experts, sizeof(*scores), "moe scores");
+    int *order = xcalloc((size_t)s->model.experts, sizeof(*order), "moe order");
+    rng_set_t *rs = rng_new(s->seed);
+    gsl_rng *r = rng_stream(rs, "collective/moe");
+    for (int src = 0; src < G; src++)
+        moe_route(s, r, G, gpn, src, scores, order, rows, node_rows);
+
+    coll_plan p = COLL_PLAN_INIT;
+    for (int pass = 0; pass < 2; pass++) {
+        dtype_t dt = pass == 0 ? s->network.dispatch_dtype : s->network.combine_dtype;
+        double rb = coll_row_bytes(s->model.hidden, dt);
+        moe_result *out = pass == 0 ? disp : comb;
+        if (pass == 0) {
+            for (size_t i = 0; i < GG; i++)
+                bytes[i] = rows[i] * rb;
+            for (size_t i = 0; i < (size_t)G * nodes; i++)
+                nbytes[i] = node_rows[i] * rb;
+            coll_alltoallv(&p, mt, algo, bytes, nbytes);
+        } else { /* the same rows back: GPU d returns to s what s sent it */
+            for (int a = 0; a < G; a++)
+                for (int b = 0; b < G; b++)
+                    bytes[(size_t)b * G + a] = rows[(size_t)a * G + b] * rb;
+            for (size_t i = 0; i < (size_t)G * nodes; i++)
+                nbytes[i] = node_rows[i] * rb;
+            coll_alltoallv_combine(&p, mt, algo, bytes, nbytes);
+        }
+        net_result ar;
+        sim_time_t tt = plan_time(s, mt, &p, &ar);
+        /* DeepEP's bytes, as GPU 0 counts them */
+        double counted = 0;
+        if (nodes == 1) {
+            for (int src = 0; src < G; src++)
+                counted += rows[(size_t)src * G + 0];
+        } else {
+            for (int n = 0; n < nodes; n++)
+                counted += node_rows[n];
+        }
+        counted *= rb;
+        out->time_s = sim_time_to_s(tt);
+        out->bw = tt > 0 ? counted / out->time_s / 1e9 : 0;
+        out->bottleneck = link_class(mt, ar.bottleneck_link);
+    }
+    coll_plan_fini(&p);
+    rng_free(rs);
+    free(rows);
+    free(node_rows);
+    free(bytes);
+    free(nbytes);
+    free(scores);
+    free(order);
+    topo_free(mt);
+    return 0;
+}
+
+/* Written under a temporary name and renamed into place, as the run's
+ * report is, so a failure never leaves half a file. %.9g keeps times to
+ * the picosecond at the millisecond scale. */
+static int write_json(const char *path, const char *op, const char *algo, const row *rows,
+                      int nrows, const moe_result *d, const moe_result *c, err_t *e)
+{
+    char tmp[1100];
+    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+    FILE *f = fopen(tmp, "w");
+    if (!f)
+        return err_set(e, ERR_RUN, path, 0, NULL, "cannot write: %s", strerror(errno));
+    fprintf(f, "{ \"schema\": \"moesim.collective/1\",\n  \"rows\": [");
+    for (int i = 0; i < nrows; i++)
+        fprintf(f, "%s\n    {\"op\": \"%s\", \"algo\": \"%s\", \"bytes\": %.0f, \"time_s\": %.9g, "
+                   "\"algbw_GBps\": %.6g, \"busbw_GBps\": %.6g}",
+                i ? "," : "", op, algo, rows[i].bytes, rows[i].time_s, rows[i].algbw,
+                rows[i].busbw);
+    fprintf(f, "%s]", nrows ? "\n  " : "");
+    if (d)
+        fprintf(f, ",\n  \"moe\": {\n    \"dispatch\": {\"time_s\": %.9g, \"bw_GBps\": %.6g, "
+                   "\"bottleneck\": \"%s\"},\n    \"combine\": {\"time_s\": %.9g, \"bw_GBps\": "
+                   "%.6g, \"bottleneck\": \"%s\"}\n  }",
+                d->time_s, d->bw, d->bottleneck, c->time_s, c->bw, c->bottleneck);
+    fprintf(f, "\n}\n");
+    if (fclose(f) != 0 || rename(tmp, path) != 0) {
+        remove(tmp);
+        return err_set(e, ERR_RUN, path, 0, NULL, "cannot write: %s", strerror(errno));
+    }
+    return 0;
+}
+
+/* Load the scenario, build its topology, then one plan per size (or the
+ * MoE pair), each timed by the scenario's network model; everything
+ * allocated is released at `done`, the one exit. */
+int coll_main(int argc, char **argv)
+{
+    opts o;
+    int rc = parse(argc, argv, &o);
+    if (rc)
+        return rc < 0 ? 0 : rc;
+    scenario s;
+    memset(&s, 0, sizeof(s));
+    err_t e = ERR_INIT;
+    topo_t *t = NULL;
+    row *rows = NULL;
+    int nrows = 0;
+    coll_plan p = COLL_PLAN_INIT;
+    double *bytes = NULL;
+    if (scenario_load_file(o.file, o.sets, o.nsets, &s, &e) < 0)
+        goto fail;
+    topo_config tc = {.nodes = s.cluster.nodes, .gpus_per_node = s.cluster.gpus_per_node,
+                      .intra_bw_Bps = s.cluster.intra_bw_Bps,
+                      .intra_lat_ps = s.cluster.intra_lat_ps,
+                      .inter_bw_Bps = s.cluster.inter_bw_Bps,
+                      .inter_lat_ps = s.cluster.inter_lat_ps, .intra_eff = s.cluster.intra_eff,
+                      .inter_eff = s.cluster.inter_eff};
+    topo_shape_of(&s, &tc);
+    t = topo_new(&tc, &e);
+    if (!t)
+        goto fail;
+    int G = topo_gpus(t), n = o.gpus ? o.gpus : G;
+    if (n > G) {
+        err_set(&e, ERR_INPUT, NULL, 0, NULL, "--gpus %d: the scenario has %d GPUs", n, G);
+        goto fail;
+    }
+    coll_a2a_algo a2a = (coll_a2a_algo)s.network.alltoall;
+    coll_ar_algo ar_algo = COLL_AR_RING;
+    const char *algo = "ring";
+    if (o.op == OP_ALLTOALL || o.moe) {
+        if (o.algo && coll_a2a_parse(o.algo, &a2a) < 0) {
+            err_set(&e, ERR_INPUT, NULL, 0, NULL,
+                    "--algo %s; allowed for alltoall: direct, pairwise, hierarchical", o.algo);
+            goto fail;
+        }
+        algo = coll_a2a_name(a2a);
+    } else if (o.algo) {
+        if (strcmp(o.algo, "hierarchical") == 0 && o.op == OP_ALLREDUCE)
+            ar_algo = COLL_AR_HIERARCHICAL, algo = "hierarchical";
+        else if (strcmp(o.algo, "ring") != 0) {
+            err_set(&e, ERR_INPUT, NULL, 0, NULL, "--algo %s; allowed for %s: ring%s", o.algo,
+                    op_names[o.op], o.op == OP_ALLREDUCE ? ", hierarchical" : "");
+            goto fail;
+        }
+    }
+
+    printf("# moesim collective: %s on %d of %d GPUs (%d x %d %s), %s network\n",
+           o.moe && !o.op_given ? "moe" : op_names[o.op], o.moe ? n : n, G, s.cluster.nodes,
+           s.cluster.gpus_per_node, s.cluster.gpu.name,
+           s.network.model == NETMODEL_FLOW ? "flow" : "analytical");
+    if (!o.moe || o.op_given) {
+        printf("# %12s %12s %8s %12s %10s %10s\n", "size (B)", "count", "type", "time (us)",
+               "algbw GB/s", "busbw GB/s");
+        bytes = xcalloc((size_t)G * G, sizeof(*bytes), "collective bytes");
+        int cap = 0;
+        /* sizes multiply up from -b and stop at -e; the tolerance keeps -e
+         * itself when the products round just above it */
+        for (double sz = o.b; sz <= o.e * (1 + 1e-12); sz = sz * o.f) {
+            double size = floor(sz);
+            switch (o.op) {
+            case OP_ALLTOALL:
+                /* nccl-tests: size/n to every rank, the own share included
+                 * (a local copy, free here as in the busbw definition) */
+                memset(bytes, 0, (size_t)G * G * sizeof(*bytes));
+                for (int i = 0; i < n; i++)
+                    for (int j = 0; j < n; j++)
+                        bytes[(size_t)i * G + j] = size / n;
+                coll_alltoallv(&p, t, a2a, bytes, NULL);
+                break;
+            case OP_ALLREDUCE:
+                coll_allreduce(&p, t, n, size, ar_algo);
+                break;
+            case OP_ALLGATHER:
+                coll_allgather(&p, t, n, size);
+                break;
+            case OP_REDUCESCATTER:
+                coll_reducescatter(&p, t, n, size);
+                break;
+            }
+            net_result r;
+            sim_time_t tt = plan_time(&s, t, &p, &r);
+            double ts = sim_time_to_s(tt);
+            double algbw = ts > 0 ? size / ts / 1e9 : 0;
+            double factor = o.op == OP_ALLREDUCE ? 2.0 * (n - 1) / n : (double)(n - 1) / n;
+            if (nrows == cap) {
+                cap = cap ? 2 * cap : 32;
+                rows = xrealloc(rows, (size_t)cap, sizeof(*rows), "collective rows");
+            }
+            rows[nrows++] = (row){size, ts, algbw, algbw * factor};
+            printf("  %12.0f %12.0f %8s %12.2f %10.2f %10.2f\n", size, floor(size / 4), "float",
+                   ts * 1e6, algbw, algbw * factor);
+        }
+    }
+    moe_result d = {0, 0, "none"}, c = {0, 0, "none"};
+    if (o.moe) {
+        if (run_moe(&s, t, n, a2a, &d, &c, &e) < 0)
+            goto fail;
+        printf("# moe (DeepEP accounting): %d tokens/rank, hidden %d, top-%d of %d experts, "
+               "dispatch %s, combine %s, %s\n",
+               s.workload.tokens_per_rank, s.model.hidden, s.model.top_k, s.model.experts,
+               dtype_name(s.network.dispatch_dtype), dtype_name(s.network.combine_dtype),
+               coll_a2a_name(a2a));
+        printf("  dispatch %10.1f us %8.1f GB/s (%s)\n", d.time_s * 1e6, d.bw, d.bottleneck);
+        printf("  combine  %10.1f us %8.1f GB/s (%s)\n", c.time_s * 1e6, c.bw, c.bottleneck);
+    }
+    if (o.json && write_json(o.json, op_names[o.op], algo, rows, nrows, o.moe ? &d : NULL,
+                             o.moe ? &c : NULL, &e) < 0)
+        goto fail;
+    rc = 0;
+    goto done;
+fail:;
+    char buf[1400];
+    err_format(&e, buf, sizeof(buf));
+    fprintf(stderr, "%s\n", buf);
+    rc = e.code == ERR_OK ? ERR_RUN : (int)e.code;
+done:
+    coll_plan_fini(&p);
+    free(bytes);
+    free(rows);
+    topo_free(t);
+    scenario_fini(&s);
+    return rc;
+}

@@ -1,0 +1,227 @@
+/*
+ * test_flows.c - max-min fair sharing against allocations worked out by
+ * hand (2 to 5 flows over shared links), and the flow process's times on
+ * 2 nodes x 2 GPUs, including re-sharing when a flow ends or starts.
+ */
+#include "moesim/flows.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "moesim/net.h"
+#include "moesim/play.h"
+#include "moesim/scenario.h"
+#include "test.h"
+
+/* Solves a hand case: routes given as -1-terminated rows of link ids. */
+static void solve(int nlinks, const double *cap, int nflows, const int routes[][4],
+                  double *rate)
+{
+    const int *rt[8];
+    int hp[8];
+    for (int f = 0; f < nflows; f++) {
+        rt[f] = routes[f];
+        hp[f] = 0;
+        while (hp[f] < 4 && routes[f][hp[f]] >= 0)
+            hp[f]++;
+    }
+    net_maxmin_t *m = net_maxmin_new();
+    net_maxmin_solve(m, nlinks, cap, nflows, rt, hp, rate);
+    net_maxmin_free(m);
+}
+
+static void test_two_flows_one_link(void)
+{
+    double cap[1] = {10};
+    int r[2][4] = {{0, -1}, {0, -1}};
+    double rate[2];
+    solve(1, cap, 2, r, rate);
+    EXPECT_NEAR(rate[0], 5, 1e-12);
+    EXPECT_NEAR(rate[1], 5, 1e-12);
+}
+
+/* The textbook case: A (cap 10) carries f0, f1; B (cap 4) carries f1, f2.
+ * B fills first at 2 each; f0 takes what f1 left on A: 8. */
+static void test_three_flows_two_links(void)
+{
+    double cap[2] = {10, 4};
+    int r[3][4] = {{0, -1}, {0, 1, -1}, {1, -1}};
+    double rate[3];
+    solve(2, cap, 3, r, rate);
+    EXPECT_NEAR(rate[0], 8, 1e-12);
+    EXPECT_NEAR(rate[1], 2, 1e-12);
+    EXPECT_NEAR(rate[2], 2, 1e-12);
+}
+
+/* L0 (6): f0 f1 f2; L1 (2): f1; L2 (9): f2 f3. Shares 2, 2, 4.5: L0 and L1
+ * tie at 2 (L0 first by id) so f0 = f1 = f2 = 2; L2 then has 7 for f3. */
+static void test_four_flows_three_links(void)
+{
+    double cap[3] = {6, 2, 9};
+    int r[4][4] = {{0, -1}, {0, 1, -1}, {0, 2, -1}, {2, -1}};
+    double rate[4];
+    solve(3, cap, 4, r, rate);
+    EXPECT_NEAR(rate[0], 2, 1e-12);
+    EXPECT_NEAR(rate[1], 2, 1e-12);
+    EXPECT_NEAR(rate[2], 2, 1e-12);
+    EXPECT_NEAR(rate[3], 7, 1e-12);
+}
+
+/* L0 (12): f0..f3; L1 (3): f3 f4. L1 fills at 1.5; L0's other three share
+ * 10.5: 3.5 each. */
+static void test_five_flows(void)
+{
+    double cap[2] = {12, 3};
+    int r[5][4] = {{0, -1}, {0, -1}, {0, -1}, {0, 1, -1}, {1, -1}};
+    double rate[5];
+    solve(2, cap, 5, r, rate);
+    for (int f = 0; f < 3; f++)
+        EXPECT_NEAR(rate[f], 3.5, 1e-12);
+    EXPECT_NEAR(rate[3], 1.5, 1e-12);
+    EXPECT_NEAR(rate[4], 1.5, 1e-12);
+}
+
+static topo_t *make_2x2(sim_time_t inter_lat)
+{
+    topo_config c = {.nodes = 2, .gpus_per_node = 2, .intra_bw_Bps = 100e9,
+                     .intra_lat_ps = 0, .inter_bw_Bps = 50e9, .inter_lat_ps = inter_lat};
+    err_t e = ERR_INIT;
+    return topo_new(&c, &e);
+}
+
+typedef struct arrivals {
+    engine_t *eng;
+    sim_time_t at[4];
+} arrivals;
+
+static void arrived(void *ctx, uint64_t tag)
+{
+    arrivals *a = ctx;
+    a->at[tag] = engine_now(a->eng);
+}
+
+/* 0->2 (100 MB) and 1->2 (50 MB) share GPU 2's NIC down-link at 25 GB/s
+ * each; the small one is done at 2 ms, then the big one has 50 MB left at
+ * the full 50 GB/s: done at 3 ms. Each arrives 4 ns (latency) later. */
+static void test_reshare_on_end(void)
+{
+    topo_t *t = make_2x2(4000);
+    engine_t *eng = engine_new(4);
+    flows_t *f = flows_new(eng, t, 0);
+    arrivals a = {eng, {0}};
+    flows_start(f, 0, 2, 100e6, arrived, &a, 0);
+    flows_start(f, 1, 2, 50e6, arrived, &a, 1);
+    engine_run(eng, SIM_TIME_MAX);
+    EXPECT_EQ_I64(a.at[1], SIM_MS(2) + 4000);
+    EXPECT_EQ_I64(a.at[0], SIM_MS(3) + 4000);
+    EXPECT_EQ_I64(flows_reshares(f), 3); /* start, first end, last end */
+    EXPECT_NEAR(flows_link_bytes(f)[topo_link_of(t, 2, TOPO_NIC_DOWN)], 150e6, 0);
+    flows_free(f);
+    engine_free(eng);
+    topo_free(t);
+}
+
+static void start_late(engine_t *e, void *ctx, const engine_event_t *ev)
+{
+    (void)e;
+    (void)ev;
+    flows_t *f = ctx;
+    flows_start(f, 1, 2, 50e6, NULL, NULL, 0);
+}
+
+/* 0->2 (100 MB) runs alone at 50 GB/s for 1 ms (50 MB left), then 1->2
+ * (50 MB) joins: 25 GB/s each, both done at 3 ms. */
+static void test_reshare_on_start(void)
+{
+    topo_t *t = make_2x2(0);
+    engine_t *eng = engine_new(4);
+    flows_t *f = flows_new(eng, t, 0);
+    arrivals a = {eng, {0}};
+    flows_start(f, 0, 2, 100e6, arrived, &a, 0);
+    engine_schedule(eng, SIM_MS(1), start_late, f, 0);
+    engine_run(eng, SIM_TIME_MAX);
+    EXPECT_EQ_I64(a.at[0], SIM_MS(3));
+    EXPECT_EQ_I64(engine_now(eng), SIM_MS(3));
+    flows_free(f);
+    engine_free(eng);
+    topo_free(t);
+}
+
+/* The flow model's all-to-all on 2 x 2 with 1 MB a pair: NVLink pairs get
+ * 100 GB/s (10 us), NIC pairs share each NIC two ways at 25 GB/s (40 us).
+ * The analytical model gives the same here: the bottleneck stays busy. */
+static void test_alltoall_matches_analytical(void)
+{
+    topo_t *t = make_2x2(0);
+    int src[12], dst[12], off[2] = {0, 12};
+    double bytes[12];
+    int n = 0;
+    for (int s = 0; s < 4; s++)
+        for (int d = 0; d < 4; d++)
+            if (s != d) {
+                src[n] = s;
+                dst[n] = d;
+                bytes[n++] = 1e6;
+            }
+    sim_time_t tf = flows_time_phases(t, 0, 1, off, src, dst, bytes, NULL);
+    EXPECT_EQ_I64(tf, SIM_US(40));
+    net_result r;
+    net_analytical_list(t, n, src, dst, bytes, 0, &r, NULL);
+    EXPECT_EQ_I64(r.time_ps, SIM_US(40));
+    topo_free(t);
+}
+
+/* Phases run one after another; a local copy costs nothing. Per-message
+ * overhead is paid per flow, after the latency. */
+static void test_phases_and_overhead(void)
+{
+    topo_t *t = make_2x2(1000);
+    int src[3] = {0, 0, 2}, dst[3] = {1, 0, 0}, off[3] = {0, 2, 3};
+    double bytes[3] = {100e6, 5e9, 50e6};
+    /* phase 0: 100 MB over NVLink at 100 GB/s = 1 ms; phase 1: 50 MB over
+     * the NICs = 1 ms + 1 ns latency; overhead 500 ps on each phase. */
+    sim_time_t tf = flows_time_phases(t, 500, 2, off, src, dst, bytes, NULL);
+    EXPECT_EQ_I64(tf, SIM_MS(2) + 1000 + 2 * 500);
+    topo_free(t);
+}
+
+/* network.model switches the whole run: the two-GPU case of
+ * tests/e2e/two-gpus.cfg under the flow model. Its two transfers (6,144 B
+ * 0->1, 2,048 B 1->0) share no link, so each runs at the full 100 GB/s and
+ * the dispatch is 61.44 ns + 1 us, as analytically; a pairwise all-to-all
+ * has one shift here, the same. */
+static void test_play_flow_model(void)
+{
+    const char *algos[] = {"network.alltoall=direct", "network.alltoall=pairwise",
+                           "network.alltoall=hierarchical"};
+    for (int a = 0; a < 3; a++) {
+        const char *sets[] = {"network.model=flow", algos[a]};
+        scenario s;
+        memset(&s, 0, sizeof(s));
+        err_t e = ERR_INIT;
+        CU_ASSERT_EQUAL_FATAL(scenario_load_file("tests/e2e/two-gpus.cfg", sets, 2, &s, &e), 0);
+        EXPECT_EQ_I64(s.network.model, NETMODEL_FLOW);
+        play_t *p = play_new(&s, &e);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+        EXPECT_EQ_I64(play_run(p, NULL, NULL, &e), 0);
+        const metrics_layer *l = &play_metrics(p)->layer[0];
+        EXPECT_EQ_I64(l->dispatch.v[0], 1061440);
+        EXPECT_EQ_I64(l->combine.v[0], 1061440);
+        play_free(p);
+        scenario_fini(&s);
+    }
+}
+
+void test_flows_register(void)
+{
+    CU_pSuite s = CU_add_suite("flows", NULL, NULL);
+    CU_add_test(s, "max-min: two flows, one link", test_two_flows_one_link);
+    CU_add_test(s, "max-min: three flows, two links", test_three_flows_two_links);
+    CU_add_test(s, "max-min: four flows, three links", test_four_flows_three_links);
+    CU_add_test(s, "max-min: five flows", test_five_flows);
+    CU_add_test(s, "re-share when a flow ends", test_reshare_on_end);
+    CU_add_test(s, "re-share when a flow starts", test_reshare_on_start);
+    CU_add_test(s, "all-to-all 2x2: flow = analytical", test_alltoall_matches_analytical);
+    CU_add_test(s, "phases and per-message overhead", test_phases_and_overhead);
+    CU_add_test(s, "network.model = flow in a run", test_play_flow_model);
+}
