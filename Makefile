@@ -125,7 +125,7 @@ valgrind: deps
 
 $(B)/rel/moesim_tests_vg: $(REL_OBJ) $(patsubst %.c,$(B)/rel/%.o,$(TEST_SRC))
 	$(Q)$(CC) -o $@ $^ $(LIBS) $(CUNIT_LIBS)
-$(B)/rel/tests/%.o: $(B)/gen/suites.inc
+$(patsubst %.c,$(B)/rel/%.o,$(TEST_SRC)): $(B)/gen/suites.inc
 
 lint:
 	$(Q)$(MAKE) --no-print-directory -B CFLAGS="-O2 -Wconversion -Wno-error" moesim

@@ -291,7 +291,11 @@ int cli_main(int argc, char **argv)
             fputs(usage_run, stdout);
         else if (strcmp(topic, "check") == 0)
             fputs(usage_check, stdout);
-        else if (topic[0])
+        else if (strcmp(topic, "place") == 0 || strcmp(topic, "collective") == 0) {
+            char help_arg[] = "--help";
+            char *hv[] = {help_arg, NULL};
+            return topic[0] == 'p' ? place_main(1, hv) : coll_main(1, hv);
+        } else if (topic[0])
             return usage_error(NULL, "no help on '%s'", topic);
         else
             fputs(usage_main, stdout);

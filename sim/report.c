@@ -19,6 +19,12 @@
 
 /* ---- shared figures ---- */
 
+/* Names of the enum values, as scenario files write them. */
+static const char *const a2a[] = {"direct", "pairwise", "hierarchical"};
+static const char *const overflow[] = {"drop", "dropless", "reroute", "adaptive"};
+static const char *const router[] = {"softmax_topk", "topk_softmax", "sigmoid_bias",
+                                     "noisy_topk",   "expert_choice", "hash"};
+
 typedef struct totals {
     int64_t assignments, dropped, rerouted;
     double dropped_share, rerouted_share, throughput;
@@ -94,7 +100,6 @@ int report_text(FILE *f, const scenario *s, const metrics *m, const topo_t *t)
             units_format_time(s->cluster.intra_lat_ps, b, sizeof(b)),
             units_format_bandwidth(s->cluster.inter_bw_Bps, c, sizeof(c)),
             units_format_time(s->cluster.inter_lat_ps, d, sizeof(d)));
-    static const char *const a2a[] = {"direct", "pairwise", "hierarchical"};
     fprintf(f, "  layout    %d GPUs: dp %d, ep %d; contiguous placement; %s network, %s "
                "all-to-all\n",
             gpus, s->parallel.dp, s->parallel.ep,
@@ -106,9 +111,6 @@ int report_text(FILE *f, const scenario *s, const metrics *m, const topo_t *t)
             s->workload.source.kind == SOURCE_FIXED        ? "fixed"
             : s->workload.source.kind == SOURCE_POPULARITY ? "popularity"
                                                            : "synthetic");
-    static const char *const overflow[] = {"drop", "dropless", "reroute", "adaptive"};
-    static const char *const router[] = {"softmax_topk", "topk_softmax", "sigmoid_bias",
-                                         "noisy_topk",   "expert_choice", "hash"};
     if (s->model.capacity.overflow == CAPACITY_DROPLESS)
         fprintf(f, "dropless");
     else
@@ -244,9 +246,13 @@ int report_json(FILE *f, const scenario *s, const metrics *m, const topo_t *t)
     json_str(f, s->cluster.gpu.name);
     fprintf(f, "},\n");
     fprintf(f, "  \"model\": {\"layers\": %d, \"moe_layers\": %d, \"experts\": %d, "
-               "\"top_k\": %d, \"shared_experts\": %d, \"hidden\": %d, \"expert_ffn\": %d},\n",
+               "\"top_k\": %d, \"shared_experts\": %d, \"hidden\": %d, \"expert_ffn\": %d, "
+               "\"router\": \"%s\", \"overflow\": \"%s\"},\n",
             s->model.layers, s->moe_layers, s->model.experts, s->model.top_k,
-            s->model.shared_experts, s->model.hidden, s->model.expert_ffn);
+            s->model.shared_experts, s->model.hidden, s->model.expert_ffn,
+            router[s->model.router.kind], overflow[s->model.capacity.overflow]);
+    fprintf(f, "  \"network\": {\"model\": \"%s\", \"alltoall\": \"%s\"},\n",
+            s->network.model == NETMODEL_FLOW ? "flow" : "analytical", a2a[s->network.alltoall]);
 
     fprintf(f, "  \"totals\": {\n    \"tokens\": %" PRId64 ",\n    \"batches\": %d,\n",
             m->tokens, m->batches);
