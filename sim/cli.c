@@ -36,7 +36,7 @@ static const char usage_main[] =
     "  check SCENARIO   validate a scenario file, run nothing\n"
     "  place --loads F  an expert placement from a load table, as JSON (place --help)\n"
     "  collective SCENARIO  collectives/MoE all-to-all, nccl-tests style (collective --help)\n"
-    "  help [COMMAND]   this text, or a command's options\n"
+    "  help [COMMAND]   this text, or a command's options; 'help keys': every scenario key\n"
     "\n"
     "  moesim --version prints the version.\n"
     "Exit status: 0 success, 1 the run failed, 2 bad input.\n"
@@ -291,6 +291,8 @@ int cli_main(int argc, char **argv)
             fputs(usage_run, stdout);
         else if (strcmp(topic, "check") == 0)
             fputs(usage_check, stdout);
+        else if (strcmp(topic, "keys") == 0)
+            scenario_write_keys_md(stdout);
         else if (strcmp(topic, "place") == 0 || strcmp(topic, "collective") == 0) {
             char help_arg[] = "--help";
             char *hv[] = {help_arg, NULL};

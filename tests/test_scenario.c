@@ -345,6 +345,21 @@ static void test_keys_md(void)
                              "model.experts] |");
     EXPECT_STR_CONTAINS(buf, "| `cluster.inter.bandwidth` | bandwidth | `\"400 Gb/s\"` |");
     EXPECT_STR_CONTAINS(buf, "\"sigmoid_bias\"");
+
+    /* docs/scenario.md carries the table as the loader writes it today
+     * (regenerate with `moesim help keys`) */
+    FILE *d = fopen("docs/scenario.md", "r");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(d);
+    char *doc = NULL;
+    size_t cap = 0;
+    FILE *m = open_memstream(&doc, &cap);
+    int ch;
+    while ((ch = fgetc(d)) != EOF)
+        fputc(ch, m);
+    fclose(d);
+    fclose(m);
+    EXPECT_TRUE(strstr(doc, buf) != NULL);
+    free(doc);
     free(buf);
 }
 
@@ -399,10 +414,40 @@ static void test_bad_corpus(void)
     CU_assertImplementation(cases >= 25, __LINE__, m, __FILE__, "", CU_FALSE);
 }
 
+static void test_system_preset(void)
+{
+    /* cluster.system fills what the file leaves out; the file and --set win. */
+    const char *text = "model = { layers = 2; hidden = 1024; expert_ffn = 2048; experts = 16; "
+                       "top_k = 2; };\ncluster = { system = \"DGX-A100\"; nodes = 2; };\n";
+    scenario s;
+    err_t e = ERR_INIT;
+    EXPECT_EQ_I64(load(text, NULL, 0, &s, &e), 0);
+    EXPECT_STR_CONTAINS(s.cluster.gpu.name, "A100-SXM-80GB");
+    EXPECT_EQ_I64(s.cluster.gpus_per_node, 8);
+    EXPECT_NEAR(s.cluster.intra_bw_Bps, 300e9, 1);
+    EXPECT_NEAR(s.cluster.inter_bw_Bps, 25e9, 1); /* 200 Gb/s */
+    EXPECT_STR_CONTAINS(s.cluster.system, "DGX-A100");
+    scenario_fini(&s);
+
+    const char *sets[] = {"cluster.inter.bandwidth=100 Gb/s", "cluster.system=HGX-H800"};
+    EXPECT_EQ_I64(load(text, sets, 2, &s, &e), 0);
+    EXPECT_STR_CONTAINS(s.cluster.gpu.name, "H800-SXM");
+    EXPECT_NEAR(s.cluster.intra_bw_Bps, 200e9, 1);
+    EXPECT_NEAR(s.cluster.inter_bw_Bps, 12.5e9, 1); /* --set beats the preset */
+    scenario_fini(&s);
+
+    const char *bad[] = {"cluster.system=DGX-Z"};
+    EXPECT_EQ_I64(load(text, bad, 1, &s, &e), -1);
+    EXPECT_EQ_I64(e.code, ERR_INPUT);
+    EXPECT_STR_CONTAINS(e.msg, "\"DGX-H100\", \"HGX-H800\", \"DGX-A100\"");
+    scenario_fini(&s);
+}
+
 void test_scenario_register(void)
 {
     TEST_SUITE("scenario", {"good", test_good}, {"defaults", test_defaults},
                {"set", test_set}, {"unknown key", test_unknown_key},
                {"moe layers", test_moe_layers}, {"fixed source", test_fixed_source},
-               {"keys md", test_keys_md}, {"bad corpus", test_bad_corpus});
+               {"keys md", test_keys_md}, {"bad corpus", test_bad_corpus},
+               {"system preset", test_system_preset});
 }

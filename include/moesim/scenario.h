@@ -59,6 +59,7 @@ typedef struct scenario {
     } model;
 
     struct {
+        char system[32];     /* system preset named, "" if none */
         int nodes;
         int gpus_per_node;
         gpu_spec gpu;              /* preset with overrides applied */
