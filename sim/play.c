@@ -72,10 +72,14 @@ struct play {
     int64_t *local_tokens;  /* gpus x spr: tokens per GPU and local expert */
     int64_t *gpu_tokens;    /* gpus: token-expert assignments received */
     int *dst_seen;          /* top_k: destinations of the current token */
+    int *node_seen;         /* top_k: destination nodes of the current token */
+    double *node_bytes;     /* gpus x nodes: bytes to each node, once per token */
+    double *node_wire;      /* the same in the wire dtype */
 
     /* where the batch stands */
     int batch, layer, moe;  /* moe: index of the current MoE layer */
     int experts_pending;
+    int padded;             /* this layer's buffers are padded to capacity */
     sim_time_t batch_start, phase_start;
     play_progress_fn progress;
     void *progress_ctx;
@@ -196,6 +200,9 @@ play_t *play_new(const scenario *s, err_t *e)
     p->local_tokens = xcalloc(G * (size_t)p->spr, sizeof(*p->local_tokens), "expert tokens");
     p->gpu_tokens = xcalloc(G, sizeof(*p->gpu_tokens), "GPU tokens");
     p->dst_seen = xcalloc((size_t)p->slots, sizeof(*p->dst_seen), "destinations");
+    p->node_seen = xcalloc((size_t)p->slots, sizeof(*p->node_seen), "destination nodes");
+    p->node_bytes = xcalloc(G * (size_t)s->cluster.nodes, sizeof(*p->node_bytes), "node bytes");
+    p->node_wire = xcalloc(G * (size_t)s->cluster.nodes, sizeof(*p->node_wire), "node bytes");
     p->eng = engine_new(4 * G + 16);
     metrics_init(&p->m, s->moe_layers, s->model.experts, topo_link_count(p->topo), p->gpus);
     for (int l = 0, i = 0; l < s->model.layers; l++)
@@ -238,6 +245,9 @@ void play_free(play_t *p)
     free(p->local_tokens);
     free(p->gpu_tokens);
     free(p->dst_seen);
+    free(p->node_seen);
+    free(p->node_bytes);
+    free(p->node_wire);
     free(p);
 }
 
@@ -259,15 +269,25 @@ const struct topo *play_topo(const play_t *p)
  * by phase, or flow by flow with max-min sharing on a flow process of its
  * own (one collective is in flight at a time, as all GPUs meet at every
  * all-to-all, so a private engine sees the same flows the run's would). */
-static sim_time_t alltoall(play_t *p, const double *bytes, dtype_t dt)
+static sim_time_t alltoall(play_t *p, const double *bytes, dtype_t dt, int combine)
 {
     const scenario *s = p->s;
     size_t GG = (size_t)p->gpus * (size_t)p->gpus;
+    size_t GN = (size_t)p->gpus * (size_t)s->cluster.nodes;
     double scale = coll_row_bytes(s->model.hidden, dt) /
                    ((double)s->model.hidden * dtype_bytes(s->model.dtype));
     for (size_t i = 0; i < GG; i++)
         p->wire[i] = bytes[i] * scale;
-    coll_alltoallv(&p->plan, p->topo, (coll_a2a_algo)s->network.alltoall, p->wire, NULL);
+    /* Hierarchical exchanges cross RDMA once per token and node; the per-node
+     * rows serve both directions (what d sent to node n comes back to d). */
+    for (size_t i = 0; i < GN; i++)
+        p->node_wire[i] = p->node_bytes[i] * scale;
+    const double *nb = p->padded ? NULL : p->node_wire; /* padded slots all travel */
+    coll_a2a_algo algo = (coll_a2a_algo)s->network.alltoall;
+    if (combine)
+        coll_alltoallv_combine(&p->plan, p->topo, algo, p->wire, nb);
+    else
+        coll_alltoallv(&p->plan, p->topo, algo, p->wire, nb);
     sim_time_t t;
     if (s->network.model == NETMODEL_FLOW) {
         t = flows_run_phases(p->flows, p->plan.phases, p->plan.off, p->plan.src, p->plan.dst,
@@ -367,8 +387,11 @@ static int route_layer(play_t *p)
      * it); padded, every expert slot up to capacity travels and is computed,
      * used or not (padded GShard/Tutel buffers are E x C per source). */
     const int padded = cap.pad_to_capacity && cap.overflow != CAPACITY_DROPLESS;
+    p->padded = padded;
     size_t GG = (size_t)G * (size_t)G;
+    int gpn = s->cluster.gpus_per_node, nodes = s->cluster.nodes;
     memset(p->bytes, 0, GG * sizeof(*p->bytes));
+    memset(p->node_bytes, 0, (size_t)G * (size_t)nodes * sizeof(*p->node_bytes));
     memset(p->local_tokens, 0, (size_t)G * (size_t)p->spr * sizeof(*p->local_tokens));
     memset(p->gpu_tokens, 0, (size_t)G * sizeof(*p->gpu_tokens));
     double row = (double)s->model.hidden * dtype_bytes(s->model.dtype);
@@ -378,7 +401,7 @@ static int route_layer(play_t *p)
         memset(p->src_load, 0, (size_t)E * sizeof(*p->src_load));
         for (int t = 0; t < tpr; t++) {
             const int32_t *c = p->choice + ((size_t)src * tpr + t) * K;
-            int ndst = 0;
+            int ndst = 0, nnode = 0;
             for (int j = 0; j < K; j++) {
                 if (c[j] < 0) /* dropped, or an unused expert-choice slot */
                     continue;
@@ -396,6 +419,13 @@ static int route_layer(play_t *p)
                 if (!seen) {
                     p->dst_seen[ndst++] = dst;
                     out[dst] += row;
+                    int node = dst / gpn;
+                    for (int i = 0; i < nnode && !seen; i++)
+                        seen = p->node_seen[i] == node;
+                    if (!seen) {
+                        p->node_seen[nnode++] = node;
+                        p->node_bytes[(size_t)src * nodes + node] += row;
+                    }
                 }
             }
         }
@@ -480,7 +510,7 @@ static void fire(engine_t *e, void *ctx, const engine_event_t *ev)
             engine_stop(e);
             break;
         }
-        sim_time_t t = alltoall(p, p->bytes, s->network.dispatch_dtype);
+        sim_time_t t = alltoall(p, p->bytes, s->network.dispatch_dtype, 0);
         metrics_series_add(&ml->dispatch, t);
         metrics_series_add(&p->m.dispatch_all, t);
         p->phase_start = now;
@@ -504,7 +534,7 @@ static void fire(engine_t *e, void *ctx, const engine_event_t *ev)
     case PH_EXPERT:
         (void)gpu;
         if (--p->experts_pending == 0) { /* the straggler is done: combine */
-            sim_time_t t = alltoall(p, p->bytes_back, s->network.combine_dtype);
+            sim_time_t t = alltoall(p, p->bytes_back, s->network.combine_dtype, 1);
             metrics_series_add(&ml->combine, t);
             metrics_series_add(&p->m.combine_all, t);
             at(p, t, PH_COMBINE, 0);

@@ -8,6 +8,7 @@
 #include "moesim/gpu.h"
 #include "moesim/play.h"
 #include "moesim/scenario.h"
+#include "moesim/topo.h"
 #include "test.h"
 
 #define TWO_GPUS "tests/e2e/two-gpus.cfg"
@@ -142,10 +143,55 @@ static void test_seed_changes_routing(void)
     scenario_fini(&b);
 }
 
+/* 2 nodes x 2 GPUs, one expert per GPU, top-2, one token per GPU: GPU 0's
+ * token wants experts 2 and 3, both on node 1; every other token stays in
+ * its node. Direct: GPU 0's NIC carries two rows. Hierarchical: one row,
+ * once per token and node, forwarded inside node 1 over NVLink; the combine
+ * gathers it at GPU 2 (local index 0 of node 1), whose NIC carries it back. */
+static const char *const TWO_NODES =
+    "name = \"two-nodes\";\n"
+    "model = { layers = 1; hidden = 1024; expert_ffn = 2048; experts = 4; top_k = 2; heads = 8;\n"
+    "  router = { overflow = \"dropless\"; }; };\n"
+    "cluster = { nodes = 2; gpus_per_node = 2; };\n"
+    "workload = { tokens_per_rank = 1; batches = 1; seq_len = 1;\n"
+    "  source = { kind = \"fixed\"; logits = ( [0.0, 0.0, 5.0, 4.0], [4.0, 5.0, 0.0, 0.0],\n"
+    "                                         [0.0, 0.0, 5.0, 4.0], [0.0, 0.0, 4.0, 5.0] ); }; };\n";
+
+static double nic_up_bytes(const char *algo, int gpu)
+{
+    char set[64];
+    snprintf(set, sizeof(set), "network.alltoall=%s", algo);
+    const char *sets[] = {set};
+    scenario s;
+    err_t e = ERR_INIT;
+    CU_ASSERT_EQUAL_FATAL(scenario_load_string(TWO_NODES, "two-nodes", sets, 1, &s, &e), 0);
+    play_t *p = play_new(&s, &e);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+    CU_ASSERT_EQUAL_FATAL(play_run(p, NULL, NULL, &e), 0);
+    double b = play_metrics(p)->link_bytes[topo_link_of(play_topo(p), gpu, TOPO_NIC_UP)];
+    play_free(p);
+    scenario_fini(&s);
+    return b;
+}
+
+static void test_hierarchical_once_per_node(void)
+{
+    EXPECT_NEAR(nic_up_bytes("direct", 0), 2 * 2048, 0);
+    /* combine, direct: GPUs 2 and 3 each send their row back over RDMA */
+    EXPECT_NEAR(nic_up_bytes("direct", 2), 2048, 0);
+    EXPECT_NEAR(nic_up_bytes("direct", 3), 2048, 0);
+    EXPECT_NEAR(nic_up_bytes("hierarchical", 0), 2048, 0);
+    /* combine, hierarchical: GPU 3 hands its row to GPU 2 over NVLink */
+    EXPECT_NEAR(nic_up_bytes("hierarchical", 2), 2048, 0);
+    EXPECT_NEAR(nic_up_bytes("hierarchical", 3), 0, 0);
+}
+
 void test_play_register(void)
 {
     TEST_SUITE("play", {"two GPUs, dropless, by hand", test_two_gpus_dropless},
                {"two GPUs, capacity 1, by hand", test_two_gpus_capacity},
                {"two simulations in one process", test_two_simulations_in_one_process},
-               {"seed changes routing", test_seed_changes_routing});
+               {"seed changes routing", test_seed_changes_routing},
+               {"hierarchical all-to-all: once per token and node",
+                test_hierarchical_once_per_node});
 }
