@@ -77,6 +77,15 @@ void err_format(const err_t *e, char *buf, size_t n)
         snprintf(buf, n, "%s%s", where, e->msg);
 }
 
+void err_list_divisors(int n, char *buf, size_t size)
+{
+    size_t k = 0;
+    buf[0] = '\0';
+    for (int d = 1; d <= n && k + 16 < size; d++)
+        if (n % d == 0)
+            k += (size_t)snprintf(buf + k, size - k, "%s%d", k ? ", " : "", d);
+}
+
 static void out_of_memory(size_t bytes, const char *what)
 {
     fprintf(stderr, "moesim: out of memory allocating %zu bytes for %s\n", bytes,

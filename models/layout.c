@@ -81,16 +81,6 @@ static int parse_order(layout *l, const char *order, err_t *e)
     return 0;
 }
 
-/* Lists the divisors of n in buf, "1, 2, 4". */
-static void divisors(int n, char *buf, size_t size)
-{
-    size_t k = 0;
-    buf[0] = '\0';
-    for (int d = 1; d <= n && k + 16 < size; d++)
-        if (n % d == 0)
-            k += (size_t)snprintf(buf + k, size - k, "%s%d", k ? ", " : "", d);
-}
-
 /* The product of the sizes listed before pp in a grid: pp's stride. */
 static int pp_stride(const layout *l, const int *size)
 {
@@ -143,13 +133,13 @@ int layout_init_order(layout *l, int world, int dp, int tp, int pp, int ep, int 
     int attn = dp * tp;
     char ok[256];
     if (attn % etp != 0) {
-        divisors(attn, ok, sizeof(ok));
+        err_list_divisors(attn, ok, sizeof(ok));
         return err_set(e, ERR_INPUT, NULL, 0, "parallel.etp",
                        "etp %d does not divide dp %d x tp %d = %d; allowed: a divisor of %d: %s",
                        etp, dp, tp, attn, attn, ok);
     }
     if (ep > attn / etp || (attn / etp) % ep != 0) { /* ep x etp never overflows */
-        divisors(attn / etp, ok, sizeof(ok));
+        err_list_divisors(attn / etp, ok, sizeof(ok));
         return err_set(e, ERR_INPUT, NULL, 0, "parallel.ep",
                        "ep %d x etp %d = %lld does not divide dp %d x tp %d = %d; allowed "
                        "with etp %d: ep a divisor of %d: %s",

@@ -17,6 +17,7 @@
 
 #include "moesim/base.h"
 #include "moesim/coll.h"
+#include "moesim/outfile.h"
 #include "moesim/place.h"
 #include "moesim/play.h"
 #include "moesim/report.h"
@@ -204,16 +205,6 @@ static int cmd_check(int argc, char **argv)
     return rc;
 }
 
-/* Opens "<path>.tmp.<pid>" for writing; the name goes into tmp (n bytes). */
-static FILE *open_tmp(const char *path, char *tmp, size_t n, err_t *e)
-{
-    snprintf(tmp, n, "%s.tmp.%ld", path, (long)getpid());
-    FILE *f = fopen(tmp, "w");
-    if (!f)
-        err_set(e, ERR_RUN, path, 0, NULL, "cannot write: %s", strerror(errno));
-    return f;
-}
-
 static int cmd_run(int argc, char **argv)
 {
     cli_opts o;
@@ -225,15 +216,14 @@ static int cmd_run(int argc, char **argv)
     memset(&s, 0, sizeof(s));
     err_t e = ERR_INIT;
     play_t *p = NULL;
-    FILE *jf = NULL;
-    char jtmp[600] = "";
+    outfile json = OUTFILE_INIT;
     const char *jpath = NULL;
     progress pr = {0};
 
     if (load(&o, &s, &e) < 0)
         goto fail;
     jpath = o.json ? o.json : (s.output.json[0] ? s.output.json : NULL);
-    if (jpath && !(jf = open_tmp(jpath, jtmp, sizeof(jtmp), &e)))
+    if (jpath && outfile_open(&json, jpath, &e) < 0)
         goto fail;
     if (!(p = play_new(&s, &e)))
         goto fail;
@@ -246,15 +236,10 @@ static int cmd_run(int argc, char **argv)
         fprintf(stderr, "\r%60s\r", "");
 
     const metrics *m = play_metrics(p);
-    if (jf) {
-        int bad = report_json(jf, &s, m, play_topo(p)) < 0;
-        bad |= fclose(jf) != 0;
-        jf = NULL;
-        if (bad || rename(jtmp, jpath) != 0) {
-            err_set(&e, ERR_RUN, jpath, 0, NULL, "cannot write: %s", strerror(errno));
+    if (json.f) {
+        report_json(json.f, &s, m, play_topo(p)); /* a write error shows in commit */
+        if (outfile_commit(&json, &e) < 0)
             goto fail;
-        }
-        jtmp[0] = '\0';
     }
     if (!o.quiet && report_text(stdout, &s, m, play_topo(p)) < 0) {
         err_set(&e, ERR_RUN, "stdout", 0, NULL, "cannot write the report");
@@ -265,10 +250,7 @@ static int cmd_run(int argc, char **argv)
     return 0;
 
 fail:
-    if (jf)
-        fclose(jf);
-    if (jtmp[0])
-        remove(jtmp);
+    outfile_abort(&json);
     play_free(p);
     scenario_fini(&s);
     return print_err(&e);

@@ -34,6 +34,7 @@
 #include "moesim/collective.h"
 #include "moesim/flows.h"
 #include "moesim/net.h"
+#include "moesim/outfile.h"
 #include "moesim/rng.h"
 #include "moesim/scenario.h"
 #include "moesim/topo.h"
@@ -373,17 +374,15 @@ static int run_moe(const scenario *s, const topo_t *t, int G, coll_a2a_algo algo
     return 0;
 }
 
-/* Written under a temporary name and renamed into place, as the run's
- * report is, so a failure never leaves half a file. %.9g keeps times to
- * the picosecond at the millisecond scale. */
+/* Written whole or not at all (outfile.h). %.9g keeps times to the
+ * picosecond at the millisecond scale. */
 static int write_json(const char *path, const char *op, const char *algo, const row *rows,
                       int nrows, const moe_result *d, const moe_result *c, err_t *e)
 {
-    char tmp[1100];
-    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-    FILE *f = fopen(tmp, "w");
-    if (!f)
-        return err_set(e, ERR_RUN, path, 0, NULL, "cannot write: %s", strerror(errno));
+    outfile out = OUTFILE_INIT;
+    if (outfile_open(&out, path, e) < 0)
+        return -1;
+    FILE *f = out.f;
     fprintf(f, "{ \"schema\": \"moesim.collective/1\",\n  \"rows\": [");
     for (int i = 0; i < nrows; i++)
         fprintf(f, "%s\n    {\"op\": \"%s\", \"algo\": \"%s\", \"bytes\": %.0f, \"time_s\": %.9g, "
@@ -397,11 +396,7 @@ static int write_json(const char *path, const char *op, const char *algo, const 
                    "%.6g, \"bottleneck\": \"%s\"}\n  }",
                 d->time_s, d->bw, d->bottleneck, c->time_s, c->bw, c->bottleneck);
     fprintf(f, "\n}\n");
-    if (fclose(f) != 0 || rename(tmp, path) != 0) {
-        remove(tmp);
-        return err_set(e, ERR_RUN, path, 0, NULL, "cannot write: %s", strerror(errno));
-    }
-    return 0;
+    return outfile_commit(&out, e);
 }
 
 /* Load the scenario, build its topology, then one plan per size (or the

@@ -280,16 +280,6 @@ static int parse_opts(int argc, char **argv, place_opts *o)
     return 0;
 }
 
-/* Lists the divisors of n, "1, 2, 4". */
-static void divisors(int n, char *buf, size_t size)
-{
-    size_t k = 0;
-    buf[0] = '\0';
-    for (int d = 1; d <= n && k + 16 < size; d++)
-        if (n % d == 0)
-            k += (size_t)snprintf(buf + k, size - k, "%s%d", k ? ", " : "", d);
-}
-
 /* The command-line checks, naming the options (the model's own checks name
  * quantities only). */
 static int check_opts(const place_opts *o, int experts, err_t *e)
@@ -316,7 +306,7 @@ static int check_opts(const place_opts *o, int experts, err_t *e)
                            "allowed: %d, or leave it out (replicas: --strategy eplb)",
                            o->replicas, o->strategy, experts, experts);
         if (experts % M != 0) {
-            divisors(experts, ok, sizeof(ok));
+            err_list_divisors(experts, ok, sizeof(ok));
             return err_set(e, ERR_INPUT, NULL, 0, "--gpus",
                            "%d experts cannot be split evenly over %d GPUs; allowed: a divisor "
                            "of %d: %s",
@@ -327,14 +317,14 @@ static int check_opts(const place_opts *o, int experts, err_t *e)
     int G = o->groups ? o->groups : 1, N = o->nodes ? o->nodes : 1;
     int R = o->replicas ? o->replicas : experts;
     if (experts % G != 0) {
-        divisors(experts, ok, sizeof(ok));
+        err_list_divisors(experts, ok, sizeof(ok));
         return err_set(e, ERR_INPUT, NULL, 0, "--groups",
                        "%d experts are not a multiple of %d groups; allowed: a divisor of %d: "
                        "%s",
                        experts, G, experts, ok);
     }
     if (M % N != 0) {
-        divisors(M, ok, sizeof(ok));
+        err_list_divisors(M, ok, sizeof(ok));
         return err_set(e, ERR_INPUT, NULL, 0, "--nodes",
                        "--gpus %d is not a multiple of %d nodes; allowed: a divisor of %d: %s",
                        M, N, M, ok);

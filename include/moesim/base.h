@@ -61,6 +61,10 @@ int err_set(err_t *e, err_code code, const char *file, int line, const char *key
 /* "file:line: key: msg" with the empty parts left out; writes at most n bytes. */
 void err_format(const err_t *e, char *buf, size_t n);
 
+/* Writes the divisors of n ("1, 2, 4, 8"), for the "allowed:" part of an
+ * error; stops before overflowing buf (size bytes). */
+void err_list_divisors(int n, char *buf, size_t size);
+
 /* Allocation that never fails: prints "out of memory allocating N bytes for
  * <what>" on stderr and exits 1. xcalloc and xrealloc check n * size for
  * overflow. Free with free(). */
