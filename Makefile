@@ -18,7 +18,9 @@ PKGS     := gsl libconfig zlib
 DEBS     := libgsl-dev libconfig-dev zlib1g-dev libcunit1-dev pkg-config
 
 WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
-CSTD     := -std=c11 -D_POSIX_C_SOURCE=200809L
+# -ffp-contract=off: no fused multiply-adds, so every machine rounds alike
+# (same scenario and seed, byte-identical output on any machine)
+CSTD     := -std=c11 -D_POSIX_C_SOURCE=200809L -ffp-contract=off
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CUNIT_LIBS = $(shell pkg-config --libs cunit 2>/dev/null || echo -lcunit)

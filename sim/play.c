@@ -447,10 +447,19 @@ static int route_layer(play_t *p)
         }
     }
     for (int a = 0; a < G; a++)
-        for (int b = 0; b < G; b++)
-            p->bytes_back[(size_t)b * G + a] = p->bytes[(size_t)a * G + b];
+        for (int b = 0; b < G; b++) {
+            double v = p->bytes[(size_t)a * G + b];
+            p->bytes_back[(size_t)b * G + a] = v;
+            if (a == b)
+                continue;
+            p->m.a2a_bytes += v;
+            if (a / gpn != b / gpn)
+                p->m.a2a_internode_bytes += v;
+        }
     metrics_balance(p->gpu_tokens, G, &mom, &cv);
     ml->gpu_max_over_mean_sum += mom;
+    p->m.gpu_max_over_mean_sum += mom;
+    p->m.gpu_balance_n++;
     return 0;
 }
 

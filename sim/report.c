@@ -25,12 +25,8 @@ static const char *const overflow[] = {"drop", "dropless", "reroute", "adaptive"
 static const char *const router[] = {"softmax_topk", "topk_softmax", "sigmoid_bias",
                                      "noisy_topk",   "expert_choice", "hash"};
 
-typedef struct totals {
-    int64_t assignments, dropped, rerouted;
-    double dropped_share, rerouted_share, throughput;
-} totals;
 
-static void compute_totals(const metrics *m, totals *t)
+void report_totals(const metrics *m, report_totals_t *t)
 {
     memset(t, 0, sizeof(*t));
     for (int i = 0; i < m->moe_layers; i++) {
@@ -42,6 +38,10 @@ static void compute_totals(const metrics *m, totals *t)
         t->dropped_share = (double)t->dropped / (double)t->assignments;
         t->rerouted_share = (double)t->rerouted / (double)t->assignments;
     }
+    if (m->gpu_balance_n > 0)
+        t->gpu_max_over_mean = m->gpu_max_over_mean_sum / (double)m->gpu_balance_n;
+    if (m->a2a_bytes > 0)
+        t->internode_share = m->a2a_internode_bytes / m->a2a_bytes;
     double secs = sim_time_to_s(m->sim_time_ps);
     t->throughput = secs > 0 ? (double)m->tokens / secs : 0;
 }
@@ -82,8 +82,8 @@ static const char *fmt_t(double s, char *buf, size_t n)
 
 int report_text(FILE *f, const scenario *s, const metrics *m, const topo_t *t)
 {
-    totals tt;
-    compute_totals(m, &tt);
+    report_totals_t tt;
+    report_totals(m, &tt);
     char a[32], b[32], c[32], d[32];
     int gpus = s->cluster.nodes * s->cluster.gpus_per_node;
 
@@ -138,6 +138,8 @@ int report_text(FILE *f, const scenario *s, const metrics *m, const topo_t *t)
     fprintf(f, "  dropped             %.2f%% of %" PRId64 " token-expert assignments "
             "(rerouted %.2f%%)\n",
             100 * tt.dropped_share, tt.assignments, 100 * tt.rerouted_share);
+    fprintf(f, "  GPU load max/mean   %.3f; %.1f%% of all-to-all bytes leave their node\n",
+            tt.gpu_max_over_mean, 100 * tt.internode_share);
     fprintf(f, "  dispatch all-to-all mean %s  p50 %s  p99 %s  max %s\n",
             fmt_t(disp.mean_s, a, sizeof(a)), fmt_t(disp.p50_s, b, sizeof(b)),
             fmt_t(disp.p99_s, c, sizeof(c)), fmt_t(disp.max_s, d, sizeof(d)));
@@ -231,8 +233,8 @@ static void json_i64_array(FILE *f, const int64_t *v, int n)
 
 int report_json(FILE *f, const scenario *s, const metrics *m, const topo_t *t)
 {
-    totals tt;
-    compute_totals(m, &tt);
+    report_totals_t tt;
+    report_totals(m, &tt);
     fprintf(f, "{\n  \"schema\": \"%s\",\n  \"moesim_version\": \"%s\",\n", REPORT_SCHEMA,
             MOESIM_VERSION);
     fprintf(f, "  \"scenario\": {\"name\": ");
@@ -267,6 +269,12 @@ int report_json(FILE *f, const scenario *s, const metrics *m, const topo_t *t)
     json_num(f, tt.dropped_share);
     fprintf(f, ",\n    \"rerouted_share\": ");
     json_num(f, tt.rerouted_share);
+    fprintf(f, ",\n    \"gpu_load_max_over_mean\": ");
+    json_num(f, tt.gpu_max_over_mean);
+    fprintf(f, ",\n    \"a2a_bytes\": ");
+    json_num(f, m->a2a_bytes);
+    fprintf(f, ",\n    \"internode_byte_share\": ");
+    json_num(f, tt.internode_share);
     fprintf(f, ",\n    \"step_s\": ");
     json_stats(f, &m->batch_time);
     fprintf(f, ",\n    \"dispatch_s\": ");

@@ -64,6 +64,10 @@ typedef struct metrics {
     double *link_bytes;       /* bytes carried per link, all collectives */
     int gpus;
     int64_t *gpu_busy_ps;     /* compute time per GPU */
+    double a2a_bytes;         /* dispatch bytes between distinct GPUs, model dtype */
+    double a2a_internode_bytes; /* the part of a2a_bytes that leaves its node */
+    double gpu_max_over_mean_sum; /* per-(batch, MoE layer) GPU token load max/mean, summed */
+    int64_t gpu_balance_n;    /* how many values that sum holds */
 } metrics;
 
 /* Sizes the tables; release with metrics_fini. */

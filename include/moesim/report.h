@@ -17,6 +17,18 @@
 
 #define REPORT_SCHEMA "moesim.report/1"
 
+/* The run's headline figures, as the report's "totals" prints them. */
+typedef struct report_totals_t {
+    int64_t assignments, dropped, rerouted; /* token-expert assignments, all MoE layers */
+    double dropped_share, rerouted_share;   /* of assignments */
+    double throughput;                      /* tokens per simulated second */
+    double gpu_max_over_mean;               /* mean over batches and MoE layers */
+    double internode_share;                 /* of dispatch bytes between GPUs */
+} report_totals_t;
+
+/* Fills *t from the metrics of a finished run. */
+void report_totals(const metrics *m, report_totals_t *t);
+
 /* Writes the human-readable report. All pointers borrowed. Returns 0, or -1
  * if writing failed. */
 int report_text(FILE *f, const scenario *s, const metrics *m, const topo_t *t);
