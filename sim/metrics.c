@@ -105,6 +105,7 @@ void metrics_init(metrics *m, int moe_layers, int experts, int links, int gpus)
     metrics_series_init(&m->batch_time);
     metrics_series_init(&m->dispatch_all);
     metrics_series_init(&m->combine_all);
+    metrics_series_init(&m->migration);
     m->links = links;
     m->link_bytes = xcalloc((size_t)links, sizeof(*m->link_bytes), "link metrics");
     m->gpus = gpus;
@@ -120,6 +121,7 @@ void metrics_fini(metrics *m)
     metrics_series_fini(&m->batch_time);
     metrics_series_fini(&m->dispatch_all);
     metrics_series_fini(&m->combine_all);
+    metrics_series_fini(&m->migration);
     free(m->link_bytes);
     free(m->gpu_busy_ps);
     memset(m, 0, sizeof(*m));

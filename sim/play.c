@@ -33,7 +33,16 @@
 #include "moesim/source.h"
 #include "moesim/topo.h"
 
-enum phase { PH_BATCH, PH_ATTN, PH_FFN, PH_GATE, PH_DISPATCH, PH_EXPERT, PH_COMBINE };
+enum phase {
+    PH_BATCH,
+    PH_MIGRATE,
+    PH_ATTN,
+    PH_FFN,
+    PH_GATE,
+    PH_DISPATCH,
+    PH_EXPERT,
+    PH_COMBINE
+};
 
 struct play {
     const scenario *s;
@@ -42,13 +51,21 @@ struct play {
     topo_t *topo;
     source_t *src;
     layout lay;
-    placement pl;
+    placement *pl;     /* per MoE layer */
     metrics m;
 
     int gpus;          /* world */
     int tokens;        /* tokens per batch, all ranks */
-    int spr;           /* expert slots per EP rank */
-    int *expert_local; /* expert -> its index among its rank's experts */
+    int spr;           /* expert slots per EP rank (the same in every layer) */
+    int *rank_node;    /* ep_groups x ep: node of each EP rank, for the replica rule */
+    int64_t *rank_tokens; /* ep_groups x ep: assignments so far this layer (replica rule) */
+    int ep_nodes;      /* nodes one EP group spans, as EPLB sees them (1: global policy) */
+    int *rank_node0;   /* ep: EP group 0's ranks' nodes numbered from 0 (topology_aware) */
+    double expert_bytes; /* one expert's weights */
+    double *ema;       /* dynamic: moe_layers x experts moving average of loads */
+    double *ema_coact; /* dynamic topology_aware: moe_layers x experts x experts */
+    double *batch_load, *batch_coact; /* one batch's counts, reused */
+    double *mig;       /* gpus x gpus: bytes of one re-placement */
     gpu_ffn_shape expert_shape;
     gpu_ffn_shape dense_shape;
     sim_time_t t_attn, t_gate, t_dense, t_shared; /* per GPU, same on every GPU */
@@ -88,6 +105,7 @@ struct play {
 };
 
 static void fire(engine_t *e, void *ctx, const engine_event_t *ev);
+static int placement_setup(play_t *p, err_t *e);
 
 static uint64_t ev_arg(enum phase ph, int gpu)
 {
@@ -105,19 +123,10 @@ play_t *play_new(const scenario *s, err_t *e)
     p->s = s;
     p->gpus = s->cluster.nodes * s->cluster.gpus_per_node;
     p->tokens = s->parallel.dp * s->workload.tokens_per_rank;
-    if (layout_init(&p->lay, p->gpus, s->parallel.dp, s->parallel.tp, s->parallel.pp,
-                    s->parallel.ep, s->parallel.etp, e) < 0)
+    if (layout_init_order(&p->lay, p->gpus, s->parallel.dp, s->parallel.tp, s->parallel.pp,
+                          s->parallel.ep, s->parallel.etp, s->parallel.order, e) < 0)
         goto fail;
-    if (placement_contiguous(&p->pl, s->model.experts, s->parallel.ep, e) < 0)
-        goto fail;
-    p->spr = p->pl.slots_per_rank;
-    p->expert_local = xcalloc((size_t)s->model.experts, sizeof(*p->expert_local),
-                              "expert index");
-    for (int slot = 0; slot < p->pl.ranks * p->spr; slot++) {
-        int x = p->pl.slot_expert[slot];
-        if (p->pl.expert_rank[x] == slot / p->spr)
-            p->expert_local[x] = slot % p->spr;
-    }
+    p->spr = (s->model.experts + s->placement.redundant) / s->parallel.ep;
 
     topo_config tc = {
         .nodes = s->cluster.nodes,
@@ -208,6 +217,8 @@ play_t *play_new(const scenario *s, err_t *e)
     for (int l = 0, i = 0; l < s->model.layers; l++)
         if (scenario_is_moe_layer(s, l))
             p->m.layer[i++].layer = l;
+    if (placement_setup(p, e) < 0)
+        goto fail;
     return p;
 
 fail:
@@ -223,7 +234,18 @@ void play_free(play_t *p)
     source_free(p->src);
     rng_free(p->rng);
     topo_free(p->topo);
-    placement_fini(&p->pl);
+    if (p->pl)
+        for (int i = 0; i < p->s->moe_layers; i++)
+            placement_fini(&p->pl[i]);
+    free(p->pl);
+    free(p->rank_node);
+    free(p->rank_tokens);
+    free(p->rank_node0);
+    free(p->ema);
+    free(p->ema_coact);
+    free(p->batch_load);
+    free(p->batch_coact);
+    free(p->mig);
     metrics_fini(&p->m);
     if (p->cc)
         for (int i = 0; i < p->s->moe_layers; i++)
@@ -232,7 +254,6 @@ void play_free(play_t *p)
     free(p->weight);
     free(p->bias);
     free(p->src_load);
-    free(p->expert_local);
     free(p->logits);
     free(p->choice);
     free(p->bytes);
@@ -269,6 +290,8 @@ const struct topo *play_topo(const play_t *p)
  * by phase, or flow by flow with max-min sharing on a flow process of its
  * own (one collective is in flight at a time, as all GPUs meet at every
  * all-to-all, so a private engine sees the same flows the run's would). */
+static sim_time_t time_plan(play_t *p);
+
 static sim_time_t alltoall(play_t *p, const double *bytes, dtype_t dt, int combine)
 {
     const scenario *s = p->s;
@@ -288,6 +311,14 @@ static sim_time_t alltoall(play_t *p, const double *bytes, dtype_t dt, int combi
         coll_alltoallv_combine(&p->plan, p->topo, algo, p->wire, nb);
     else
         coll_alltoallv(&p->plan, p->topo, algo, p->wire, nb);
+    return time_plan(p);
+}
+
+/* Times p->plan with the scenario's network model and adds its link bytes to
+ * the run's. */
+static sim_time_t time_plan(play_t *p)
+{
+    const scenario *s = p->s;
     sim_time_t t;
     if (s->network.model == NETMODEL_FLOW) {
         t = flows_run_phases(p->flows, p->plan.phases, p->plan.off, p->plan.src, p->plan.dst,
@@ -304,6 +335,77 @@ static sim_time_t alltoall(play_t *p, const double *bytes, dtype_t dt, int combi
     return t;
 }
 
+/* The gate of MoE layer `moe` for one batch of `src`'s tokens: logits, then
+ * the router's choices into p->choice (and gate weights into p->weight when
+ * score priority needs them). prob_sum and unrouted (may be NULL) collect the
+ * layer's router statistics. Returns the expert-choice capacity, -1 for a
+ * token-choice router, or -2 when the router refused its input (p->err). */
+static int64_t gate(play_t *p, source_t *src, int moe, double *bias, gsl_rng *noise,
+                    int64_t first_token, double *prob_sum, int64_t *unrouted)
+{
+    const scenario *s = p->s;
+    const router_config *rc = &s->model.router;
+    const capacity_config *cap = &s->model.capacity;
+    int E = s->model.experts, K = p->slots;
+    int tpr = s->workload.tokens_per_rank, ranks = s->parallel.dp;
+
+    source_logits(src, moe, p->logits);
+    router_state st = {.bias = bias, .noise = noise, .first_token = first_token};
+    double *w = cap->priority == CAPACITY_SCORE ? p->weight : NULL;
+    if (rc->kind != ROUTER_EXPERT_CHOICE)
+        return router_route(rc, &st, p->logits, p->tokens, p->choice, w, prob_sum, p->err) < 0
+                   ? -2
+                   : -1;
+    /* Experts choose within a capacity scope (a source rank's tokens, or the
+     * batch), C = the capacity of that scope; every expert then holds exactly
+     * C, so capacity has nothing left to drop. */
+    int per_rank = cap->scope == CAPACITY_SCOPE_RANK;
+    int chunks = per_rank ? ranks : 1, n = per_rank ? tpr : p->tokens;
+    int64_t ec_cap = capacity_of(cap, n, s->model.top_k, E);
+    st.ec_capacity = ec_cap;
+    for (int c = 0; c < chunks; c++) {
+        size_t off = (size_t)c * (size_t)n;
+        if (router_route(rc, &st, p->logits + off * (size_t)E, n, p->choice + off * (size_t)K,
+                         w ? w + off * (size_t)K : NULL, prob_sum, p->err) < 0)
+            return -2;
+        if (unrouted)
+            *unrouted += st.ec_unrouted;
+    }
+    return ec_cap;
+}
+
+/* Per-expert assignment counts of the choices in p->choice. */
+static void count_choices(const play_t *p, int64_t *counts)
+{
+    int E = p->s->model.experts;
+    memset(counts, 0, (size_t)E * sizeof(*counts));
+    for (size_t i = 0, n = (size_t)p->tokens * (size_t)p->slots; i < n; i++)
+        if (p->choice[i] >= 0)
+            counts[p->choice[i]]++;
+}
+
+/* Dynamic placement: folds this batch's wanted loads (and co-activations, for
+ * topology_aware) of the current layer into the moving averages. */
+static void observe_loads(play_t *p)
+{
+    const scenario *s = p->s;
+    size_t E = (size_t)s->model.experts, EE = E * E;
+    double a = s->placement.load_ema;
+    int first = p->batch == 0 && s->placement.warmup_batches == 0;
+    memset(p->batch_load, 0, E * sizeof(*p->batch_load));
+    if (p->batch_coact)
+        memset(p->batch_coact, 0, EE * sizeof(*p->batch_coact));
+    placement_count(p->choice, p->tokens, p->slots, (int)E, p->batch_load, p->batch_coact);
+    double *ema = p->ema + (size_t)p->moe * E;
+    for (size_t x = 0; x < E; x++)
+        ema[x] = first ? p->batch_load[x] : a * p->batch_load[x] + (1 - a) * ema[x];
+    if (!p->batch_coact)
+        return;
+    double *ec = p->ema_coact + (size_t)p->moe * EE;
+    for (size_t i = 0; i < EE; i++)
+        ec[i] = first ? p->batch_coact[i] : a * p->batch_coact[i] + (1 - a) * ec[i];
+}
+
 /* The router's work for the current MoE layer: logits, choices, capacity,
  * then counts and bytes. Returns -1 if a model refused its input. */
 static int route_layer(play_t *p)
@@ -311,43 +413,26 @@ static int route_layer(play_t *p)
     const scenario *s = p->s;
     metrics_layer *ml = &p->m.layer[p->moe];
     capacity_counts *cc = &p->cc[p->moe];
-    const router_config *rc = &s->model.router;
+    const placement *pl = &p->pl[p->moe];
     capacity_config cap = s->model.capacity;
-    int E = s->model.experts, K = p->slots, G = p->gpus;
+    int E = s->model.experts, K = p->slots, G = p->gpus, ep = s->parallel.ep;
     int tpr = s->workload.tokens_per_rank, ranks = s->parallel.dp;
 
-    source_logits(p->src, p->moe, p->logits);
-    router_state st = {
-        .bias = p->bias ? p->bias + (size_t)p->moe * (size_t)E : NULL,
-        .noise = p->noise,
-        .first_token = (int64_t)p->batch * p->tokens, /* hash: ids run across batches */
-    };
-    double *w = cap.priority == CAPACITY_SCORE ? p->weight : NULL;
-    int64_t ec_cap = -1;
-    if (rc->kind == ROUTER_EXPERT_CHOICE) {
-        /* Experts choose within a capacity scope (a source rank's tokens, or
-         * the batch), C = the capacity of that scope; every expert then holds
-         * exactly C, so capacity has nothing left to drop. */
-        int per_rank = cap.scope == CAPACITY_SCOPE_RANK;
-        int chunks = per_rank ? ranks : 1, n = per_rank ? tpr : p->tokens;
-        ec_cap = capacity_of(&cap, n, s->model.top_k, E);
-        st.ec_capacity = ec_cap;
-        for (int c = 0; c < chunks; c++) {
-            size_t off = (size_t)c * (size_t)n;
-            if (router_route(rc, &st, p->logits + off * (size_t)E, n,
-                             p->choice + off * (size_t)K, w ? w + off * (size_t)K : NULL,
-                             ml->prob_sum, p->err) < 0)
-                return -1;
-            ml->unrouted += st.ec_unrouted;
-        }
+    double *bias = p->bias ? p->bias + (size_t)p->moe * (size_t)E : NULL;
+    int64_t ec_cap = gate(p, p->src, p->moe, bias, p->noise,
+                          (int64_t)p->batch * p->tokens, /* hash: ids run across batches */
+                          ml->prob_sum, &ml->unrouted);
+    if (ec_cap == -2)
+        return -1;
+    if (ec_cap >= 0) {
         cap.overflow = CAPACITY_DROPLESS;
         cap.pad_to_capacity = false;
-    } else if (router_route(rc, &st, p->logits, p->tokens, p->choice, w, ml->prob_sum,
-                            p->err) < 0) {
-        return -1;
     }
+    if (p->ema) /* what the router wanted, before capacity */
+        observe_loads(p);
     /* reroute ranks a token's other experts by its logits */
     const double *scores = cap.overflow == CAPACITY_REROUTE ? p->logits : NULL;
+    double *w = cap.priority == CAPACITY_SCORE ? p->weight : NULL;
     if (capacity_apply(&cap, E, K, ranks, tpr, p->choice, w, scores, cc, p->err) < 0)
         return -1;
 
@@ -378,25 +463,31 @@ static int route_layer(play_t *p)
                                     "per-batch balance");
     }
     ml->mom_by_batch[ml->mom_n++] = mom;
-    if (st.bias) /* auxiliary-loss-free balancing: the bias learns from this batch */
-        router_update_bias(rc, p->bias + (size_t)p->moe * (size_t)E, cc->wanted);
+    if (bias) /* auxiliary-loss-free balancing: the bias learns from this batch */
+        router_update_bias(&s->model.router, bias, cc->wanted);
 
-    /* Bytes per GPU pair and tokens per (GPU, local expert). Data-parallel
-     * rank r is GPU r; its tokens stay inside its EP group. Unpadded, a token
-     * travels once to each GPU holding any of its experts (as DeepEP sends
-     * it); padded, every expert slot up to capacity travels and is computed,
-     * used or not (padded GShard/Tutel buffers are E x C per source). */
+    /* Bytes per GPU pair and tokens per (GPU, local slot). Data-parallel
+     * rank r is GPU r; its tokens stay inside its EP group. An expert with
+     * replicas serves a token from the slot placement_pick chooses (its own
+     * node first, then the least loaded so far this layer, counted per EP
+     * group in source order). Unpadded, a token travels once to each GPU
+     * holding any of its experts (as DeepEP sends it); padded, every expert
+     * slot up to capacity travels and is computed, used or not (padded
+     * GShard/Tutel buffers are E x C per source). */
     const int padded = cap.pad_to_capacity && cap.overflow != CAPACITY_DROPLESS;
     p->padded = padded;
     size_t GG = (size_t)G * (size_t)G;
-    int gpn = s->cluster.gpus_per_node, nodes = s->cluster.nodes;
+    int gpn = s->cluster.gpus_per_node, nodes = s->cluster.nodes, spr = p->spr;
     memset(p->bytes, 0, GG * sizeof(*p->bytes));
     memset(p->node_bytes, 0, (size_t)G * (size_t)nodes * sizeof(*p->node_bytes));
-    memset(p->local_tokens, 0, (size_t)G * (size_t)p->spr * sizeof(*p->local_tokens));
+    memset(p->local_tokens, 0, (size_t)G * (size_t)spr * sizeof(*p->local_tokens));
     memset(p->gpu_tokens, 0, (size_t)G * sizeof(*p->gpu_tokens));
+    memset(p->rank_tokens, 0, (size_t)p->lay.ep_groups * (size_t)ep * sizeof(*p->rank_tokens));
     double row = (double)s->model.hidden * dtype_bytes(s->model.dtype);
     for (int src = 0; src < G; src++) {
         int group = layout_ep_group(&p->lay, src);
+        const int *rn = p->rank_node + (size_t)group * (size_t)ep;
+        int64_t *rt = p->rank_tokens + (size_t)group * (size_t)ep;
         double *out = p->bytes + (size_t)src * G;
         memset(p->src_load, 0, (size_t)E * sizeof(*p->src_load));
         for (int t = 0; t < tpr; t++) {
@@ -405,8 +496,9 @@ static int route_layer(play_t *p)
             for (int j = 0; j < K; j++) {
                 if (c[j] < 0) /* dropped, or an unused expert-choice slot */
                     continue;
-                int dst = layout_gpu(&p->lay, group, placement_rank_of(&p->pl, c[j]));
-                p->local_tokens[(size_t)dst * p->spr + p->expert_local[c[j]]]++;
+                int slot = placement_pick(pl, c[j], src / gpn, rn, rt);
+                int dst = layout_gpu(&p->lay, group, slot / spr);
+                p->local_tokens[(size_t)dst * spr + slot % spr]++;
                 p->gpu_tokens[dst]++;
                 p->src_load[c[j]]++;
                 if (padded) {
@@ -432,7 +524,9 @@ static int route_layer(play_t *p)
         if (!padded)
             continue;
         /* The empty slots: this rank's own (rank scope), or its share of
-         * the batch's (global scope: split evenly, remainder to low ranks). */
+         * the batch's (global scope: split evenly, remainder to low ranks);
+         * an expert's are split evenly over its replicas (remainder to the
+         * lower slots). */
         for (int x = 0; x < E; x++) {
             int64_t pad;
             if (cap.scope == CAPACITY_SCOPE_RANK) {
@@ -441,9 +535,14 @@ static int route_layer(play_t *p)
                 int64_t all = cc->padding[x];
                 pad = all / G + (src < all % G);
             }
-            int dst = layout_gpu(&p->lay, group, placement_rank_of(&p->pl, x));
-            p->local_tokens[(size_t)dst * p->spr + p->expert_local[x]] += pad;
-            out[dst] += row * (double)pad;
+            int nrep = pl->replicas[x];
+            for (int i = 0; i < nrep; i++) {
+                int slot = pl->expert_slots[pl->slot_start[x] + i];
+                int64_t share = pad / nrep + (i < pad % nrep);
+                int dst = layout_gpu(&p->lay, group, slot / spr);
+                p->local_tokens[(size_t)dst * spr + slot % spr] += share;
+                out[dst] += row * (double)share;
+            }
         }
     }
     for (int a = 0; a < G; a++)
@@ -461,6 +560,217 @@ static int route_layer(play_t *p)
     p->m.gpu_max_over_mean_sum += mom;
     p->m.gpu_balance_n++;
     return 0;
+}
+
+/* ---- placement ---- */
+
+/* The warm-up: `placement.warmup_batches` batches routed on a source of their
+ * own (the same router weights and topics, drawn from a fresh copy of the
+ * "source/init" stream, but tokens from "placement/warmup"), so the timed run
+ * sees the same tokens whatever the strategy. Nothing is timed or counted in
+ * the report; sigmoid_bias learns on a copy of the biases. Adds each layer's
+ * wanted loads to load (moe_layers x experts) and, if coact is not NULL, its
+ * co-activations (moe_layers x experts x experts). */
+static int warmup(play_t *p, double *load, double *coact, err_t *e)
+{
+    const scenario *s = p->s;
+    size_t E = (size_t)s->model.experts;
+    rng_set_t *w = rng_new(s->seed);
+    source_t *src = source_new(&s->workload.source, rng_stream(w, "source/init"), e);
+    double *bias = p->bias ? xcalloc((size_t)s->moe_layers * E, sizeof(*bias), "biases") : NULL;
+    int64_t *counts = xcalloc(E, sizeof(*counts), "warm-up counts");
+    gsl_rng *noise = p->noise ? rng_stream(w, "placement/warmup-noise") : NULL;
+    int rc = src ? 0 : -1;
+    for (int b = 0; rc == 0 && b < s->placement.warmup_batches; b++) {
+        source_begin_batch(src, p->tokens, rng_stream(w, "placement/warmup"));
+        /* token ids after the run's, for the hash router */
+        int64_t first = ((int64_t)s->workload.batches + b) * p->tokens;
+        for (int i = 0; rc == 0 && i < s->moe_layers; i++) {
+            double *bi = bias ? bias + (size_t)i * E : NULL;
+            if (gate(p, src, i, bi, noise, first, NULL, NULL) == -2) {
+                rc = -1;
+                break;
+            }
+            placement_count(p->choice, p->tokens, p->slots, (int)E, load + (size_t)i * E,
+                            coact ? coact + (size_t)i * E * E : NULL);
+            if (bi) {
+                count_choices(p, counts);
+                router_update_bias(&s->model.router, bi, counts);
+            }
+        }
+    }
+    free(counts);
+    free(bias);
+    source_free(src);
+    rng_free(w);
+    return rc;
+}
+
+/* One layer's placement by `strategy` from loads and co-activations. */
+static int place_layer(play_t *p, scenario_placement strategy, placement *out, const double *load,
+                       const double *coact, err_t *e)
+{
+    const scenario *s = p->s;
+    placement_spec sp = {
+        .strategy = scenario_placement_name(strategy),
+        .experts = s->model.experts,
+        .ranks = s->parallel.ep,
+        .slots = s->model.experts + s->placement.redundant,
+        .groups = s->model.router.groups > 1 ? s->model.router.groups : 1,
+        .nodes = p->ep_nodes,
+        .load = load,
+        .coact = coact,
+        .rank_node = p->rank_node0,
+        .rng = rng_stream(p->rng, "placement"),
+    };
+    if (placement_build(out, &sp, e) < 0)
+        return -1;
+    if (out->slots_per_rank != p->spr) /* every layer must fit the same slot tables */
+        return err_set(e, ERR_RUN, NULL, 0, "placement.strategy",
+                       "%s gave %d slots per rank, expected %d", sp.strategy,
+                       out->slots_per_rank, p->spr);
+    return 0;
+}
+
+/* Where each EP rank sits, the warm-up, and every MoE layer's first
+ * placement. A dynamic placement without warm-up starts from its strategy on
+ * equal loads. */
+static int placement_setup(play_t *p, err_t *e)
+{
+    const scenario *s = p->s;
+    int ep = s->parallel.ep, groups = p->lay.ep_groups, gpn = s->cluster.gpus_per_node;
+    int L = s->moe_layers, W = s->placement.warmup_batches;
+    size_t E = (size_t)s->model.experts, EE = E * E, G = (size_t)p->gpus;
+    p->err = e;
+    p->pl = xcalloc((size_t)L, sizeof(*p->pl), "placements");
+    p->rank_node = xcalloc((size_t)groups * (size_t)ep, sizeof(*p->rank_node), "rank nodes");
+    p->rank_tokens = xcalloc((size_t)groups * (size_t)ep, sizeof(*p->rank_tokens),
+                             "rank tokens");
+    p->rank_node0 = xcalloc((size_t)ep, sizeof(*p->rank_node0), "rank nodes");
+    for (int g = 0; g < groups; g++)
+        for (int r = 0; r < ep; r++)
+            p->rank_node[(size_t)g * ep + r] = layout_gpu(&p->lay, g, r) / gpn;
+    /* Group 0's nodes numbered 0, 1... in rank order. EPLB's hierarchical
+     * policy assumes rank r sits on node r / (ep / nodes); where the layout
+     * does not put the ranks so, its global policy (nodes = 1) applies. */
+    int n = 0;
+    for (int r = 0; r < ep; r++) {
+        int id = -1;
+        for (int q = 0; q < r && id < 0; q++)
+            if (p->rank_node[q] == p->rank_node[r])
+                id = p->rank_node0[q];
+        p->rank_node0[r] = id >= 0 ? id : n++;
+    }
+    p->ep_nodes = ep % n == 0 ? n : 1;
+    for (int r = 0; r < ep && p->ep_nodes > 1; r++)
+        if (p->rank_node0[r] != r / (ep / n))
+            p->ep_nodes = 1;
+    p->expert_bytes = (double)s->model.ffn_matrices * s->model.hidden * s->model.expert_ffn *
+                      dtype_bytes(s->model.dtype);
+
+    scenario_placement st = s->placement.strategy;
+    scenario_placement build = st == PLACEMENT_DYNAMIC ? s->placement.rebalance : st;
+    int need_coact = build == PLACEMENT_TOPOLOGY_AWARE;
+    double *load = NULL, *coact = NULL;
+    int rc = -1;
+    if (W > 0) {
+        load = xcalloc((size_t)L * E, sizeof(*load), "warm-up loads");
+        if (need_coact)
+            coact = xcalloc((size_t)L * EE, sizeof(*coact), "warm-up co-activations");
+        if (warmup(p, load, coact, e) < 0)
+            goto out;
+        for (size_t i = 0; i < (size_t)L * E; i++) /* per batch, as the moving average */
+            load[i] /= W;
+        for (size_t i = 0; coact && i < (size_t)L * EE; i++)
+            coact[i] /= W;
+    }
+    if (st == PLACEMENT_DYNAMIC) {
+        p->ema = xcalloc((size_t)L * E, sizeof(*p->ema), "load averages");
+        p->batch_load = xcalloc(E, sizeof(*p->batch_load), "batch loads");
+        if (need_coact) {
+            p->ema_coact = xcalloc((size_t)L * EE, sizeof(*p->ema_coact), "co-activations");
+            p->batch_coact = xcalloc(EE, sizeof(*p->batch_coact), "co-activations");
+        }
+        p->mig = xcalloc(G * G, sizeof(*p->mig), "migration bytes");
+        if (load) {
+            memcpy(p->ema, load, (size_t)L * E * sizeof(*load));
+            if (coact)
+                memcpy(p->ema_coact, coact, (size_t)L * EE * sizeof(*coact));
+        } else {
+            for (size_t i = 0; i < (size_t)L * E; i++)
+                p->ema[i] = 1.0;
+        }
+    }
+    for (int i = 0; i < L; i++) {
+        const double *li = st == PLACEMENT_DYNAMIC ? p->ema + (size_t)i * E
+                           : load                  ? load + (size_t)i * E
+                                                   : NULL;
+        const double *ci = st == PLACEMENT_DYNAMIC && p->ema_coact ? p->ema_coact + (size_t)i * EE
+                           : coact                                 ? coact + (size_t)i * EE
+                                                                   : NULL;
+        if (place_layer(p, build, &p->pl[i], li, ci, e) < 0)
+            goto out;
+    }
+    rc = 0;
+out:
+    free(load);
+    free(coact);
+    p->err = NULL;
+    return rc;
+}
+
+/* Dynamic placement: every layer re-placed from its moving averages; the
+ * experts that move are copied from a holder to their new rank in every EP
+ * group, timed as one all-to-all-v of weight bytes on the network (the run
+ * waits for it: migration between batches blocks, as a re-placement that
+ * does not overlap compute would). Returns the time, or -1 on failure. */
+static sim_time_t rebalance(play_t *p)
+{
+    const scenario *s = p->s;
+    size_t E = (size_t)s->model.experts, EE = E * E, G = (size_t)p->gpus;
+    int groups = p->lay.ep_groups;
+    memset(p->mig, 0, G * G * sizeof(*p->mig));
+    placement_move *mv = xcalloc((size_t)placement_slots(&p->pl[0]), sizeof(*mv), "moves");
+    int64_t copies = 0;
+    for (int i = 0; i < s->moe_layers; i++) {
+        placement next = {0};
+        const double *ci = p->ema_coact ? p->ema_coact + (size_t)i * EE : NULL;
+        int n = -1;
+        if (place_layer(p, s->placement.rebalance, &next, p->ema + (size_t)i * E, ci, p->err) ==
+            0)
+            n = placement_moves(&p->pl[i], &next, p->rank_node0, mv, p->err);
+        if (n < 0) {
+            placement_fini(&next);
+            free(mv);
+            return -1;
+        }
+        for (int g = 0; g < groups; g++)
+            for (int k = 0; k < n; k++) {
+                int a = layout_gpu(&p->lay, g, mv[k].src_rank);
+                int b = layout_gpu(&p->lay, g, mv[k].dst_rank);
+                p->mig[(size_t)a * G + (size_t)b] += p->expert_bytes;
+            }
+        copies += (int64_t)n * groups;
+        placement_fini(&p->pl[i]);
+        p->pl[i] = next;
+    }
+    free(mv);
+    p->m.rebalances++;
+    p->m.migrated_experts += copies;
+    p->m.migration_bytes += (double)copies * p->expert_bytes;
+    if (copies == 0)
+        return 0;
+    coll_alltoallv(&p->plan, p->topo, COLL_A2A_DIRECT, p->mig, NULL);
+    return time_plan(p);
+}
+
+static void start_batch(play_t *p, sim_time_t now)
+{
+    source_begin_batch(p->src, p->tokens, rng_stream(p->rng, "tokens"));
+    p->batch_start = p->phase_start = now;
+    p->layer = 0;
+    p->moe = 0;
+    at(p, p->t_attn, PH_ATTN, 0);
 }
 
 static void next_layer(play_t *p)
@@ -491,11 +801,21 @@ static void fire(engine_t *e, void *ctx, const engine_event_t *ev)
 
     switch ((enum phase)(ev->arg & 0xff)) {
     case PH_BATCH:
-        source_begin_batch(p->src, p->tokens, rng_stream(p->rng, "tokens"));
-        p->batch_start = p->phase_start = now;
-        p->layer = 0;
-        p->moe = 0;
-        at(p, p->t_attn, PH_ATTN, 0);
+        if (p->mig && p->batch > 0 && p->batch % s->placement.rebalance_every == 0) {
+            sim_time_t t = rebalance(p);
+            if (t < 0) {
+                p->failed = 1;
+                engine_stop(e);
+                break;
+            }
+            metrics_series_add(&p->m.migration, t);
+            at(p, t, PH_MIGRATE, 0);
+            break;
+        }
+        start_batch(p, now);
+        break;
+    case PH_MIGRATE:
+        start_batch(p, now);
         break;
     case PH_ATTN:
         for (int g = 0; g < p->gpus; g++)

@@ -100,11 +100,15 @@ int report_text(FILE *f, const scenario *s, const metrics *m, const topo_t *t)
             units_format_time(s->cluster.intra_lat_ps, b, sizeof(b)),
             units_format_bandwidth(s->cluster.inter_bw_Bps, c, sizeof(c)),
             units_format_time(s->cluster.inter_lat_ps, d, sizeof(d)));
-    fprintf(f, "  layout    %d GPUs: dp %d, ep %d; contiguous placement; %s network, %s "
-               "all-to-all\n",
-            gpus, s->parallel.dp, s->parallel.ep,
-            s->network.model == NETMODEL_FLOW ? "flow" : "analytical",
-            a2a[s->network.alltoall]);
+    fprintf(f, "  layout    %d GPUs: dp %d, ep %d; %s placement", gpus, s->parallel.dp,
+            s->parallel.ep, scenario_placement_name(s->placement.strategy));
+    if (s->placement.strategy == PLACEMENT_DYNAMIC)
+        fprintf(f, " (%s every %d batches)", scenario_placement_name(s->placement.rebalance),
+                s->placement.rebalance_every);
+    if (s->placement.redundant)
+        fprintf(f, ", %d redundant slots", s->placement.redundant);
+    fprintf(f, "; %s network, %s all-to-all\n",
+            s->network.model == NETMODEL_FLOW ? "flow" : "analytical", a2a[s->network.alltoall]);
     fprintf(f, "  workload  forward, %d batch%s x %d ranks x %d tokens; %s source; ",
             s->workload.batches, s->workload.batches > 1 ? "es" : "", s->parallel.dp,
             s->workload.tokens_per_rank,
@@ -146,6 +150,14 @@ int report_text(FILE *f, const scenario *s, const metrics *m, const topo_t *t)
     fprintf(f, "  combine all-to-all  mean %s  p50 %s  p99 %s  max %s\n",
             fmt_t(comb.mean_s, a, sizeof(a)), fmt_t(comb.p50_s, b, sizeof(b)),
             fmt_t(comb.p99_s, c, sizeof(c)), fmt_t(comb.max_s, d, sizeof(d)));
+    if (s->placement.strategy == PLACEMENT_DYNAMIC) {
+        metrics_summary mig;
+        metrics_series_summarize(&m->migration, &mig);
+        fprintf(f, "  re-placements       %d: %" PRId64 " expert copies, %s, %s in all\n",
+                m->rebalances, m->migrated_experts,
+                units_format_size(m->migration_bytes, a, sizeof(a)),
+                units_format_time(mig.sum_ps, b, sizeof(b)));
+    }
     if (m->links > 0 && m->sim_time_ps > 0) {
         int *ord = links_by_bytes(m);
         fprintf(f, "  hottest links      ");
@@ -255,6 +267,15 @@ int report_json(FILE *f, const scenario *s, const metrics *m, const topo_t *t)
             router[s->model.router.kind], overflow[s->model.capacity.overflow]);
     fprintf(f, "  \"network\": {\"model\": \"%s\", \"alltoall\": \"%s\"},\n",
             s->network.model == NETMODEL_FLOW ? "flow" : "analytical", a2a[s->network.alltoall]);
+    fprintf(f, "  \"placement\": {\"strategy\": \"%s\", \"redundant\": %d, "
+               "\"warmup_batches\": %d, \"rebalances\": %d, \"migrated_experts\": %" PRId64
+               ", \"migration_bytes\": ",
+            scenario_placement_name(s->placement.strategy), s->placement.redundant,
+            s->placement.warmup_batches, m->rebalances, m->migrated_experts);
+    json_num(f, m->migration_bytes);
+    fprintf(f, ", \"migration_s\": ");
+    json_stats(f, &m->migration);
+    fprintf(f, "},\n");
 
     fprintf(f, "  \"totals\": {\n    \"tokens\": %" PRId64 ",\n    \"batches\": %d,\n",
             m->tokens, m->batches);

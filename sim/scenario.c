@@ -108,9 +108,12 @@ static const char *const E_PRIORITY[] = {"order", "score", NULL};
 static const char *const E_INTRA[] = {"nvswitch", "pcie", "nvlink_mesh", NULL};
 static const char *const E_FABRIC[] = {"single_switch", "fat_tree", "rail_optimized", NULL};
 static const char *const E_INTER[] = {"ib", "roce", NULL};
-static const char *const E_PLACEMENT[] = {"contiguous", NULL};
-static const char *const NA_PLACEMENT[] = {"round_robin", "random", "balanced", "eplb",
-                                           "topology_aware", "dynamic", NULL};
+/* scenario_placement's order */
+static const char *const E_PLACEMENT[] = {"contiguous", "round_robin",    "random", "balanced",
+                                          "eplb",       "topology_aware", "dynamic", NULL};
+/* the load-driven strategies a dynamic placement recomputes */
+static const char *const E_REBALANCE[] = {"balanced", "eplb", "topology_aware", NULL};
+static const int C_REBALANCE[] = {PLACEMENT_BALANCED, PLACEMENT_EPLB, PLACEMENT_TOPOLOGY_AWARE};
 static const char *const E_MODE[] = {"forward", NULL};
 static const char *const NA_MODE[] = {"training", "inference", NULL};
 static const char *const E_SOURCE[] = {"synthetic", "fixed", "popularity", NULL};
@@ -133,6 +136,8 @@ static void def_model_dtype(const scenario *s, const key_row *r, value *v);
 static void def_nics(const scenario *s, const key_row *r, value *v);
 static void def_dp(const scenario *s, const key_row *r, value *v);
 static void def_ep(const scenario *s, const key_row *r, value *v);
+static void def_rebalance(const scenario *s, const key_row *r, value *v);
+static void def_warmup(const scenario *s, const key_row *r, value *v);
 
 /* Checks across keys. */
 static int check_first_dense(loader *L, const key_row *r, const value *v, err_t *e);
@@ -146,6 +151,9 @@ static int check_dp(loader *L, const key_row *r, const value *v, err_t *e);
 static int check_ep(loader *L, const key_row *r, const value *v, err_t *e);
 static int check_order(loader *L, const key_row *r, const value *v, err_t *e);
 static int check_logits(loader *L, const key_row *r, const value *v, err_t *e);
+static int check_redundant(loader *L, const key_row *r, const value *v, err_t *e);
+static int check_rebalance(loader *L, const key_row *r, const value *v, err_t *e);
+static int check_warmup(loader *L, const key_row *r, const value *v, err_t *e);
 
 /* The schema. Order matters: a row's default, bound or check reads rows above. */
 static const key_row keys[] = {
@@ -351,11 +359,30 @@ static const key_row keys[] = {
      .help = "how ranks are numbered, fastest-varying dimension first"},
 
     {.path = "placement.strategy", .type = KT_ENUM, .def = "\"contiguous\"",
-     .vals = E_PLACEMENT, .na = NA_PLACEMENT, FIELD(placement.strategy),
-     .help = "which experts live on which GPU: contiguous blocks in rank order"},
-    {.path = "placement.redundant", .type = KT_INT, .def = "0", .min = 0, .max = 0,
-     .na_what = "redundant experts are", FIELD(placement.redundant),
-     .help = "extra replicas of hot experts"},
+     .vals = E_PLACEMENT, FIELD(placement.strategy),
+     .help = "which experts live on which EP rank: contiguous blocks, round_robin, random, "
+             "balanced (LPT by warm-up load), eplb (DeepSeek's EPLB, with replicas), "
+             "topology_aware (co-chosen experts in one node), dynamic (re-placed during the "
+             "run): docs/placement.md"},
+    {.path = "placement.redundant", .type = KT_INT, .def = "0", .min = 0, .max = 65536,
+     .check = check_redundant, FIELD(placement.redundant),
+     .help = "eplb: extra expert slots per MoE layer, filled with replicas of hot experts; "
+             "model.experts + redundant must be a multiple of parallel.ep"},
+    {.path = "placement.rebalance_strategy", .type = KT_ENUM,
+     .def = "\"eplb\" if placement.redundant > 0, else \"balanced\"", .deflt = def_rebalance,
+     .vals = E_REBALANCE, .codes = C_REBALANCE, .check = check_rebalance, FIELD(placement.rebalance),
+     .help = "dynamic: the strategy recomputed from observed loads"},
+    {.path = "placement.warmup_batches", .type = KT_INT,
+     .def = "4 for balanced, eplb, topology_aware; else 0", .deflt = def_warmup, .min = 0,
+     .max = 100000, .check = check_warmup, FIELD(placement.warmup_batches),
+     .help = "batches routed (untimed, on a token stream of their own) to measure the "
+             "expert loads and co-activations a load-driven strategy places by"},
+    {.path = "placement.rebalance_every", .type = KT_INT, .def = "8", .min = 1,
+     .max = 1000000000, FIELD(placement.rebalance_every),
+     .help = "dynamic: re-place after every this many batches"},
+    {.path = "placement.load_ema", .type = KT_FLOAT, .def = "0.25", .min = 0, .max = 1,
+     .flags = F_MIN_OPEN, FIELD(placement.load_ema),
+     .help = "dynamic: weight of the newest batch in the moving average of expert loads"},
 
     {.path = "workload.mode", .type = KT_ENUM, .def = "\"forward\"", .vals = E_MODE,
      .na = NA_MODE, FIELD(workload.mode), .help = "what is run: forward passes"},
@@ -1248,6 +1275,29 @@ static void def_ep(const scenario *s, const key_row *r, value *v)
     v->i = s->parallel.dp;
 }
 
+/* A dynamic placement with redundant slots can only fill them with EPLB. */
+static void def_rebalance(const scenario *s, const key_row *r, value *v)
+{
+    (void)r;
+    v->i = s->placement.redundant > 0 ? PLACEMENT_EPLB : PLACEMENT_BALANCED;
+}
+
+static bool placement_needs_loads(scenario_placement p)
+{
+    return p == PLACEMENT_BALANCED || p == PLACEMENT_EPLB || p == PLACEMENT_TOPOLOGY_AWARE;
+}
+
+static void def_warmup(const scenario *s, const key_row *r, value *v)
+{
+    (void)r;
+    v->i = placement_needs_loads(s->placement.strategy) ? 4 : 0;
+}
+
+const char *scenario_placement_name(scenario_placement p)
+{
+    return E_PLACEMENT[p];
+}
+
 /* ---- checks across keys ---- */
 
 /* A scenario without an MoE layer would run and report nothing of interest. */
@@ -1390,6 +1440,52 @@ static int check_ep(loader *L, const key_row *r, const value *v, err_t *e)
                 "common divisor of parallel.dp (%d) and model.experts (%d): %s",
                 experts, (long long)v->i, v->st ? "" : ", the default: parallel.dp", dp,
                 experts, ok);
+}
+
+/* Redundant slots hold replicas, which only EPLB places; every EP rank gets
+ * the same number of slots. */
+static int check_redundant(loader *L, const key_row *r, const value *v, err_t *e)
+{
+    const scenario *s = L->s;
+    scenario_placement st = s->placement.strategy;
+    int ep = s->parallel.ep;
+    if (v->i == 0)
+        return 0;
+    if (st != PLACEMENT_EPLB && st != PLACEMENT_DYNAMIC)
+        return fail(L, v->st, r->path, e,
+                    "%lld needs placement.strategy \"eplb\" or \"dynamic\" (replicas are "
+                    "placed by EPLB), not \"%s\"; allowed: 0",
+                    (long long)v->i, E_PLACEMENT[st]);
+    if (v->i % ep != 0)
+        return fail(L, v->st, r->path, e,
+                    "%lld does not spread evenly over parallel.ep (%d) ranks; allowed: a "
+                    "multiple of %d (%d, %d, ...)",
+                    (long long)v->i, ep, ep, ep, 2 * ep);
+    return 0;
+}
+
+static int check_rebalance(loader *L, const key_row *r, const value *v, err_t *e)
+{
+    const scenario *s = L->s;
+    if (s->placement.strategy != PLACEMENT_DYNAMIC || s->placement.redundant == 0 ||
+        v->i == PLACEMENT_EPLB)
+        return 0;
+    return fail(L, v->st, r->path, e,
+                "\"%s\" cannot fill placement.redundant (%d) replica slots; allowed: "
+                "\"eplb\" (or placement.redundant = 0)",
+                E_PLACEMENT[v->i], s->placement.redundant);
+}
+
+/* balanced, eplb and topology_aware place by measured loads. */
+static int check_warmup(loader *L, const key_row *r, const value *v, err_t *e)
+{
+    scenario_placement st = L->s->placement.strategy;
+    if (v->i > 0 || !placement_needs_loads(st))
+        return 0;
+    return fail(L, v->st, r->path, e,
+                "0 leaves placement.strategy \"%s\" no loads to place by; allowed: an "
+                "integer in [1, 100000]",
+                E_PLACEMENT[st]);
 }
 
 /* "tp-ep-dp-pp": the dimensions a layout numbers ranks by, fastest first; cp

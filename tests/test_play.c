@@ -3,6 +3,7 @@
  * two-GPU case (tests/e2e/two-gpus.cfg explains every number) and runs that
  * must not depend on anything but the scenario and seed.
  */
+#include <stdio.h>
 #include <string.h>
 
 #include "moesim/gpu.h"
@@ -174,6 +175,158 @@ static double nic_up_bytes(const char *algo, int gpu)
     return b;
 }
 
+/* ---- placement in runs ---- */
+
+static void test_balanced_by_hand(void)
+{
+    /* The warm-up sees the fixed table's loads 2, 0, 3, 3. LPT: expert 2 to
+     * rank 0, 3 to rank 1, 0 to rank 0 (tie: lower rank), 1 to rank 1. So
+     * GPU 0 serves 5 assignments and GPU 1 three (contiguous: 2 and 6).
+     * Source 0's tokens want 2, 2, 0, 3: one row to GPU 1; source 1's want
+     * 0, 3, 3, 2: two rows to GPU 0. 2 x 2048 B over 100 GB/s + 1 us. */
+    const char *sets[] = {"placement.strategy=balanced", "placement.warmup_batches=1"};
+    scenario s;
+    play_t *p = run(TWO_GPUS, sets, 2, &s);
+    const metrics *m = play_metrics(p);
+    const metrics_layer *l = &m->layer[0];
+    EXPECT_NEAR(l->gpu_max_over_mean_sum, 5.0 / 4.0, 1e-12);
+    EXPECT_EQ_I64(l->dispatch.v[0], 1040960);
+    EXPECT_NEAR(m->a2a_bytes, 3 * 2048.0, 1e-9);
+    int64_t wanted[4] = {2, 0, 3, 3}; /* routing itself does not move */
+    for (int x = 0; x < 4; x++)
+        EXPECT_EQ_I64(l->wanted[x], wanted[x]);
+    play_free(p);
+    scenario_fini(&s);
+
+    p = run(TWO_GPUS, NULL, 0, &s); /* contiguous: 6 of 8 on GPU 1 */
+    EXPECT_NEAR(play_metrics(p)->layer[0].gpu_max_over_mean_sum, 6.0 / 4.0, 1e-12);
+    play_free(p);
+    scenario_fini(&s);
+}
+
+/* Two GPUs, four experts, top-1; every batch routes 3, 2, 3, 0 tokens to
+ * experts 0..3. */
+static const char dyn_cfg[] =
+    "name = \"dynamic\"; seed = 3;\n"
+    "model = { layers = 1; hidden = 1024; expert_ffn = 2048; experts = 4; top_k = 1;\n"
+    "  heads = 8; router = { kind = \"softmax_topk\"; overflow = \"dropless\"; }; };\n"
+    "cluster = { nodes = 1; gpus_per_node = 2; gpu = \"H100-SXM\";\n"
+    "  intra = { bandwidth = \"100 GB/s\"; latency = \"1 us\"; efficiency = 1.0; }; };\n"
+    "parallel = { ep = 2; };\n"
+    "placement = { strategy = \"dynamic\"; rebalance_every = 1; };\n"
+    "workload = { tokens_per_rank = 4; batches = 3; seq_len = 4; source = { kind = \"fixed\";\n"
+    "  logits = ( [5.0, 0.0, 0.0, 0.0], [5.0, 0.0, 0.0, 0.0], [5.0, 0.0, 0.0, 0.0],\n"
+    "             [0.0, 5.0, 0.0, 0.0], [0.0, 5.0, 0.0, 0.0], [0.0, 0.0, 5.0, 0.0],\n"
+    "             [0.0, 0.0, 5.0, 0.0], [0.0, 0.0, 5.0, 0.0] ); }; };\n"
+    "network = { message_overhead = \"0 us\"; };\n";
+
+static void test_dynamic_migration_by_hand(void)
+{
+    /* Start: balanced on equal loads = expert x on rank x % 2: {0, 2}, {1, 3}.
+     * Before batch 1, balanced on 3, 2, 3, 0: 0 to rank 0, 2 to rank 1, 1
+     * to rank 0 (tie), 3 to rank 1: {0, 1}, {2, 3}. Expert 1 moves to GPU 0
+     * and expert 2 to GPU 1: two copies of 3 x 1024 x 2048 x 2 B each way,
+     * 12,582,912 B over 100 GB/s + 1 us. Before batch 2 the average is the
+     * same and nothing moves. */
+    err_t e = ERR_INIT;
+    scenario s;
+    memset(&s, 0, sizeof(s));
+    CU_ASSERT_EQUAL_FATAL(scenario_load_string(dyn_cfg, "dynamic.cfg", NULL, 0, &s, &e), 0);
+    play_t *p = play_new(&s, &e);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+    CU_ASSERT_EQUAL_FATAL(play_run(p, NULL, NULL, &e), 0);
+    const metrics *m = play_metrics(p);
+    double expert = 3.0 * 1024 * 2048 * 2;
+    EXPECT_EQ_I64(m->rebalances, 2);
+    EXPECT_EQ_I64(m->migrated_experts, 2);
+    EXPECT_NEAR(m->migration_bytes, 2 * expert, 1e-6);
+    CU_ASSERT_EQUAL_FATAL(m->migration.n, 2);
+    EXPECT_EQ_I64(m->migration.v[0], 125829120 + 1000000);
+    EXPECT_EQ_I64(m->migration.v[1], 0);
+    /* the copies travelled on the links: 12.58 MB up from each GPU */
+    double moved = 0;
+    for (int i = 0; i < m->links; i++)
+        moved += m->link_bytes[i];
+    EXPECT_TRUE(moved >= 2 * expert);
+    /* batch 0 on {0, 2} {1, 3}: GPU 0 serves 6 of 8; after: 5 of 8 */
+    const metrics_layer *l = &m->layer[0];
+    EXPECT_NEAR(l->gpu_max_over_mean_sum, 6.0 / 4 + 5.0 / 4 + 5.0 / 4, 1e-12);
+    /* the run's time holds the migration; the batches' steps do not */
+    EXPECT_EQ_I64(m->sim_time_ps, m->batch_time.v[0] + m->batch_time.v[1] +
+                                      m->batch_time.v[2] + m->migration.v[0]);
+    play_free(p);
+    scenario_fini(&s);
+}
+
+static const char *const SKEWED[] = {
+    "workload.source.kind=popularity", "workload.source.distribution=zipf",
+    "workload.source.s=0.6",           "model.experts=32",
+    "model.layers=2",                  "workload.tokens_per_rank=512",
+    "workload.batches=2",              "model.router.overflow=dropless"};
+
+static void test_strategies_on_skewed_source(void)
+{
+    /* Every strategy sees the same tokens (the warm-up has its own stream);
+     * load-driven ones spread a zipf source's hot experts, so their GPU
+     * load max/mean beats contiguous blocks'. */
+    const char *names[] = {"contiguous", "round_robin", "random", "balanced", "eplb",
+                           "topology_aware"};
+    double mom[6];
+    int64_t wanted0[32];
+    for (int k = 0; k < 6; k++) {
+        const char *sets[12];
+        int n = 0;
+        for (size_t i = 0; i < sizeof(SKEWED) / sizeof(*SKEWED); i++)
+            sets[n++] = SKEWED[i];
+        char st[64];
+        snprintf(st, sizeof(st), "placement.strategy=%s", names[k]);
+        sets[n++] = st;
+        scenario s;
+        play_t *p = run("scenarios/mixtral-8x7b-h100x8.cfg", sets, n, &s);
+        const metrics *m = play_metrics(p);
+        mom[k] = m->gpu_max_over_mean_sum / (double)m->gpu_balance_n;
+        if (k == 0)
+            memcpy(wanted0, m->layer[0].wanted, sizeof(wanted0));
+        for (int x = 0; x < 32; x++)
+            CU_ASSERT_EQUAL(m->layer[0].wanted[x], wanted0[x]);
+        play_free(p);
+        scenario_fini(&s);
+    }
+    /* measured: contiguous 1.525, balanced and eplb 1.333 (the hottest
+     * expert alone fills a GPU: only replicas go further) */
+    EXPECT_TRUE(mom[0] > 1.4);
+    EXPECT_TRUE(mom[3] < mom[0] - 0.1); /* balanced */
+    EXPECT_TRUE(mom[4] < mom[0] - 0.1); /* eplb without replicas */
+}
+
+static void test_eplb_replicas_in_run(void)
+{
+    /* 8 redundant slots: each GPU holds 5; the hottest experts are
+     * replicated and their tokens split, so GPU load evens out further than
+     * without replicas, and every assignment is still served exactly once. */
+    double mom[2];
+    for (int k = 0; k < 2; k++) {
+        const char *sets[12];
+        int n = 0;
+        for (size_t i = 0; i < sizeof(SKEWED) / sizeof(*SKEWED); i++)
+            sets[n++] = SKEWED[i];
+        sets[n++] = "placement.strategy=eplb";
+        sets[n++] = k ? "placement.redundant=8" : "placement.redundant=0";
+        scenario s;
+        play_t *p = run("scenarios/mixtral-8x7b-h100x8.cfg", sets, n, &s);
+        const metrics *m = play_metrics(p);
+        mom[k] = m->gpu_max_over_mean_sum / (double)m->gpu_balance_n;
+        int64_t served = 0;
+        for (int x = 0; x < 32; x++)
+            served += m->layer[0].served[x];
+        EXPECT_EQ_I64(served, 2 * 8 * 512 * 2); /* batches x ranks x tokens x top_k */
+        play_free(p);
+        scenario_fini(&s);
+    }
+    EXPECT_TRUE(mom[1] < mom[0]);
+    EXPECT_TRUE(mom[1] < 1.15);
+}
+
 static void test_hierarchical_once_per_node(void)
 {
     EXPECT_NEAR(nic_up_bytes("direct", 0), 2 * 2048, 0);
@@ -192,6 +345,10 @@ void test_play_register(void)
                {"two GPUs, capacity 1, by hand", test_two_gpus_capacity},
                {"two simulations in one process", test_two_simulations_in_one_process},
                {"seed changes routing", test_seed_changes_routing},
+               {"balanced placement, by hand", test_balanced_by_hand},
+               {"dynamic placement's migration, by hand", test_dynamic_migration_by_hand},
+               {"strategies on a skewed source", test_strategies_on_skewed_source},
+               {"eplb replicas in a run", test_eplb_replicas_in_run},
                {"hierarchical all-to-all: once per token and node",
                 test_hierarchical_once_per_node});
 }

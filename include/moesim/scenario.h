@@ -29,7 +29,16 @@ typedef enum scenario_alltoall {
     ALLTOALL_PAIRWISE,
     ALLTOALL_HIERARCHICAL
 } scenario_alltoall;
-typedef enum scenario_placement { PLACEMENT_CONTIGUOUS } scenario_placement;
+/* in the order of placement.strategy's values */
+typedef enum scenario_placement {
+    PLACEMENT_CONTIGUOUS,
+    PLACEMENT_ROUND_ROBIN,
+    PLACEMENT_RANDOM,
+    PLACEMENT_BALANCED,
+    PLACEMENT_EPLB,
+    PLACEMENT_TOPOLOGY_AWARE,
+    PLACEMENT_DYNAMIC
+} scenario_placement;
 /* in topo_intra's and topo_fabric's orders */
 typedef enum scenario_intra { INTRA_NVSWITCH, INTRA_PCIE, INTRA_NVLINK_MESH } scenario_intra;
 typedef enum scenario_fabric { FABRIC_SINGLE_SWITCH, FABRIC_FAT_TREE, FABRIC_RAIL } scenario_fabric;
@@ -87,7 +96,11 @@ typedef struct scenario {
 
     struct {
         scenario_placement strategy;
-        int redundant;
+        scenario_placement rebalance; /* dynamic: balanced, eplb or topology_aware */
+        int redundant;                /* extra slots per MoE layer (eplb replicas) */
+        int warmup_batches;           /* untimed batches measuring loads */
+        int rebalance_every;          /* dynamic: batches between re-placements */
+        double load_ema;              /* dynamic: weight of the newest batch's loads */
     } placement;
 
     struct {
@@ -125,6 +138,9 @@ int scenario_load_string(const char *text, const char *name, const char *const *
                          int nsets, scenario *out, err_t *e);
 /* Frees what *s owns (fixed logits); safe on a zeroed or half-filled struct. */
 void scenario_fini(scenario *s);
+
+/* The name of a placement strategy, as scenario files write it. */
+const char *scenario_placement_name(scenario_placement p);
 
 /* Is layer l (0-based) an MoE layer? */
 bool scenario_is_moe_layer(const scenario *s, int l);
