@@ -622,6 +622,86 @@ int placement_moves(const placement *from, const placement *to, const int *rank_
     return n;
 }
 
+/* Distinct experts rank a of p shares with rank b of q. */
+static int overlap(const placement *p, int a, const placement *q, int b)
+{
+    int n = 0, spr = p->slots_per_rank;
+    for (int i = 0; i < spr; i++) {
+        int x = p->slot_expert[a * spr + i], dup = 0;
+        for (int j = 0; j < i && !dup; j++)
+            dup = p->slot_expert[a * spr + j] == x;
+        if (!dup && holds(q, x, b))
+            n++;
+    }
+    return n;
+}
+
+typedef struct pair {
+    int n, a, b;
+} pair;
+
+static int pair_cmp(const void *x, const void *y)
+{
+    const pair *u = x, *v = y;
+    if (u->n != v->n)
+        return u->n > v->n ? -1 : 1;
+    if (u->a != v->a)
+        return u->a < v->a ? -1 : 1;
+    return (u->b > v->b) - (u->b < v->b);
+}
+
+int placement_align(const placement *from, placement *to, const int *rank_node)
+{
+    int R = to->ranks, spr = to->slots_per_rank;
+    if (from->experts != to->experts || from->ranks != R)
+        return 0;
+    /* Greedy maximum-overlap matching: pairs (new rank a, old rank b) on the
+     * same node, most shared experts first (ties: lower a, then lower b);
+     * new rank a then takes old rank b's place. Ranks left unmatched (no
+     * pair with overlap) keep the free places in rank order. */
+    pair *pairs = xcalloc((size_t)R * (size_t)R, sizeof(*pairs), "alignment");
+    size_t np = 0;
+    for (int a = 0; a < R; a++)
+        for (int b = 0; b < R; b++) {
+            if (rank_node && rank_node[a] != rank_node[b])
+                continue;
+            int n = overlap(to, a, from, b);
+            if (n > 0)
+                pairs[np++] = (pair){n, a, b};
+        }
+    qsort(pairs, np, sizeof(*pairs), pair_cmp);
+    int *place = xcalloc((size_t)R, sizeof(*place), "alignment"); /* new rank -> place */
+    int *taken = xcalloc((size_t)R, sizeof(*taken), "alignment");
+    for (int a = 0; a < R; a++)
+        place[a] = -1;
+    for (size_t i = 0; i < np; i++)
+        if (place[pairs[i].a] < 0 && !taken[pairs[i].b]) {
+            place[pairs[i].a] = pairs[i].b;
+            taken[pairs[i].b] = 1;
+        }
+    for (int a = 0; a < R; a++) { /* the rest: the first free place on the same node */
+        for (int b = 0; b < R && place[a] < 0; b++)
+            if (!taken[b] && (!rank_node || rank_node[a] == rank_node[b])) {
+                place[a] = b;
+                taken[b] = 1;
+            }
+    }
+    int *old = xcalloc((size_t)placement_slots(to), sizeof(*old), "alignment");
+    memcpy(old, to->slot_expert, (size_t)placement_slots(to) * sizeof(*old));
+    int moved = 0;
+    for (int a = 0; a < R; a++) {
+        memcpy(to->slot_expert + (size_t)place[a] * spr, old + (size_t)a * spr,
+               (size_t)spr * sizeof(*old));
+        moved += place[a] != a;
+    }
+    placement_index(to);
+    free(old);
+    free(taken);
+    free(place);
+    free(pairs);
+    return moved;
+}
+
 double placement_migration_bytes(const placement *from, const placement *to,
                                  double expert_bytes, err_t *e)
 {

@@ -737,8 +737,13 @@ static sim_time_t rebalance(play_t *p)
         const double *ci = p->ema_coact ? p->ema_coact + (size_t)i * EE : NULL;
         int n = -1;
         if (place_layer(p, s->placement.rebalance, &next, p->ema + (size_t)i * E, ci, p->err) ==
-            0)
+            0) {
+            /* computed from scratch; renumbered to keep what can stay (ranks
+             * trade places only inside a node where nodes matter) */
+            placement_align(&p->pl[i], &next,
+                            s->placement.rebalance == PLACEMENT_BALANCED ? NULL : p->rank_node0);
             n = placement_moves(&p->pl[i], &next, p->rank_node0, mv, p->err);
+        }
         if (n < 0) {
             placement_fini(&next);
             free(mv);

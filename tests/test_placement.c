@@ -345,6 +345,87 @@ static void test_moves_by_hand(void)
     placement_fini(&c);
 }
 
+static void test_align_by_hand(void)
+{
+    /* {2,3} {0,1} is {0,1} {2,3} with the ranks swapped: after alignment
+     * nothing moves. On two different nodes the ranks may not trade. */
+    placement a, b;
+    err_t e = ERR_INIT;
+    EXPECT_EQ_I64(placement_contiguous(&a, 4, 2, &e), 0);
+    double load[4] = {1, 1, 5, 5};
+    EXPECT_EQ_I64(placement_balanced(&b, 4, 2, load, &e), 0); /* 2,0 | 3,1 */
+    placement_move m[4];
+    EXPECT_EQ_I64(placement_moves(&a, &b, NULL, m, &e), 2);
+    int split[2] = {0, 1};
+    EXPECT_EQ_I64(placement_align(&a, &b, split), 0);
+    EXPECT_EQ_I64(placement_moves(&a, &b, NULL, m, &e), 2);
+    placement_fini(&b);
+
+    int x[4] = {2, 3, 0, 1};
+    placement c = {0};
+    EXPECT_EQ_I64(placement_contiguous(&c, 4, 2, &e), 0);
+    memcpy(c.slot_expert, x, sizeof(x)); /* hand-made {2,3} {0,1} */
+    EXPECT_EQ_I64(placement_align(&a, &c, split), 0); /* two nodes: stays */
+    EXPECT_EQ_I64(c.slot_expert[0], 2);
+    EXPECT_EQ_I64(placement_align(&a, &c, NULL), 2);
+    for (int i = 0; i < 4; i++)
+        EXPECT_EQ_I64(c.slot_expert[i], i);
+    EXPECT_EQ_I64(c.expert_rank[0], 0); /* the index follows the slots */
+    EXPECT_EQ_I64(c.expert_rank[3], 1);
+    EXPECT_EQ_I64(placement_moves(&a, &c, NULL, m, &e), 0);
+    placement_fini(&a);
+    placement_fini(&c);
+}
+
+/* Alignment never adds copies, keeps every rank's contents, and respects
+ * nodes: random balanced re-placements of 64 experts on 16 ranks. */
+static void test_align_never_worse(void)
+{
+    gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
+    gsl_rng_set(r, 11);
+    int node[16];
+    for (int i = 0; i < 16; i++)
+        node[i] = i / 4;
+    err_t e = ERR_INIT;
+    placement_move m[64];
+    int saved = 0;
+    for (int trial = 0; trial < 50; trial++) {
+        double l1[64], l2[64];
+        for (int i = 0; i < 64; i++) {
+            l1[i] = gsl_rng_uniform(r);
+            l2[i] = l1[i] + 0.2 * gsl_rng_uniform(r);
+        }
+        placement a, b;
+        CU_ASSERT_EQUAL_FATAL(placement_balanced(&a, 64, 16, l1, &e), 0);
+        CU_ASSERT_EQUAL_FATAL(placement_balanced(&b, 64, 16, l2, &e), 0);
+        int before = placement_moves(&a, &b, NULL, m, &e);
+        double rank_before[16], rank_after[16];
+        placement_rank_load(&b, l2, rank_before);
+        const int *nodes = trial % 2 ? node : NULL;
+        placement_align(&a, &b, nodes);
+        int after = placement_moves(&a, &b, NULL, m, &e);
+        CU_ASSERT_TRUE(after <= before);
+        saved += before - after;
+        placement_rank_load(&b, l2, rank_after);
+        /* the same multiset of rank loads: ranks were renumbered, not repacked */
+        double s1 = 0, s2 = 0, q1 = 0, q2 = 0;
+        for (int i = 0; i < 16; i++) {
+            s1 += rank_before[i];
+            s2 += rank_after[i];
+            q1 += rank_before[i] * rank_before[i];
+            q2 += rank_after[i] * rank_after[i];
+        }
+        CU_ASSERT_DOUBLE_EQUAL(s1, s2, 1e-9);
+        CU_ASSERT_DOUBLE_EQUAL(q1, q2, 1e-9);
+        for (int x = 0; x < 64; x++)
+            CU_ASSERT_EQUAL(b.replicas[x], 1);
+        placement_fini(&a);
+        placement_fini(&b);
+    }
+    CU_ASSERT_TRUE(saved > 100); /* similar loads: most experts can stay */
+    gsl_rng_free(r);
+}
+
 /* Rebalancing with replicas: the bytes are the (expert, rank) pairs that are
  * new, counted independently here, times the weight bytes. */
 static void test_moves_eplb(void)
@@ -410,5 +491,7 @@ void test_placement_register(void)
                {"replica rule: alternates", test_pick_alternates},
                {"moves by hand", test_moves_by_hand},
                {"migration bytes = weights moved", test_moves_eplb},
+               {"align by hand", test_align_by_hand},
+               {"align never adds copies", test_align_never_worse},
                {"warm-up counts", test_count});
 }

@@ -146,6 +146,17 @@ typedef struct placement_move {
  * returns their count, or -1 with e filled when the shapes differ. */
 int placement_moves(const placement *from, const placement *to, const int *rank_node,
                     placement_move *moves, err_t *e);
+/* Renumbers the ranks of `to` so that as many of its (expert, rank) pairs
+ * as possible are already in `from`: a strategy's ranks are interchangeable
+ * (every rank holds the same number of slots), so a re-placement computed
+ * from scratch can keep most weights where they are. Only ranks on the same
+ * node trade places when rank_node (R entries) is given, which keeps a
+ * node-level packing (eplb's groups, topology_aware's co-activated sets)
+ * intact; NULL lets any two ranks trade. Greedy matching by overlap, ties to
+ * lower ranks; deterministic. Returns how many ranks changed number (0 when
+ * the shapes differ, leaving `to` as it was). */
+int placement_align(const placement *from, placement *to, const int *rank_node);
+
 /* Bytes moved by placement_moves: its count times expert_bytes (one expert's
  * weights); -1 when the shapes differ. */
 double placement_migration_bytes(const placement *from, const placement *to,
