@@ -17,6 +17,7 @@
 
 #include "moesim/base.h"
 #include "moesim/coll.h"
+#include "moesim/compare.h"
 #include "moesim/outfile.h"
 #include "moesim/place.h"
 #include "moesim/play.h"
@@ -35,6 +36,8 @@ static const char usage_main[] =
     "commands:\n"
     "  run [SCENARIO]   simulate a scenario (none: the built-in Mixtral 8x7B on 8 H100)\n"
     "  check SCENARIO   validate a scenario file, run nothing\n"
+    "  compare SCENARIO --vary KEY=V1,V2,...  the scenario under each value, side by\n"
+    "                   side, in parallel processes (compare --help)\n"
     "  place --loads F  an expert placement from a load table, as JSON (place --help)\n"
     "  collective SCENARIO  collectives/MoE all-to-all, nccl-tests style (collective --help)\n"
     "  help [COMMAND]   this text, or a command's options; 'help keys': every scenario key\n"
@@ -275,9 +278,12 @@ int cli_main(int argc, char **argv)
             fputs(usage_check, stdout);
         else if (strcmp(topic, "keys") == 0)
             scenario_write_keys_md(stdout);
-        else if (strcmp(topic, "place") == 0 || strcmp(topic, "collective") == 0) {
+        else if (strcmp(topic, "place") == 0 || strcmp(topic, "collective") == 0 ||
+                 strcmp(topic, "compare") == 0) {
             char help_arg[] = "--help";
             char *hv[] = {help_arg, NULL};
+            if (strcmp(topic, "compare") == 0)
+                return compare_main(1, hv);
             return topic[0] == 'p' ? place_main(1, hv) : coll_main(1, hv);
         } else if (topic[0])
             return usage_error(NULL, "no help on '%s'", topic);
@@ -293,5 +299,7 @@ int cli_main(int argc, char **argv)
         return place_main(argc - 2, argv + 2);
     if (strcmp(cmd, "collective") == 0)
         return coll_main(argc - 2, argv + 2);
+    if (strcmp(cmd, "compare") == 0)
+        return compare_main(argc - 2, argv + 2);
     return usage_error(NULL, "unknown command '%s'", cmd);
 }
