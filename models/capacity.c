@@ -285,34 +285,54 @@ int capacity_apply(const capacity_config *cfg, int experts, int top_k, int ranks
                 counts->order[a] = (struct capacity_item){weight[a0 + a], (uint32_t)a};
             qsort(counts->order, n, sizeof(*counts->order), item_cmp);
         }
-        for (size_t q = 0; q < n; q++) {
-            const size_t a = by_score ? counts->order[q].a : q;
-            const int32_t x = c[a];
-            if (x < 0)
-                continue;
-            /* room left: keep it where the router put it */
-            if (dropless || counts->load[x] < counts->cap[x]) {
-                counts->load[x]++;
-                counts->served[x]++;
-                continue;
+        int64_t *load = counts->load;
+        const int64_t *cap = counts->cap;
+        if (!by_score && !reroute) {
+            /* Arrival order, drop or dropless: the common case, branch-free
+             * (whether an expert is full changes unpredictably, and a
+             * mispredicted branch per assignment cost more than the rest). */
+            for (size_t a = 0; a < n; a++) {
+                const int32_t x = c[a];
+                if (x < 0)
+                    continue;
+                const int keep = dropless || load[x] < cap[x];
+                load[x] += keep;
+                counts->dropped[x] += !keep;
+                c[a] = keep ? x : -1;
             }
-            /* x is full for this scope: move the assignment, or drop it */
-            const size_t t = a / k;
-            int32_t y = -1;
-            if (reroute)
-                y = next_best(scores + (a0 / k + t) * E, c + t * k, top_k, counts->load,
-                              counts->cap, experts);
-            if (y >= 0) {
-                c[a] = y;
-                counts->load[y]++;
-                counts->served[y]++;
-                counts->rerouted[x]++;
-                counts->rerouted_in[y]++;
-            } else {
-                c[a] = -1;
-                counts->dropped[x]++;
+        } else {
+            for (size_t q = 0; q < n; q++) {
+                const size_t a = by_score ? counts->order[q].a : q;
+                const int32_t x = c[a];
+                if (x < 0)
+                    continue;
+                /* room left: keep it where the router put it */
+                if (dropless || load[x] < cap[x]) {
+                    load[x]++;
+                    continue;
+                }
+                /* x is full for this scope: move the assignment, or drop it */
+                const size_t t = a / k;
+                int32_t y = -1;
+                if (reroute)
+                    y = next_best(scores + (a0 / k + t) * E, c + t * k, top_k, load, cap,
+                                  experts);
+                if (y >= 0) {
+                    c[a] = y;
+                    load[y]++;
+                    counts->rerouted[x]++;
+                    counts->rerouted_in[y]++;
+                } else {
+                    c[a] = -1;
+                    counts->dropped[x]++;
+                }
             }
         }
+        /* Every assignment an expert processes, kept or rerouted in, is one
+         * unit of its scope's load and nothing else is: served is the sum of
+         * the scopes' loads. */
+        for (size_t i = 0; i < E; i++)
+            counts->served[i] += load[i];
         /* the padded kernel computes cap slots whether filled or not; the
          * difference is the waste the issue asks to report */
         if (cfg->pad_to_capacity && !dropless)

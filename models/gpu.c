@@ -270,3 +270,56 @@ sim_time_t gpu_gate_time(const gpu_spec *g, int64_t tokens, int hidden, int expe
      * FP32; the top-k is fused into the same kernel and its FLOPs are noise. */
     return gpu_op_time(g, 2 * T * H * E, (H * E + T * H) * b + 4 * T * E, dt);
 }
+
+/* Memory fit, forward passes only: no gradients, optimizer state or KV cache
+ * (workload.mode is forward, and a forward batch attends within itself).
+ * Embeddings and norms are left out (DeepSeek-V3's 129,280 x 7,168
+ * embedding is 0.9 G parameters of 671 G). With b_w the weights' and b the
+ * activations' bytes, H hidden, q = heads x head_dim, kv = kv_heads x
+ * head_dim, M matrices, F_d and F_e the dense and expert FFN widths:
+ *   attention per layer  (H (q + 2kv) + q H) b_w / tp       (as gpu_attention_time)
+ *   dense FFN per layer  M H F_d b_w / tp                    (Megatron splits both)
+ *   per MoE layer        H E b_w (the gate, replicated)
+ *                        + shared x M H F_e b_w / tp
+ *                        + slots x M H F_e b_w / etp
+ * Activations, one layer at a time (a forward pass frees a layer's buffers
+ * before the next; PyTorch's caching allocator reuses them), T tokens:
+ *   T b (2H + max((2q + 2kv) / tp, (M - 1) F_d / tp, shared (M - 1) F_e / tp))
+ *     the residual stream and the normalised input, plus the widest
+ *     intermediate: Q, K, V and the attention output, or the FFN's gate and
+ *     up projections (the activation product overwrites one of them);
+ *   + T_moe k (M - 1) F_e b  the routed experts' intermediates (with etp > 1
+ *     each GPU sees etp times the rows at 1/etp of the width: the same);
+ *   + T_moe k etp (dispatch row + combine row)  the receive buffers of the
+ *     two all-to-alls at the balanced average (DeepEP sizes them for the
+ *     worst case; a skewed batch needs more). */
+void gpu_memory_need(const gpu_memory_shape *sh, gpu_memory *out)
+{
+    double H = sh->attn.hidden, bw = dtype_bytes(sh->weight_dt), b = dtype_bytes(sh->act_dt);
+    double q = (double)sh->attn.heads * sh->attn.head_dim;
+    double kv = (double)sh->attn.kv_heads * sh->attn.head_dim;
+    double M = sh->matrices, tp = sh->tp, etp = sh->etp;
+    int dense = sh->layers - sh->moe_layers;
+    memset(out, 0, sizeof(*out));
+    out->attention = sh->layers * (H * (q + 2 * kv) + q * H) * bw / tp;
+    out->dense_ffn = dense * M * H * sh->dense_ffn * bw / tp;
+    out->gate = sh->moe_layers * H * sh->experts * bw;
+    double expert = M * H * sh->expert_ffn * bw; /* one whole expert */
+    out->shared = sh->moe_layers * (double)sh->shared_experts * expert / tp;
+    out->experts = sh->moe_layers * (double)sh->slots * expert / etp;
+    out->weights = out->attention + out->dense_ffn + out->gate + out->shared + out->experts;
+
+    double wide = (2 * q + 2 * kv) / tp;
+    if (dense > 0 && (M - 1) * sh->dense_ffn / tp > wide)
+        wide = (M - 1) * sh->dense_ffn / tp;
+    if (sh->moe_layers > 0 && sh->shared_experts * (M - 1) * sh->expert_ffn / tp > wide)
+        wide = sh->shared_experts * (M - 1) * sh->expert_ffn / tp;
+    double T = (double)sh->tokens, Tk = (double)sh->moe_tokens * sh->top_k;
+    out->layer_act = T * b * (2 * H + wide);
+    if (sh->moe_layers > 0) {
+        out->layer_act += Tk * (M - 1) * sh->expert_ffn * b;
+        out->a2a_buffers = Tk * etp * (sh->dispatch_row + sh->combine_row);
+    }
+    out->activations = out->layer_act + out->a2a_buffers;
+    out->total = out->weights + out->activations;
+}

@@ -77,6 +77,7 @@ static void layer_init(metrics_layer *l, int experts)
     metrics_series_init(&l->dispatch);
     metrics_series_init(&l->expert);
     metrics_series_init(&l->combine);
+    metrics_series_init(&l->tp_allreduce);
 }
 
 static void layer_fini(metrics_layer *l)
@@ -93,6 +94,7 @@ static void layer_fini(metrics_layer *l)
     metrics_series_fini(&l->dispatch);
     metrics_series_fini(&l->expert);
     metrics_series_fini(&l->combine);
+    metrics_series_fini(&l->tp_allreduce);
 }
 
 void metrics_init(metrics *m, int moe_layers, int experts, int links, int gpus)
@@ -106,6 +108,7 @@ void metrics_init(metrics *m, int moe_layers, int experts, int links, int gpus)
     metrics_series_init(&m->dispatch_all);
     metrics_series_init(&m->combine_all);
     metrics_series_init(&m->migration);
+    metrics_series_init(&m->tp_allreduce_all);
     m->links = links;
     m->link_bytes = xcalloc((size_t)links, sizeof(*m->link_bytes), "link metrics");
     m->gpus = gpus;
@@ -122,6 +125,7 @@ void metrics_fini(metrics *m)
     metrics_series_fini(&m->dispatch_all);
     metrics_series_fini(&m->combine_all);
     metrics_series_fini(&m->migration);
+    metrics_series_fini(&m->tp_allreduce_all);
     free(m->link_bytes);
     free(m->gpu_busy_ps);
     memset(m, 0, sizeof(*m));

@@ -14,6 +14,21 @@
  * timed by the network model from those bytes; the combine sends the same rows
  * back. All GPUs advance in lockstep at each all-to-all, so the slowest GPU's
  * experts (the straggler) set when the combine starts.
+ *
+ * Layouts (models/layout.c numbers the ranks). With tensor parallelism tp,
+ * every GPU of a TP group computes 1/tp of its DP rank's attention and dense
+ * FFN (heads and FFN width split, Megatron-Core's column/row-parallel linear
+ * layers), and a ring all-reduce of the rank's tokens_per_rank x hidden
+ * activations over the TP group follows attention and follows the FFN or MoE
+ * block (PH_TP_ATTN, PH_TP_FFN; every TP group at once, in one plan). MoE
+ * layers follow Megatron-Core's sequence-parallel token dispatcher: each TP
+ * rank routes tokens_per_rank / tp of its DP rank's tokens, so the routing
+ * sources are all dp x tp GPUs, each in the EP group the layout gives it. With
+ * expert tensor parallelism etp, a token bound for an expert goes to all etp
+ * GPUs of the expert's ETP group, each computes 1/etp of the expert's FFN
+ * width for every token the group received, and each sends its partial output
+ * back in the combine (the combine counts the rows of all etp GPUs; the
+ * source sums them). tp = etp = 1 plays exactly as before.
  */
 #include "moesim/play.h"
 
@@ -41,7 +56,9 @@ enum phase {
     PH_GATE,
     PH_DISPATCH,
     PH_EXPERT,
-    PH_COMBINE
+    PH_COMBINE,
+    PH_TP_ATTN, /* the TP all-reduce after attention is done */
+    PH_TP_FFN   /* the TP all-reduce after the FFN or MoE block is done */
 };
 
 struct play {
@@ -57,17 +74,24 @@ struct play {
     int gpus;          /* world */
     int tokens;        /* tokens per batch, all ranks */
     int spr;           /* expert slots per EP rank (the same in every layer) */
+    int tp, etp;
+    int src_tokens;    /* tokens each GPU routes: tokens_per_rank / tp */
+    int64_t *src_off;  /* gpus: the first of each GPU's routed tokens in the batch */
+    int *etp_peers;    /* gpus x etp: the GPUs of each GPU's ETP group, by rank */
+    double tp_bytes;   /* one TP all-reduce's buffer: tokens_per_rank x hidden */
+    sim_time_t tp_attn_t, tp_ffn_t; /* this layer's all-reduces */
     int *rank_node;    /* ep_groups x ep: node of each EP rank, for the replica rule */
     int64_t *rank_tokens; /* ep_groups x ep: assignments so far this layer (replica rule) */
     int ep_nodes;      /* nodes one EP group spans, as EPLB sees them (1: global policy) */
     int *rank_node0;   /* ep: EP group 0's ranks' nodes numbered from 0 (topology_aware) */
-    double expert_bytes; /* one expert's weights */
+    double expert_bytes; /* one expert's weights on one GPU (1/etp of them) */
     double *ema;       /* dynamic: moe_layers x experts moving average of loads */
     double *ema_coact; /* dynamic topology_aware: moe_layers x experts x experts */
     double *batch_load, *batch_coact; /* one batch's counts, reused */
     double *mig;       /* gpus x gpus: bytes of one re-placement */
-    gpu_ffn_shape expert_shape;
-    gpu_ffn_shape dense_shape;
+    gpu_ffn_shape expert_shape; /* routed: 1/etp of the width */
+    gpu_ffn_shape shared_shape; /* shared experts: 1/tp of the width */
+    gpu_ffn_shape dense_shape;  /* 1/tp of the width */
     sim_time_t t_attn, t_gate, t_dense, t_shared; /* per GPU, same on every GPU */
 
     /* per-batch buffers, reused */
@@ -126,7 +150,28 @@ play_t *play_new(const scenario *s, err_t *e)
     if (layout_init_order(&p->lay, p->gpus, s->parallel.dp, s->parallel.tp, s->parallel.pp,
                           s->parallel.ep, s->parallel.etp, s->parallel.order, e) < 0)
         goto fail;
+    if (s->parallel.pp != 1) { /* the loader refuses it; a scenario built in code may not */
+        err_set(e, ERR_INPUT, s->file, 0, "parallel.pp",
+                "pipeline parallelism is not available in this version; allowed: 1");
+        goto fail;
+    }
     p->spr = (s->model.experts + s->placement.redundant) / s->parallel.ep;
+    p->tp = s->parallel.tp;
+    p->etp = s->parallel.etp;
+    p->src_tokens = s->workload.tokens_per_rank / p->tp; /* the loader checked divisibility */
+    /* DP rank r's tokens are [r x tokens_per_rank, ...); its TP rank j routes
+     * the j-th 1/tp of them. With tp = 1 GPU g is DP rank g: offset g x tpr. */
+    p->src_off = xcalloc((size_t)p->gpus, sizeof(*p->src_off), "source offsets");
+    p->etp_peers = xcalloc((size_t)p->gpus * (size_t)p->etp, sizeof(*p->etp_peers), "ETP groups");
+    for (int g = 0; g < p->gpus; g++) {
+        p->src_off[g] = (int64_t)layout_rank_in(&p->lay, LAYOUT_DP, g) *
+                            s->workload.tokens_per_rank +
+                        (int64_t)layout_rank_in(&p->lay, LAYOUT_TP, g) * p->src_tokens;
+        layout_group_gpus(&p->lay, LAYOUT_ETP, layout_group_of(&p->lay, LAYOUT_ETP, g),
+                          p->etp_peers + (size_t)g * (size_t)p->etp);
+    }
+    p->tp_bytes = (double)s->workload.tokens_per_rank * s->model.hidden *
+                  dtype_bytes(s->model.dtype);
 
     topo_config tc = {
         .nodes = s->cluster.nodes,
@@ -159,18 +204,22 @@ play_t *play_new(const scenario *s, err_t *e)
     const gpu_spec *g = &s->cluster.gpu;
     gpu_attn_shape as = {
         .hidden = s->model.hidden,
-        .heads = s->model.heads,
-        .kv_heads = s->model.kv_heads,
+        .heads = s->model.heads / p->tp, /* the loader checked divisibility */
+        .kv_heads = s->model.kv_heads / p->tp,
         .head_dim = s->model.head_dim,
         .seq_len = s->workload.seq_len,
         .dt = s->model.dtype,
     };
     int64_t tpr = s->workload.tokens_per_rank;
     p->t_attn = gpu_attention_time(g, &as, tpr);
-    p->t_gate = gpu_gate_time(g, tpr, s->model.hidden, s->model.experts, s->model.dtype);
-    p->expert_shape = (gpu_ffn_shape){s->model.hidden, s->model.expert_ffn,
+    /* the router runs on the tokens this GPU dispatches */
+    p->t_gate = gpu_gate_time(g, p->src_tokens, s->model.hidden, s->model.experts,
+                              s->model.dtype);
+    p->expert_shape = (gpu_ffn_shape){s->model.hidden, s->model.expert_ffn / p->etp,
                                       s->model.ffn_matrices, s->model.dtype};
-    p->dense_shape = (gpu_ffn_shape){s->model.hidden, s->model.dense_ffn,
+    p->shared_shape = (gpu_ffn_shape){s->model.hidden, s->model.expert_ffn / p->tp,
+                                      s->model.ffn_matrices, s->model.dtype};
+    p->dense_shape = (gpu_ffn_shape){s->model.hidden, s->model.dense_ffn / p->tp,
                                      s->model.ffn_matrices, s->model.dtype};
     p->t_dense = gpu_experts_time(g, &p->dense_shape, &tpr, 1);
     if (s->model.shared_experts > 0) {
@@ -178,7 +227,7 @@ play_t *play_new(const scenario *s, err_t *e)
                                   "shared expert counts");
         for (int i = 0; i < s->model.shared_experts; i++)
             shared[i] = tpr;
-        p->t_shared = gpu_experts_time(g, &p->expert_shape, shared, s->model.shared_experts);
+        p->t_shared = gpu_experts_time(g, &p->shared_shape, shared, s->model.shared_experts);
         free(shared);
     }
 
@@ -208,8 +257,9 @@ play_t *play_new(const scenario *s, err_t *e)
                             "link bytes");
     p->local_tokens = xcalloc(G * (size_t)p->spr, sizeof(*p->local_tokens), "expert tokens");
     p->gpu_tokens = xcalloc(G, sizeof(*p->gpu_tokens), "GPU tokens");
-    p->dst_seen = xcalloc((size_t)p->slots, sizeof(*p->dst_seen), "destinations");
-    p->node_seen = xcalloc((size_t)p->slots, sizeof(*p->node_seen), "destination nodes");
+    size_t seen = (size_t)p->slots * (size_t)p->etp; /* a token reaches etp GPUs per expert */
+    p->dst_seen = xcalloc(seen, sizeof(*p->dst_seen), "destinations");
+    p->node_seen = xcalloc(seen, sizeof(*p->node_seen), "destination nodes");
     p->node_bytes = xcalloc(G * (size_t)s->cluster.nodes, sizeof(*p->node_bytes), "node bytes");
     p->node_wire = xcalloc(G * (size_t)s->cluster.nodes, sizeof(*p->node_wire), "node bytes");
     p->eng = engine_new(4 * G + 16);
@@ -241,6 +291,8 @@ void play_free(play_t *p)
     free(p->rank_node);
     free(p->rank_tokens);
     free(p->rank_node0);
+    free(p->src_off);
+    free(p->etp_peers);
     free(p->ema);
     free(p->ema_coact);
     free(p->batch_load);
@@ -335,6 +387,50 @@ static sim_time_t time_plan(play_t *p)
     return t;
 }
 
+/* The TP all-reduce of one layer: a ring over every TP group at once (one
+ * plan, so the network model sees all groups' transfers together), each of
+ * 2 (tp - 1) steps moving tp_bytes / tp from every GPU to the next of its
+ * group, as coll_allreduce's ring does over GPUs 0..n-1. Returns its time. */
+static sim_time_t tp_allreduce(play_t *p)
+{
+    int groups = layout_groups(&p->lay, LAYOUT_TP), n = p->tp;
+    coll_plan *pl = &p->plan;
+    coll_plan_clear(pl);
+    size_t flows = (size_t)groups * (size_t)n;
+    if ((size_t)pl->cap_flows < flows) {
+        pl->cap_flows = (int)flows;
+        pl->src = xrealloc(pl->src, flows, sizeof(*pl->src), "collective transfers");
+        pl->dst = xrealloc(pl->dst, flows, sizeof(*pl->dst), "collective transfers");
+        pl->bytes = xrealloc(pl->bytes, flows, sizeof(*pl->bytes), "collective transfers");
+    }
+    int steps = 2 * (n - 1);
+    if (pl->cap_phases < steps + 1) {
+        pl->cap_phases = steps + 1;
+        pl->off = xrealloc(pl->off, (size_t)pl->cap_phases, sizeof(*pl->off),
+                           "collective phases");
+    }
+    /* the steps of a ring move equal chunks between the same pairs: one
+     * phase's transfers, repeated, each phase its own barrier */
+    int k = 0;
+    for (int g = 0; g < groups; g++)
+        for (int r = 0; r < n; r++) {
+            pl->src[k] = layout_member(&p->lay, LAYOUT_TP, g, r);
+            pl->dst[k] = layout_member(&p->lay, LAYOUT_TP, g, (r + 1) % n);
+            pl->bytes[k] = p->tp_bytes / n;
+            k++;
+        }
+    pl->nflows = k;
+    pl->phases = 1;
+    pl->off[0] = 0;
+    pl->off[1] = k;
+    sim_time_t one = time_plan(p);
+    /* the other steps are the same phase again: same time, same link bytes */
+    for (int i = 1; i < steps; i++)
+        for (int l = 0; l < p->m.links; l++)
+            p->m.link_bytes[l] += p->link_bytes[l];
+    return one * steps;
+}
+
 /* The gate of MoE layer `moe` for one batch of `src`'s tokens: logits, then
  * the router's choices into p->choice (and gate weights into p->weight when
  * score priority needs them). prob_sum and unrouted (may be NULL) collect the
@@ -347,7 +443,7 @@ static int64_t gate(play_t *p, source_t *src, int moe, double *bias, gsl_rng *no
     const router_config *rc = &s->model.router;
     const capacity_config *cap = &s->model.capacity;
     int E = s->model.experts, K = p->slots;
-    int tpr = s->workload.tokens_per_rank, ranks = s->parallel.dp;
+    int tpr = p->src_tokens, ranks = p->gpus; /* routing sources: every GPU */
 
     source_logits(src, moe, p->logits);
     router_state st = {.bias = bias, .noise = noise, .first_token = first_token};
@@ -416,7 +512,7 @@ static int route_layer(play_t *p)
     const placement *pl = &p->pl[p->moe];
     capacity_config cap = s->model.capacity;
     int E = s->model.experts, K = p->slots, G = p->gpus, ep = s->parallel.ep;
-    int tpr = s->workload.tokens_per_rank, ranks = s->parallel.dp;
+    int tpr = p->src_tokens, ranks = p->gpus, etp = p->etp; /* every GPU is a source */
 
     double *bias = p->bias ? p->bias + (size_t)p->moe * (size_t)E : NULL;
     int64_t ec_cap = gate(p, p->src, p->moe, bias, p->noise,
@@ -466,8 +562,9 @@ static int route_layer(play_t *p)
     if (bias) /* auxiliary-loss-free balancing: the bias learns from this batch */
         router_update_bias(&s->model.router, bias, cc->wanted);
 
-    /* Bytes per GPU pair and tokens per (GPU, local slot). Data-parallel
-     * rank r is GPU r; its tokens stay inside its EP group. An expert with
+    /* Bytes per GPU pair and tokens per (GPU, local slot). GPU g routes
+     * src_tokens tokens from src_off[g]; they stay inside its EP group, and
+     * with etp > 1 each goes to every GPU of the expert's ETP group. An expert with
      * replicas serves a token from the slot placement_pick chooses (its own
      * node first, then the least loaded so far this layer, counted per EP
      * group in source order). Unpadded, a token travels once to each GPU
@@ -491,24 +588,27 @@ static int route_layer(play_t *p)
         double *out = p->bytes + (size_t)src * G;
         memset(p->src_load, 0, (size_t)E * sizeof(*p->src_load));
         for (int t = 0; t < tpr; t++) {
-            const int32_t *c = p->choice + ((size_t)src * tpr + t) * K;
+            const int32_t *c = p->choice + ((size_t)p->src_off[src] + (size_t)t) * K;
             int ndst = 0, nnode = 0;
             for (int j = 0; j < K; j++) {
                 if (c[j] < 0) /* dropped, or an unused expert-choice slot */
                     continue;
                 int slot = placement_pick(pl, c[j], src / gpn, rn, rt);
-                int dst = layout_gpu(&p->lay, group, slot / spr);
-                p->local_tokens[(size_t)dst * spr + slot % spr]++;
-                p->gpu_tokens[dst]++;
+                int owner = layout_gpu(&p->lay, group, slot / spr);
                 p->src_load[c[j]]++;
-                if (padded) {
-                    out[dst] += row;
-                    continue;
-                }
-                int seen = 0;
-                for (int i = 0; i < ndst && !seen; i++)
-                    seen = p->dst_seen[i] == dst;
-                if (!seen) {
+                for (int q = 0; q < etp; q++) {
+                    int dst = p->etp_peers[(size_t)owner * etp + q];
+                    p->local_tokens[(size_t)dst * spr + slot % spr]++;
+                    p->gpu_tokens[dst]++;
+                    if (padded) {
+                        out[dst] += row;
+                        continue;
+                    }
+                    int seen = 0;
+                    for (int i = 0; i < ndst && !seen; i++)
+                        seen = p->dst_seen[i] == dst;
+                    if (seen)
+                        continue;
                     p->dst_seen[ndst++] = dst;
                     out[dst] += row;
                     int node = dst / gpn;
@@ -539,9 +639,12 @@ static int route_layer(play_t *p)
             for (int i = 0; i < nrep; i++) {
                 int slot = pl->expert_slots[pl->slot_start[x] + i];
                 int64_t share = pad / nrep + (i < pad % nrep);
-                int dst = layout_gpu(&p->lay, group, slot / spr);
-                p->local_tokens[(size_t)dst * spr + slot % spr] += share;
-                out[dst] += row * (double)share;
+                int owner = layout_gpu(&p->lay, group, slot / spr);
+                for (int q = 0; q < etp; q++) {
+                    int dst = p->etp_peers[(size_t)owner * etp + q];
+                    p->local_tokens[(size_t)dst * spr + slot % spr] += share;
+                    out[dst] += row * (double)share;
+                }
             }
         }
     }
@@ -665,8 +768,10 @@ static int placement_setup(play_t *p, err_t *e)
     for (int r = 0; r < ep && p->ep_nodes > 1; r++)
         if (p->rank_node0[r] != r / (ep / n))
             p->ep_nodes = 1;
-    p->expert_bytes = (double)s->model.ffn_matrices * s->model.hidden * s->model.expert_ffn *
-                      dtype_bytes(s->model.dtype);
+    /* what one GPU holds of an expert: 1/etp of it (every EP group is one
+     * ETP coordinate, so a move copies one shard in each) */
+    p->expert_bytes = (double)s->model.ffn_matrices * s->model.hidden *
+                      (s->model.expert_ffn / p->etp) * dtype_bytes(s->model.dtype);
 
     scenario_placement st = s->placement.strategy;
     scenario_placement build = st == PLACEMENT_DYNAMIC ? s->placement.rebalance : st;
@@ -796,6 +901,47 @@ static void next_layer(play_t *p)
         at(p, 0, PH_BATCH, 0);
 }
 
+/* Attention (and its TP all-reduce) is done: the dense FFN, or the gate. */
+static void after_attention(play_t *p)
+{
+    const scenario *s = p->s;
+    if (!scenario_is_moe_layer(s, p->layer)) {
+        for (int g = 0; g < p->gpus; g++)
+            p->m.gpu_busy_ps[g] += p->t_dense;
+        at(p, p->t_dense, PH_FFN, 0);
+        return;
+    }
+    metrics_series_add(&p->m.layer[p->moe].attention, p->t_attn);
+    at(p, p->t_gate, PH_GATE, 0);
+}
+
+/* The layer's last TP all-reduce is done (or there is none): its times go
+ * to the metrics, then the next layer. */
+static void end_layer(play_t *p, sim_time_t tp_ffn_t)
+{
+    if (p->tp > 1) {
+        sim_time_t t = p->tp_attn_t + tp_ffn_t;
+        metrics_series_add(&p->m.tp_allreduce_all, t);
+        if (scenario_is_moe_layer(p->s, p->layer))
+            metrics_series_add(&p->m.layer[p->moe].tp_allreduce, t);
+    }
+    if (scenario_is_moe_layer(p->s, p->layer))
+        p->moe++;
+    next_layer(p);
+}
+
+/* The FFN or MoE block is done: with tp > 1 its output is all-reduced over
+ * the TP group first. */
+static void end_block(play_t *p)
+{
+    if (p->tp == 1) {
+        end_layer(p, 0);
+        return;
+    }
+    p->tp_ffn_t = tp_allreduce(p);
+    at(p, p->tp_ffn_t, PH_TP_FFN, 0);
+}
+
 static void fire(engine_t *e, void *ctx, const engine_event_t *ev)
 {
     play_t *p = ctx;
@@ -825,17 +971,18 @@ static void fire(engine_t *e, void *ctx, const engine_event_t *ev)
     case PH_ATTN:
         for (int g = 0; g < p->gpus; g++)
             p->m.gpu_busy_ps[g] += p->t_attn;
-        if (!scenario_is_moe_layer(s, p->layer)) {
-            for (int g = 0; g < p->gpus; g++)
-                p->m.gpu_busy_ps[g] += p->t_dense;
-            at(p, p->t_dense, PH_FFN, 0);
+        if (p->tp > 1) {
+            p->tp_attn_t = tp_allreduce(p);
+            at(p, p->tp_attn_t, PH_TP_ATTN, 0);
             break;
         }
-        metrics_series_add(&ml->attention, p->t_attn);
-        at(p, p->t_gate, PH_GATE, 0);
+        after_attention(p);
+        break;
+    case PH_TP_ATTN:
+        after_attention(p);
         break;
     case PH_FFN:
-        next_layer(p);
+        end_block(p);
         break;
     case PH_GATE: {
         metrics_series_add(&ml->gate, p->t_gate);
@@ -875,8 +1022,10 @@ static void fire(engine_t *e, void *ctx, const engine_event_t *ev)
         }
         break;
     case PH_COMBINE:
-        p->moe++;
-        next_layer(p);
+        end_block(p);
+        break;
+    case PH_TP_FFN:
+        end_layer(p, p->tp_ffn_t);
         break;
     }
 }

@@ -100,8 +100,15 @@ int report_text(FILE *f, const scenario *s, const metrics *m, const topo_t *t)
             units_format_time(s->cluster.intra_lat_ps, b, sizeof(b)),
             units_format_bandwidth(s->cluster.inter_bw_Bps, c, sizeof(c)),
             units_format_time(s->cluster.inter_lat_ps, d, sizeof(d)));
-    fprintf(f, "  layout    %d GPUs: dp %d, ep %d; %s placement", gpus, s->parallel.dp,
-            s->parallel.ep, scenario_placement_name(s->placement.strategy));
+    fprintf(f, "  layout    %d GPUs: dp %d", gpus, s->parallel.dp);
+    if (s->parallel.tp > 1) /* shown only when used: tp = 1 reads as before */
+        fprintf(f, ", tp %d", s->parallel.tp);
+    fprintf(f, ", ep %d", s->parallel.ep);
+    if (s->parallel.etp > 1)
+        fprintf(f, ", etp %d", s->parallel.etp);
+    if (s->parallel.tp > 1 || s->parallel.etp > 1)
+        fprintf(f, " (order %s)", s->parallel.order);
+    fprintf(f, "; %s placement", scenario_placement_name(s->placement.strategy));
     if (s->placement.strategy == PLACEMENT_DYNAMIC)
         fprintf(f, " (%s every %d batches)", scenario_placement_name(s->placement.rebalance),
                 s->placement.rebalance_every);
@@ -150,6 +157,13 @@ int report_text(FILE *f, const scenario *s, const metrics *m, const topo_t *t)
     fprintf(f, "  combine all-to-all  mean %s  p50 %s  p99 %s  max %s\n",
             fmt_t(comb.mean_s, a, sizeof(a)), fmt_t(comb.p50_s, b, sizeof(b)),
             fmt_t(comb.p99_s, c, sizeof(c)), fmt_t(comb.max_s, d, sizeof(d)));
+    if (m->tp_allreduce_all.n > 0) {
+        metrics_summary tpa;
+        metrics_series_summarize(&m->tp_allreduce_all, &tpa);
+        fprintf(f, "  TP all-reduces      per layer mean %s  max %s; %s in all\n",
+                fmt_t(tpa.mean_s, a, sizeof(a)), fmt_t(tpa.max_s, b, sizeof(b)),
+                units_format_time(tpa.sum_ps, c, sizeof(c)));
+    }
     if (s->placement.strategy == PLACEMENT_DYNAMIC) {
         metrics_summary mig;
         metrics_series_summarize(&m->migration, &mig);
@@ -276,6 +290,24 @@ int report_json(FILE *f, const scenario *s, const metrics *m, const topo_t *t)
     fprintf(f, ", \"migration_s\": ");
     json_stats(f, &m->migration);
     fprintf(f, "},\n");
+    /* the layout and the memory fit (docs/hardware.md), new in place: added
+     * fields, the rest of the schema unchanged */
+    gpu_memory_shape msh;
+    gpu_memory mem;
+    scenario_memory(s, &msh, &mem);
+    fprintf(f, "  \"layout\": {\"dp\": %d, \"tp\": %d, \"pp\": %d, \"ep\": %d, \"etp\": %d, "
+               "\"order\": \"%s\"},\n",
+            s->parallel.dp, s->parallel.tp, s->parallel.pp, s->parallel.ep, s->parallel.etp,
+            s->parallel.order);
+    fprintf(f, "  \"memory\": {\"needed_bytes\": ");
+    json_num(f, mem.total);
+    fprintf(f, ", \"weights_bytes\": ");
+    json_num(f, mem.weights);
+    fprintf(f, ", \"activations_bytes\": ");
+    json_num(f, mem.activations);
+    fprintf(f, ", \"hbm_bytes\": ");
+    json_num(f, s->cluster.gpu.hbm_bytes);
+    fprintf(f, ", \"checked\": %s},\n", s->cluster.check_memory ? "true" : "false");
 
     fprintf(f, "  \"totals\": {\n    \"tokens\": %" PRId64 ",\n    \"batches\": %d,\n",
             m->tokens, m->batches);
@@ -302,6 +334,8 @@ int report_json(FILE *f, const scenario *s, const metrics *m, const topo_t *t)
     json_stats(f, &m->dispatch_all);
     fprintf(f, ",\n    \"combine_s\": ");
     json_stats(f, &m->combine_all);
+    fprintf(f, ",\n    \"tp_allreduce_s\": ");
+    json_stats(f, &m->tp_allreduce_all);
     fprintf(f, "\n  },\n  \"layers\": [");
 
     for (int i = 0; i < m->moe_layers; i++) {
@@ -339,6 +373,8 @@ int report_json(FILE *f, const scenario *s, const metrics *m, const topo_t *t)
         json_stats(f, &l->expert);
         fprintf(f, ",\n     \"combine_s\": ");
         json_stats(f, &l->combine);
+        fprintf(f, ",\n     \"tp_allreduce_s\": ");
+        json_stats(f, &l->tp_allreduce);
         fprintf(f, ",\n     \"per_expert\": {\"wanted\": ");
         json_i64_array(f, l->wanted, l->experts);
         fprintf(f, ", \"served\": ");

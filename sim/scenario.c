@@ -30,6 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "moesim/collective.h"
 #include "moesim/units.h"
 
 typedef enum key_type {
@@ -149,6 +150,9 @@ static int check_capacity(loader *L, const key_row *r, const value *v, err_t *e)
 static int check_gpu(loader *L, const key_row *r, const value *v, err_t *e);
 static int check_dp(loader *L, const key_row *r, const value *v, err_t *e);
 static int check_ep(loader *L, const key_row *r, const value *v, err_t *e);
+static int check_tp(loader *L, const key_row *r, const value *v, err_t *e);
+static int check_etp(loader *L, const key_row *r, const value *v, err_t *e);
+static int check_tokens(loader *L, const key_row *r, const value *v, err_t *e);
 static int check_order(loader *L, const key_row *r, const value *v, err_t *e);
 static int check_logits(loader *L, const key_row *r, const value *v, err_t *e);
 static int check_redundant(loader *L, const key_row *r, const value *v, err_t *e);
@@ -198,6 +202,10 @@ static const key_row keys[] = {
      .help = "FFN form: swiglu (3 weight matrices) or gelu (2)"},
     {.path = "model.dtype", .type = KT_ENUM, .def = "\"bf16\"", .vals = E_DTYPE,
      FIELD(model.dtype), .help = "element type of weights and activations"},
+    {.path = "model.weight_dtype", .type = KT_ENUM, .def = "model.dtype",
+     .deflt = def_model_dtype, .vals = E_DTYPE, FIELD(model.weight_dtype),
+     .help = "element type of the stored weights, for the memory fit only (DeepSeek-V3 "
+             "ships FP8 weights); compute runs in model.dtype"},
 
     {.path = "model.router.kind", .type = KT_ENUM, .def = "\"softmax_topk\"",
      .vals = E_ROUTER, .codes = C_ROUTER, .check = check_router_kind,
@@ -295,6 +303,10 @@ static const key_row keys[] = {
      .deflt = def_keep, .min = 0, .max = 4096, FIELD(cluster.gpu.gemm_tile),
      .help = "rows of a grouped-GEMM tile; an expert's tokens are padded to a multiple "
              "(0: none)"},
+    {.path = "cluster.check_memory", .type = KT_BOOL, .def = "true",
+     FIELD(cluster.check_memory),
+     .help = "refuse a scenario whose weights and activations do not fit a GPU's HBM "
+             "(docs/hardware.md); false only for what-if studies"},
     {.path = "cluster.intra.kind", .type = KT_ENUM, .def = "\"nvswitch\"", .vals = E_INTRA,
      FIELD(cluster.intra_kind),
      .help = "links inside a node: nvswitch (per-GPU links to a switch), pcie (PCIe "
@@ -340,20 +352,25 @@ static const key_row keys[] = {
      FIELD(cluster.spine_lat_ps),
      .help = "extra latency across leaves (ISCA 2025 Table 5: IB 3.7 us vs 2.8 us)"},
 
-    {.path = "parallel.tp", .type = KT_INT, .def = "1", .min = 1, .max = 1,
-     .na_what = "tensor parallelism is", FIELD(parallel.tp), .help = "tensor-parallel degree"},
+    {.path = "parallel.tp", .type = KT_INT, .def = "1", .min = 1, .max = 1024,
+     .check = check_tp, FIELD(parallel.tp),
+     .help = "tensor-parallel degree of attention and dense FFNs (divides model.heads, "
+             "model.kv_heads, model.dense_ffn and model.expert_ffn when there are shared "
+             "experts); MoE layers dispatch 1/tp of a rank's tokens from each TP rank"},
     {.path = "parallel.pp", .type = KT_INT, .def = "1", .min = 1, .max = 1,
      .na_what = "pipeline parallelism is", FIELD(parallel.pp),
      .help = "pipeline-parallel degree"},
-    {.path = "parallel.etp", .type = KT_INT, .def = "1", .min = 1, .max = 1,
-     .na_what = "expert-tensor parallelism is", FIELD(parallel.etp),
-     .help = "tensor-parallel degree inside an expert"},
+    {.path = "parallel.etp", .type = KT_INT, .def = "1", .min = 1, .max = 1024,
+     .check = check_etp, FIELD(parallel.etp),
+     .help = "tensor-parallel degree inside an expert (divides model.expert_ffn; "
+             "parallel.ep x etp divides parallel.dp x parallel.tp)"},
     {.path = "parallel.dp", .type = KT_INT, .def = "GPUs / (tp x pp)", .deflt = def_dp,
      .min = 1, .max = 4194304, .check = check_dp, FIELD(parallel.dp),
      .help = "data-parallel degree; dp x tp x pp = cluster.nodes x cluster.gpus_per_node"},
     {.path = "parallel.ep", .type = KT_INT, .def = "parallel.dp", .deflt = def_ep, .min = 1,
      .max = 4194304, .check = check_ep, FIELD(parallel.ep),
-     .help = "expert-parallel degree: divides parallel.dp and model.experts"},
+     .help = "expert-parallel degree: divides model.experts, and parallel.ep x parallel.etp "
+             "divides parallel.dp x parallel.tp"},
     {.path = "parallel.order", .type = KT_STRING, .def = "\"tp-ep-dp-pp\"",
      .check = check_order, FIELD(parallel.order),
      .help = "how ranks are numbered, fastest-varying dimension first"},
@@ -387,7 +404,7 @@ static const key_row keys[] = {
     {.path = "workload.mode", .type = KT_ENUM, .def = "\"forward\"", .vals = E_MODE,
      .na = NA_MODE, FIELD(workload.mode), .help = "what is run: forward passes"},
     {.path = "workload.tokens_per_rank", .type = KT_INT, .def = "4096", .min = 1,
-     .max = 16777216, FIELD(workload.tokens_per_rank),
+     .max = 16777216, .check = check_tokens, FIELD(workload.tokens_per_rank),
      .help = "tokens on every data-parallel rank per batch"},
     {.path = "workload.batches", .type = KT_INT, .def = "4", .min = 1, .max = 1000000000,
      FIELD(workload.batches), .help = "batches run"},
@@ -1414,18 +1431,36 @@ static int check_ep(loader *L, const key_row *r, const value *v, err_t *e)
 {
     const scenario *s = L->s;
     int64_t world = (int64_t)s->cluster.nodes * s->cluster.gpus_per_node;
-    int dp = s->parallel.dp, experts = s->model.experts;
+    /* the ranks an EP group is carved from: dp, or dp x tp with tensor
+     * parallelism (Megatron-Core's expert grid folds tp into the expert
+     * data-parallel and expert-parallel dimensions) */
+    int tp = s->parallel.tp, etp = s->parallel.etp;
+    int dp = s->parallel.dp * tp, experts = s->model.experts;
+    char dps[64];
+    if (tp == 1)
+        snprintf(dps, sizeof(dps), "parallel.dp (%d)", dp);
+    else
+        snprintf(dps, sizeof(dps), "parallel.dp x parallel.tp (%d)", dp);
     if (v->i > world)
         return fail(L, v->st, r->path, e,
                     "%lld is larger than the %lld GPUs (cluster.nodes %d x "
-                    "cluster.gpus_per_node %d); allowed: a divisor of parallel.dp (%d)",
+                    "cluster.gpus_per_node %d); allowed: a divisor of %s",
                     (long long)v->i, (long long)world, s->cluster.nodes,
-                    s->cluster.gpus_per_node, dp);
+                    s->cluster.gpus_per_node, dps);
     if (dp % v->i != 0)
+        return fail(L, v->st, r->path, e, "%lld does not divide %s; allowed: a divisor of %s",
+                    (long long)v->i, dps, dps);
+    if (dp % (v->i * etp) != 0) {
+        char ok[256];
+        size_t k = 0;
+        ok[0] = '\0';
+        for (int d = 1; d <= dp / etp && k + 16 < sizeof(ok); d++)
+            if ((dp / etp) % d == 0 && dp % (d * etp) == 0 && experts % d == 0)
+                k += (size_t)snprintf(ok + k, sizeof(ok) - k, "%s%d", k ? ", " : "", d);
         return fail(L, v->st, r->path, e,
-                    "%lld does not divide parallel.dp (%d); allowed: a divisor of parallel.dp "
-                    "(%d)",
-                    (long long)v->i, dp, dp);
+                    "%lld x parallel.etp (%d) = %lld does not divide %s; allowed: %s",
+                    (long long)v->i, etp, (long long)(v->i * etp), dps, ok[0] ? ok : "none");
+    }
     if (experts % v->i == 0)
         return 0;
     /* name the common divisors: there are few, and one of them is the fix */
@@ -1433,13 +1468,80 @@ static int check_ep(loader *L, const key_row *r, const value *v, err_t *e)
     size_t k = 0;
     ok[0] = '\0';
     for (int d = 1; d <= dp && d <= experts && k + 16 < sizeof(ok); d++)
-        if (dp % d == 0 && experts % d == 0)
+        if (dp % (d * etp) == 0 && experts % d == 0)
             k += (size_t)snprintf(ok + k, sizeof(ok) - k, "%s%d", k ? ", " : "", d);
     return fail(L, v->st, r->path, e,
                 "model.experts (%d) is not a multiple of parallel.ep (%lld%s); allowed: a "
-                "common divisor of parallel.dp (%d) and model.experts (%d): %s",
-                experts, (long long)v->i, v->st ? "" : ", the default: parallel.dp", dp,
+                "common divisor of %s and model.experts (%d): %s",
+                experts, (long long)v->i, v->st ? "" : ", the default: parallel.dp", dps,
                 experts, ok);
+}
+
+/* Tensor parallelism splits heads, key/value heads and FFN widths evenly
+ * (Megatron-Core's ColumnParallelLinear / RowParallelLinear need it). */
+static int check_tp(loader *L, const key_row *r, const value *v, err_t *e)
+{
+    const scenario *s = L->s;
+    int64_t world = (int64_t)s->cluster.nodes * s->cluster.gpus_per_node;
+    int tp = (int)v->i, dense = 0;
+    for (int l = 0; l < s->model.layers; l++) /* moe_layers is derived after the rows */
+        dense += !scenario_is_moe_layer(s, l);
+    struct {
+        const char *key;
+        int n;
+        bool need;
+    } split[] = {
+        {"model.heads", s->model.heads, true},
+        {"model.kv_heads", s->model.kv_heads, true},
+        {"model.dense_ffn", s->model.dense_ffn, dense > 0},
+        {"model.expert_ffn", s->model.expert_ffn, s->model.shared_experts > 0},
+    };
+    if (world % tp != 0)
+        return fail(L, v->st, r->path, e,
+                    "%d does not divide the %lld GPUs (cluster.nodes %d x "
+                    "cluster.gpus_per_node %d); allowed: a divisor of %lld",
+                    tp, (long long)world, s->cluster.nodes, s->cluster.gpus_per_node,
+                    (long long)world);
+    for (size_t i = 0; i < sizeof(split) / sizeof(split[0]); i++) {
+        if (!split[i].need || split[i].n % tp == 0)
+            continue;
+        char ok[256];
+        size_t k = 0;
+        for (int d = 1; d <= split[i].n && d <= world && k + 16 < sizeof(ok); d++)
+            if (split[i].n % d == 0 && world % d == 0)
+                k += (size_t)snprintf(ok + k, sizeof(ok) - k, "%s%d", k ? ", " : "", d);
+        return fail(L, v->st, r->path, e,
+                    "%d does not divide %s (%d), which tensor parallelism splits; allowed: "
+                    "a common divisor of %s and the %lld GPUs: %s",
+                    tp, split[i].key, split[i].n, split[i].key, (long long)world, ok);
+    }
+    return 0;
+}
+
+/* Each expert's FFN width is split evenly over its ETP group. */
+static int check_etp(loader *L, const key_row *r, const value *v, err_t *e)
+{
+    const scenario *s = L->s;
+    int etp = (int)v->i;
+    if (s->model.expert_ffn % etp == 0)
+        return 0;
+    return fail(L, v->st, r->path, e,
+                "%d does not divide model.expert_ffn (%d), which expert tensor parallelism "
+                "splits; allowed: a divisor of %d",
+                etp, s->model.expert_ffn, s->model.expert_ffn);
+}
+
+/* With tensor parallelism each TP rank routes 1/tp of its DP rank's tokens
+ * (Megatron-Core's sequence-parallel split before the token dispatcher). */
+static int check_tokens(loader *L, const key_row *r, const value *v, err_t *e)
+{
+    int tp = L->s->parallel.tp;
+    if (v->i % tp == 0)
+        return 0;
+    return fail(L, v->st, r->path, e,
+                "%lld is not a multiple of parallel.tp (%d): each TP rank dispatches "
+                "tokens_per_rank / tp tokens; allowed: a multiple of %d",
+                (long long)v->i, tp, tp);
 }
 
 /* Redundant slots hold replicas, which only EPLB places; every EP rank gets
@@ -1652,6 +1754,72 @@ static int apply_system(loader *L, err_t *e)
                 name);
 }
 
+/* ---- memory fit ---- */
+
+void scenario_memory(const scenario *s, gpu_memory_shape *sh, gpu_memory *need)
+{
+    /* The most loaded pipeline stage: stage k holds layers [k L / pp,
+     * (k + 1) L / pp), the split play.c uses. */
+    int pp = s->parallel.pp > 0 ? s->parallel.pp : 1, L = s->model.layers;
+    int best = -1;
+    memset(sh, 0, sizeof(*sh));
+    for (int k = 0; k < pp; k++) {
+        int lo = (int)((int64_t)k * L / pp), hi = (int)((int64_t)(k + 1) * L / pp), moe = 0;
+        for (int l = lo; l < hi; l++)
+            moe += scenario_is_moe_layer(s, l);
+        int w = (hi - lo) * 4 + moe; /* any order that ranks more layers, then more MoE */
+        if (w > best) {
+            best = w;
+            sh->layers = hi - lo;
+            sh->moe_layers = moe;
+        }
+    }
+    int tp = s->parallel.tp > 0 ? s->parallel.tp : 1;
+    int ep = s->parallel.ep > 0 ? s->parallel.ep : 1;
+    sh->attn = (gpu_attn_shape){s->model.hidden, s->model.heads, s->model.kv_heads,
+                                s->model.head_dim, s->workload.seq_len, s->model.dtype};
+    sh->dense_ffn = s->model.dense_ffn;
+    sh->expert_ffn = s->model.expert_ffn;
+    sh->matrices = s->model.ffn_matrices;
+    sh->experts = s->model.experts;
+    sh->shared_experts = s->model.shared_experts;
+    sh->slots = (s->model.experts + s->placement.redundant) / ep;
+    sh->top_k = s->model.top_k;
+    sh->tp = tp;
+    sh->etp = s->parallel.etp > 0 ? s->parallel.etp : 1;
+    sh->weight_dt = s->model.weight_dtype;
+    sh->act_dt = s->model.dtype;
+    sh->tokens = s->workload.tokens_per_rank;
+    sh->moe_tokens = s->workload.tokens_per_rank / tp;
+    sh->dispatch_row = coll_row_bytes(s->model.hidden, s->network.dispatch_dtype);
+    sh->combine_row = coll_row_bytes(s->model.hidden, s->network.combine_dtype);
+    gpu_memory_need(sh, need);
+}
+
+/* Refuses a scenario whose GPUs cannot hold it, with the parts of the sum. */
+static int check_memory(loader *L, err_t *e)
+{
+    const scenario *s = L->s;
+    if (!s->cluster.check_memory)
+        return 0;
+    gpu_memory_shape sh;
+    gpu_memory m;
+    scenario_memory(s, &sh, &m);
+    if (m.total <= s->cluster.gpu.hbm_bytes)
+        return 0;
+    const double G = 1e9; /* GB, as datasheets and the presets count HBM */
+    return fail(L, config_lookup(L->cfg, "cluster.gpu"), "cluster.gpu", e,
+                "model does not fit: %.1f GB needed per GPU (weights %.1f GB: attention "
+                "%.1f, dense FFN %.1f, routed experts %.1f, shared experts %.1f, gates %.1f; "
+                "activations %.1f GB: layer buffers %.1f, all-to-all buffers %.1f) > %.1f GB "
+                "on %s; allowed: more GPUs (parallel.ep, parallel.tp, parallel.pp), a smaller "
+                "batch (workload.tokens_per_rank), smaller weights (model.weight_dtype), or "
+                "cluster.check_memory = false for a what-if study",
+                m.total / G, m.weights / G, m.attention / G, m.dense_ffn / G, m.experts / G,
+                m.shared / G, m.gate / G, m.activations / G, m.layer_act / G,
+                m.a2a_buffers / G, s->cluster.gpu.hbm_bytes / G, s->cluster.gpu.name);
+}
+
 static int load(loader *L, const char *const *sets, int nsets, err_t *e)
 {
     for (int i = 0; i < nsets; i++)
@@ -1665,7 +1833,7 @@ static int load(loader *L, const char *const *sets, int nsets, err_t *e)
         if (load_row(L, &keys[i], e) < 0)
             return -1;
     derive(L->s);
-    return 0;
+    return check_memory(L, e);
 }
 
 static int syntax_error(const config_t *cfg, const char *name, err_t *e)

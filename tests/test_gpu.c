@@ -206,6 +206,55 @@ static void test_spec_check(void)
     EXPECT_STR_CONTAINS(e.key, "cluster.gpu.peak_flops");
 }
 
+/* Memory fit on a shape small enough to add up by hand: hidden 4, q = 2 x 2 =
+ * 4, kv = 1 x 2 = 2, 3 layers of which 2 MoE, bf16 (2 bytes), tp 2. */
+static void test_memory_need(void)
+{
+    gpu_memory_shape sh = {
+        .attn = {.hidden = 4, .heads = 2, .kv_heads = 1, .head_dim = 2},
+        .layers = 3, .moe_layers = 2, .dense_ffn = 8, .expert_ffn = 6, .matrices = 3,
+        .experts = 4, .shared_experts = 1, .slots = 2, .top_k = 2, .tp = 2, .etp = 1,
+        .weight_dt = DTYPE_BF16, .act_dt = DTYPE_BF16, .tokens = 10, .moe_tokens = 5,
+        .dispatch_row = 10, .combine_row = 8,
+    };
+    gpu_memory m;
+    gpu_memory_need(&sh, &m);
+    /* attention: 3 layers x (4 x (4 + 2 x 2) + 4 x 4) x 2 B / tp 2 = 144 */
+    EXPECT_NEAR(m.attention, 144, 0);
+    /* one dense layer: 3 x 4 x 8 x 2 B / 2 = 96 */
+    EXPECT_NEAR(m.dense_ffn, 96, 0);
+    /* gates: 2 x 4 x 4 experts x 2 B = 64 */
+    EXPECT_NEAR(m.gate, 64, 0);
+    /* one expert is 3 x 4 x 6 x 2 B = 144: shared 2 layers x 144 / tp 2 = 144,
+     * routed 2 layers x 2 slots x 144 = 576 */
+    EXPECT_NEAR(m.shared, 144, 0);
+    EXPECT_NEAR(m.experts, 576, 0);
+    EXPECT_NEAR(m.weights, 1024, 0);
+    /* widest intermediate: max((2 x 4 + 2 x 2) / 2, 2 x 8 / 2, 1 x 2 x 6 / 2) = 8;
+     * 10 tokens x 2 B x (2 x 4 + 8) = 320, plus 5 x 2 routed rows x 2 x 6 x 2 B = 240 */
+    EXPECT_NEAR(m.layer_act, 560, 0);
+    /* 10 routed rows x (10 + 8) B */
+    EXPECT_NEAR(m.a2a_buffers, 180, 0);
+    EXPECT_NEAR(m.activations, 740, 0);
+    EXPECT_NEAR(m.total, 1764, 0);
+
+    /* etp 2 halves each routed slot and doubles the rows a GPU receives */
+    sh.etp = 2;
+    gpu_memory_need(&sh, &m);
+    EXPECT_NEAR(m.experts, 288, 0);
+    EXPECT_NEAR(m.a2a_buffers, 360, 0);
+    EXPECT_NEAR(m.total, 1764 - 288 + 180, 0);
+
+    /* no MoE layer: no gate, experts or buffers; fp8 weights are 1 byte */
+    sh.moe_layers = 0;
+    sh.weight_dt = DTYPE_FP8;
+    gpu_memory_need(&sh, &m);
+    EXPECT_NEAR(m.attention, 72, 0);
+    EXPECT_NEAR(m.dense_ffn, 3 * 48, 0);
+    EXPECT_NEAR(m.gate + m.shared + m.experts + m.a2a_buffers, 0, 0);
+    EXPECT_NEAR(m.layer_act, 320, 0);
+}
+
 void test_gpu_register(void);
 void test_gpu_register(void)
 {
@@ -216,5 +265,6 @@ void test_gpu_register(void)
                {"experts compute-bound", test_experts_compute_bound},
                {"experts tile padding", test_experts_tile_padding},
                {"attention", test_attention}, {"gate", test_gate}, {"presets", test_presets},
-               {"preset names", test_preset_names}, {"spec check", test_spec_check});
+               {"preset names", test_preset_names}, {"spec check", test_spec_check},
+               {"memory need, by hand", test_memory_need});
 }

@@ -81,6 +81,78 @@ static void test_two_gpus_capacity(void)
     scenario_fini(&s);
 }
 
+/* Tensor parallelism 2 on the two-GPU case: one DP rank of 4 tokens whose
+ * TP ranks route 2 tokens each (GPU 0 tokens 0, 1 -> experts 2, 2; GPU 1
+ * tokens 2, 3 -> experts 0, 3). GPU 0 sends 2 rows (4096 B) to GPU 1, GPU 1
+ * one row to GPU 0: dispatch 40.96 ns + 1 us. Each TP all-reduce is a ring
+ * of 2 over 4 tokens x 1024 x 2 B = 8192 B: 2 steps of 4096 B, 1,040,960 ps
+ * each; two all-reduces per layer. Attention runs 4 of the 8 heads on all 4
+ * tokens; the gate sees 2 tokens. */
+static void test_two_gpus_tp2(void)
+{
+    const char *sets[] = {"parallel.tp=2", "parallel.dp=1"};
+    scenario s, s1;
+    play_t *p = run(TWO_GPUS, sets, 2, &s);
+    play_t *p1 = run(TWO_GPUS, NULL, 0, &s1);
+    const metrics *m = play_metrics(p);
+    const metrics_layer *l = &m->layer[0];
+    EXPECT_EQ_I64(m->tokens, 4);
+    int64_t wanted[4] = {1, 0, 2, 1};
+    for (int x = 0; x < 4; x++)
+        EXPECT_EQ_I64(l->wanted[x], wanted[x]);
+    EXPECT_EQ_I64(l->dispatch.v[0], 1040960);
+    EXPECT_EQ_I64(l->combine.v[0], 1040960);
+    EXPECT_EQ_I64(l->tp_allreduce.n, 1);
+    EXPECT_EQ_I64(l->tp_allreduce.v[0], 4 * 1040960);
+    EXPECT_EQ_I64(m->tp_allreduce_all.v[0], 4 * 1040960);
+    EXPECT_EQ_I64(play_metrics(p1)->layer[0].tp_allreduce.n, 0); /* tp = 1: none */
+
+    /* attention: half the heads, every token of the DP rank */
+    const gpu_spec *g = &s.cluster.gpu;
+    gpu_attn_shape half = {1024, 4, 4, 128, 4, DTYPE_BF16};
+    gpu_attn_shape full = {1024, 8, 8, 128, 4, DTYPE_BF16};
+    EXPECT_EQ_I64(l->attention.v[0], gpu_attention_time(g, &half, 4));
+    EXPECT_EQ_I64(play_metrics(p1)->layer[0].attention.v[0], gpu_attention_time(g, &full, 4));
+    /* the FLOPs halve: compare each roofline's compute term by hand:
+     * QKV 2 x 4 x 1024 x 3 x 512 over 2 x 4 x 1024 x 3 x 1024 */
+    EXPECT_TRUE(l->attention.v[0] < play_metrics(p1)->layer[0].attention.v[0]);
+    EXPECT_EQ_I64(l->gate.v[0], gpu_gate_time(g, 2, 1024, 4, DTYPE_BF16));
+
+    /* GPU 0 holds experts 0, 1 with 1 and 0 tokens; GPU 1 experts 2, 3 with 2 and 1 */
+    gpu_ffn_shape sh = {1024, 2048, 3, DTYPE_BF16};
+    int64_t g0[2] = {1, 0}, g1[2] = {2, 1};
+    sim_time_t t0 = gpu_experts_time(g, &sh, g0, 2), t1 = gpu_experts_time(g, &sh, g1, 2);
+    sim_time_t slowest = t0 > t1 ? t0 : t1;
+    EXPECT_EQ_I64(l->expert.v[0], slowest);
+    EXPECT_EQ_I64(m->sim_time_ps, gpu_attention_time(g, &half, 4) + 2 * 1040960 +
+                                       gpu_gate_time(g, 2, 1024, 4, DTYPE_BF16) + 1040960 +
+                                       slowest + 1040960 + 2 * 1040960);
+    play_free(p);
+    play_free(p1);
+    scenario_fini(&s);
+    scenario_fini(&s1);
+}
+
+/* Expert tensor parallelism 2 with ep 1 on the two GPUs: every token goes to
+ * both GPUs of the ETP group, each computes half of every expert's FFN
+ * (1024 of 2048) for all 4 tokens; each GPU sends its 2 tokens' rows to the
+ * other (4096 B each way) and gets both partial outputs back. */
+static void test_two_gpus_etp2(void)
+{
+    const char *sets[] = {"parallel.tp=2", "parallel.dp=1", "parallel.ep=1", "parallel.etp=2"};
+    scenario s;
+    play_t *p = run(TWO_GPUS, sets, 4, &s);
+    const metrics_layer *l = &play_metrics(p)->layer[0];
+    EXPECT_EQ_I64(l->dispatch.v[0], 1040960);
+    EXPECT_EQ_I64(l->combine.v[0], 1040960);
+    gpu_ffn_shape sh = {1024, 1024, 3, DTYPE_BF16};
+    int64_t all[4] = {1, 0, 2, 1};
+    EXPECT_EQ_I64(l->expert.v[0], gpu_experts_time(&s.cluster.gpu, &sh, all, 4));
+    EXPECT_NEAR(play_metrics(p)->a2a_bytes, 2 * 4096.0, 0);
+    play_free(p);
+    scenario_fini(&s);
+}
+
 static int same_metrics(const metrics *a, const metrics *b)
 {
     if (a->sim_time_ps != b->sim_time_ps || a->tokens != b->tokens)
@@ -342,6 +414,8 @@ static void test_hierarchical_once_per_node(void)
 void test_play_register(void)
 {
     TEST_SUITE("play", {"two GPUs, dropless, by hand", test_two_gpus_dropless},
+               {"two GPUs, tensor parallel 2, by hand", test_two_gpus_tp2},
+               {"two GPUs, expert tensor parallel 2, by hand", test_two_gpus_etp2},
                {"two GPUs, capacity 1, by hand", test_two_gpus_capacity},
                {"two simulations in one process", test_two_simulations_in_one_process},
                {"seed changes routing", test_seed_changes_routing},

@@ -414,6 +414,105 @@ static void test_bad_corpus(void)
     CU_assertImplementation(cases >= 25, __LINE__, m, __FILE__, "", CU_FALSE);
 }
 
+/* The memory fit refuses what does not fit HBM, naming the numbers, and
+ * cluster.check_memory = false lets it through. */
+static void test_memory_fit(void)
+{
+    scenario s;
+    err_t e = ERR_INIT;
+    char buf[880]; /* the message, file and key; the needles fit test.h's 1024 */
+    /* MINIMAL needs 4 x (4 x 1024 x 1024) x 2 B attention + 4 x 1 x 3 x 1024 x
+     * 2048 x 2 B experts + gates 4 x 1024 x 8 x 2 B = 33.6 MB + 50.3 MB + 0.07 MB */
+    EXPECT_EQ_I64(load(MINIMAL, NULL, 0, &s, &e), 0);
+    gpu_memory_shape sh;
+    gpu_memory m;
+    scenario_memory(&s, &sh, &m);
+    EXPECT_NEAR(m.attention, 4.0 * 4 * 1024 * 1024 * 2, 0);
+    EXPECT_NEAR(m.experts, 4.0 * 3 * 1024 * 2048 * 2, 0);
+    EXPECT_NEAR(m.gate, 4.0 * 1024 * 8 * 2, 0);
+    EXPECT_EQ_I64(sh.slots, 1);
+    EXPECT_EQ_I64(sh.tokens, 4096);
+    scenario_fini(&s);
+
+    /* tp 2 halves attention; ep 4 of etp 2 holds 2 slots of half an expert each;
+     * each GPU dispatches 4096 / 2 tokens */
+    const char *const tp2[] = {"parallel.tp=2", "parallel.etp=2"};
+    EXPECT_EQ_I64(load(MINIMAL, tp2, 2, &s, &e), 0);
+    scenario_memory(&s, &sh, &m);
+    EXPECT_NEAR(m.attention, 4.0 * 4 * 1024 * 1024 * 2 / 2, 0);
+    EXPECT_NEAR(m.experts, 4.0 * 2 * 3 * 1024 * 2048 * 2 / 2, 0);
+    EXPECT_EQ_I64(sh.moe_tokens, 2048);
+    scenario_fini(&s);
+
+    const char *const small[] = {"cluster.gpu={ preset = \"H100-SXM\"; hbm = \"0.08 GB\"; }"};
+    EXPECT_EQ_I64(load(MINIMAL, small, 1, &s, &e), -1);
+    EXPECT_EQ_I64(e.code, ERR_INPUT);
+    err_format(&e, buf, sizeof(buf));
+    EXPECT_STR_CONTAINS(buf, "cluster.gpu: model does not fit: ");
+    EXPECT_STR_CONTAINS(buf, " GB needed per GPU (weights 0.1 GB: attention 0.0, dense FFN "
+                             "0.0, routed experts 0.1,");
+    EXPECT_STR_CONTAINS(buf, "> 0.1 GB on H100-SXM; allowed: more GPUs");
+    scenario_fini(&s);
+
+    const char *const off[] = {small[0], "cluster.check_memory=false"};
+    EXPECT_EQ_I64(load(MINIMAL, off, 2, &s, &e), 0);
+    scenario_fini(&s);
+}
+
+/* Tensor and expert-tensor parallelism: the numbers that must agree. */
+static void test_layout_checks(void)
+{
+    scenario s;
+    err_t e = ERR_INIT;
+    char buf[800];
+    /* MINIMAL: 8 GPUs, 8 heads of 128, 8 experts of FFN 2048 */
+    const char *const tp2[] = {"parallel.tp=2", "parallel.etp=2"};
+    EXPECT_EQ_I64(load(MINIMAL, tp2, 2, &s, &e), 0);
+    EXPECT_EQ_I64(s.parallel.dp, 4); /* 8 GPUs / tp 2 */
+    EXPECT_EQ_I64(s.parallel.ep, 4); /* dp; 4 x etp 2 divides dp x tp = 8 */
+    scenario_fini(&s);
+
+    const char *const tp3[] = {"parallel.tp=3"};
+    EXPECT_EQ_I64(load(MINIMAL, tp3, 1, &s, &e), -1);
+    err_format(&e, buf, sizeof(buf));
+    EXPECT_STR_CONTAINS(buf, "parallel.tp: 3 does not divide the 8 GPUs");
+    scenario_fini(&s);
+
+    const char *const heads[] = {"model.heads=4", "model.kv_heads=4", "parallel.tp=8"};
+    EXPECT_EQ_I64(load(MINIMAL, heads, 3, &s, &e), -1);
+    err_format(&e, buf, sizeof(buf));
+    EXPECT_STR_CONTAINS(buf, "parallel.tp: 8 does not divide model.heads (4), which tensor "
+                             "parallelism splits;");
+    EXPECT_STR_CONTAINS(buf, "allowed: a common divisor of model.heads and the 8 GPUs: 1, 2, 4");
+    scenario_fini(&s);
+
+    const char *const ep[] = {"parallel.tp=2", "parallel.etp=2", "parallel.ep=8"};
+    EXPECT_EQ_I64(load(MINIMAL, ep, 3, &s, &e), -1);
+    err_format(&e, buf, sizeof(buf));
+    EXPECT_STR_CONTAINS(buf, "parallel.ep: 8 x parallel.etp (2) = 16 does not divide "
+                             "parallel.dp x parallel.tp (8); allowed: 1, 2, 4");
+    scenario_fini(&s);
+
+    const char *const tok[] = {"parallel.tp=2", "workload.tokens_per_rank=3"};
+    EXPECT_EQ_I64(load(MINIMAL, tok, 2, &s, &e), -1);
+    err_format(&e, buf, sizeof(buf));
+    EXPECT_STR_CONTAINS(buf, "workload.tokens_per_rank: 3 is not a multiple of parallel.tp");
+    scenario_fini(&s);
+
+    const char *const etp[] = {"model.expert_ffn=2050", "parallel.tp=2", "parallel.etp=4"};
+    EXPECT_EQ_I64(load(MINIMAL, etp, 3, &s, &e), -1);
+    err_format(&e, buf, sizeof(buf));
+    EXPECT_STR_CONTAINS(buf, "parallel.etp: 4 does not divide model.expert_ffn (2050)");
+    scenario_fini(&s);
+
+    /* pipeline parallelism is still to come */
+    const char *const pp[] = {"parallel.pp=2"};
+    EXPECT_EQ_I64(load(MINIMAL, pp, 1, &s, &e), -1);
+    err_format(&e, buf, sizeof(buf));
+    EXPECT_STR_CONTAINS(buf, "parallel.pp: pipeline parallelism is not available");
+    scenario_fini(&s);
+}
+
 static void test_system_preset(void)
 {
     /* cluster.system fills what the file leaves out; the file and --set win. */
@@ -449,5 +548,6 @@ void test_scenario_register(void)
                {"set", test_set}, {"unknown key", test_unknown_key},
                {"moe layers", test_moe_layers}, {"fixed source", test_fixed_source},
                {"keys md", test_keys_md}, {"bad corpus", test_bad_corpus},
-               {"system preset", test_system_preset});
+               {"system preset", test_system_preset}, {"memory fit", test_memory_fit},
+               {"layout checks", test_layout_checks});
 }

@@ -84,4 +84,41 @@ sim_time_t gpu_attention_time(const gpu_spec *g, const gpu_attn_shape *shape, in
 sim_time_t gpu_gate_time(const gpu_spec *g, int64_t tokens, int hidden, int experts,
                          dtype_t dt);
 
+/* What one GPU holds in a forward pass (memory fit). Weights of the layers of
+ * its pipeline stage: attention (the QKV and output projections of `attn`)
+ * and dense FFNs split over tp; per MoE layer the gate (hidden x experts,
+ * replicated), the shared experts split over tp and `slots` routed expert
+ * slots split over etp. Activations of one layer at a time (a forward pass
+ * frees each layer's buffers before the next): see gpu_memory_need. */
+typedef struct gpu_memory_shape {
+    gpu_attn_shape attn;    /* hidden, heads, kv_heads, head_dim; dt unused */
+    int layers;             /* layers on this GPU (its pipeline stage) */
+    int moe_layers;         /* of which MoE */
+    int dense_ffn, expert_ffn, matrices;
+    int experts;            /* routed experts (the gate's width) */
+    int shared_experts;
+    int slots;              /* routed expert slots per MoE layer on this GPU */
+    int top_k;
+    int tp, etp;
+    dtype_t weight_dt;      /* stored weights */
+    dtype_t act_dt;         /* activations */
+    int64_t tokens;         /* tokens through this GPU's attention */
+    int64_t moe_tokens;     /* tokens this GPU dispatches (tokens / tp with tp > 1) */
+    double dispatch_row;    /* bytes of one dispatched row (coll_row_bytes) */
+    double combine_row;     /* bytes of one combined row */
+} gpu_memory_shape;
+
+/* Bytes per GPU, by part; total = weights + activations. */
+typedef struct gpu_memory {
+    double attention, dense_ffn, gate, shared, experts; /* weights */
+    double weights;
+    double layer_act;       /* the live buffers of the largest layer */
+    double a2a_buffers;     /* dispatch and combine receive buffers */
+    double activations;
+    double total;
+} gpu_memory;
+
+/* Fills *out from *shape (pure arithmetic; formulas in gpu.c). */
+void gpu_memory_need(const gpu_memory_shape *shape, gpu_memory *out);
+
 #endif

@@ -50,6 +50,7 @@ typedef struct metrics_layer {
     size_t mom_n, mom_cap;
     int batches;
     metrics_series attention, gate, dispatch, expert, combine;
+    metrics_series tp_allreduce; /* both TP all-reduces of the layer (none if tp = 1) */
 } metrics_layer;
 
 /* The whole run. */
@@ -72,6 +73,8 @@ typedef struct metrics {
     int64_t migrated_experts; /* expert weight copies, all layers and EP groups */
     double migration_bytes;   /* their bytes */
     metrics_series migration; /* time of each re-placement's transfers */
+    metrics_series tp_allreduce_all; /* per (batch, layer), dense layers too: both TP
+                                      * all-reduces of the layer (none if tp = 1) */
 } metrics;
 
 /* Sizes the tables; release with metrics_fini. */

@@ -11,6 +11,12 @@
  * the next phase is scheduled from that event's handler. Batches run one after
  * another. Tokens are generated, routed, counted and dropped per batch: memory
  * does not grow with the number of tokens.
+ *
+ * Layouts: with parallel.tp > 1 attention and dense FFNs are split over each
+ * TP group and followed by a ring all-reduce over it; each TP rank routes
+ * tokens_per_rank / tp tokens; with parallel.etp > 1 an expert's tokens go to
+ * every GPU of its ETP group, each computing 1/etp of its width
+ * (docs/placement.md, "Layouts in runs"). parallel.pp must be 1.
  */
 #ifndef MOESIM_PLAY_H
 #define MOESIM_PLAY_H

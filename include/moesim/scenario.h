@@ -62,6 +62,7 @@ typedef struct scenario {
         int heads, kv_heads, head_dim;
         int ffn_matrices;    /* 3 for SwiGLU, 2 for GELU MLP */
         dtype_t dtype;
+        dtype_t weight_dtype;      /* stored weights (memory fit only) */
         router_config router;      /* kind, experts, top_k, normalize */
         capacity_config capacity;  /* factor, scope, overflow, priority, min */
         int groups, topk_groups;   /* group-limited routing (1, 1: off) */
@@ -72,6 +73,7 @@ typedef struct scenario {
         int nodes;
         int gpus_per_node;
         gpu_spec gpu;              /* preset with overrides applied */
+        bool check_memory;         /* refuse what does not fit HBM */
         scenario_intra intra_kind; /* links inside a node */
         scenario_inter inter_kind; /* the fabric between nodes */
         double intra_bw_Bps;       /* per GPU, per direction */
@@ -144,6 +146,10 @@ const char *scenario_placement_name(scenario_placement p);
 
 /* Is layer l (0-based) an MoE layer? */
 bool scenario_is_moe_layer(const scenario *s, int l);
+
+/* What one GPU of the scenario holds (forward passes): fills *shape and
+ * *need (gpu_memory_need), for the most loaded pipeline stage. */
+void scenario_memory(const scenario *s, gpu_memory_shape *shape, gpu_memory *need);
 
 /* Writes the key reference (Markdown table: key, type, default, allowed, meaning). */
 void scenario_write_keys_md(FILE *f);
