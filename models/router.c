@@ -48,6 +48,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* SSE2 is part of x86-64 itself: no dispatch, no flag; other targets take
+ * the plain C paths, which give the same values. */
+#if defined(__x86_64__) && defined(__SSE2__) && (defined(__GNUC__) || defined(__clang__))
+#include <emmintrin.h>
+#define ROUTER_SSE2 1
+#else
+#define ROUTER_SSE2 0
+#endif
+
 /* Scratch for one token's row lives on the stack up to this many experts
  * (DeepSeek-V3 has 256); wider routers take one heap row per call. */
 #define ROUTER_STACK_EXPERTS 512
@@ -140,9 +149,9 @@ static inline void topk_insert(double v, int32_t i, int *n, int k, int32_t *idx,
  * lower index. Until the array is full every entry goes in; after that an
  * entry must beat the k-th value, kept in a register (the compiler cannot
  * prove that val does not alias x, so val[k - 1] would be reloaded from
- * memory for every expert). A two-pass variant (chunk maxima first, then only
- * the chunks that can hold a winner) measured no faster at E = 256 and
- * slower at E = 8, so the plain scan stays.
+ * memory for every expert). Narrow rows (E = 8) use this scan; wide ones
+ * first bound the k-th value from below and rank only what passes (topk_row,
+ * topk_grouped), which measured about twice as fast at E = 256, k = 8.
  */
 static void topk_scan(const double *x, int lo, int hi, int k, int *n, int32_t *idx,
                       double *val)
@@ -160,10 +169,237 @@ static void topk_scan(const double *x, int lo, int hi, int k, int *n, int32_t *i
         }
 }
 
-static void topk_row(const double *x, int experts, int k, int32_t *idx, double *val)
+/* Rank selection is used up to this many candidates; beyond, insertion. */
+#define ROUTER_RANK_MAX 32
+
+/*
+ * The rank of v[i] among v[0..n) in the order "larger first, then lower
+ * position": how many entries come before it. Positions are in increasing
+ * expert (or group) index, so this is exactly the order topk_insert keeps,
+ * and the ranks are 0..n-1, each once. Branch-free counting: n^2 compares
+ * that pipeline, where an insertion sort mispredicts on most inserts.
+ */
+static inline int rank_of(const double *v, int n, int i)
+{
+    const double x = v[i];
+    int r = 0;
+    for (int j = 0; j < i; j++)
+        r += v[j] >= x;
+    for (int j = i + 1; j < n; j++)
+        r += v[j] > x;
+    return r;
+}
+
+/* Top k (k <= c) of c candidates, values cv and expert indices ci, listed in
+ * increasing expert index: best first, ties to the lower index, exactly as
+ * topk_scan over the same entries. */
+static void topk_of(const double *cv, const int32_t *ci, int c, int k, int32_t *idx,
+                    double *val)
+{
+    if (c > ROUTER_RANK_MAX) { /* many ties at the floor: insertion is O(c k) */
+        int n = 0;
+        for (int j = 0; j < c; j++)
+            topk_insert(cv[j], ci[j], &n, k, idx, val);
+        return;
+    }
+    int32_t slot[ROUTER_RANK_MAX];
+    for (int i = 0; i < c; i++)
+        slot[rank_of(cv, c, i)] = (int32_t)i;
+    for (int r = 0; r < k; r++) {
+        idx[r] = ci[slot[r]];
+        val[r] = cv[slot[r]];
+    }
+}
+
+static inline int ctz64(uint64_t x)
+{
+#if defined(__GNUC__) || defined(__clang__)
+    return __builtin_ctzll(x);
+#else
+    int n = 0;
+    for (; !(x & 1); x >>= 1)
+        n++;
+    return n;
+#endif
+}
+
+/*
+ * Appends to (cv, ci), from position c on, the entries of x[lo..hi) that are
+ * >= floor, in increasing index; returns the new count. With floor at most
+ * the k-th largest value of everything the selection covers, this keeps
+ * every entry the top k can hold: one below floor has k entries strictly
+ * above it. The compares run two at a time into a bit mask (SSE2 on x86-64),
+ * and only the set bits are visited, so the common rejection costs no branch.
+ */
+static int collect_floor(const double *x, int lo, int hi, double floor, int c, double *cv,
+                         int32_t *ci)
+{
+    for (int b = lo; b < hi; b += 64) {
+        const int e = hi - b < 64 ? hi : b + 64;
+        uint64_t pass = 0; /* bit i: x[b + i] >= floor */
+        int i = b;
+#if ROUTER_SSE2
+        const __m128d f = _mm_set1_pd(floor);
+        for (; i + 4 <= e; i += 4) {
+            const int m0 = _mm_movemask_pd(_mm_cmpge_pd(_mm_loadu_pd(x + i), f));
+            const int m1 = _mm_movemask_pd(_mm_cmpge_pd(_mm_loadu_pd(x + i + 2), f));
+            pass |= (uint64_t)(m0 | m1 << 2) << (i - b);
+        }
+#endif
+        for (; i < e; i++)
+            pass |= (uint64_t)(x[i] >= floor) << (i - b);
+        while (pass) {
+            const int32_t j = (int32_t)(b + ctz64(pass));
+            pass &= pass - 1;
+            cv[c] = x[j];
+            ci[c++] = j;
+        }
+    }
+    return c;
+}
+
+/* The largest of x[0..n), n >= 1, on four independent chains so that the
+ * comparisons overlap (one chain waits for each compare in turn); a maximum
+ * is exact whatever the order it is taken in. */
+static double max_lanes(const double *x, int n)
+{
+    if (n < 8) {
+        double m = x[0];
+        for (int i = 1; i < n; i++)
+            m = x[i] > m ? x[i] : m;
+        return m;
+    }
+#if ROUTER_SSE2
+    __m128d a = _mm_loadu_pd(x), b = _mm_loadu_pd(x + 2);
+    int i = 4;
+    for (; i + 4 <= n; i += 4) {
+        a = _mm_max_pd(a, _mm_loadu_pd(x + i));
+        b = _mm_max_pd(b, _mm_loadu_pd(x + i + 2));
+    }
+    double l[4];
+    _mm_storeu_pd(l, a);
+    _mm_storeu_pd(l + 2, b);
+    double m0 = l[0], m1 = l[1], m2 = l[2], m3 = l[3];
+#else
+    double m0 = x[0], m1 = x[1], m2 = x[2], m3 = x[3];
+    int i = 4;
+    for (; i + 4 <= n; i += 4) {
+        m0 = x[i] > m0 ? x[i] : m0;
+        m1 = x[i + 1] > m1 ? x[i + 1] : m1;
+        m2 = x[i + 2] > m2 ? x[i + 2] : m2;
+        m3 = x[i + 3] > m3 ? x[i + 3] : m3;
+    }
+#endif
+    for (; i < n; i++)
+        m0 = x[i] > m0 ? x[i] : m0;
+    m0 = m1 > m0 ? m1 : m0;
+    m2 = m3 > m2 ? m3 : m2;
+    return m2 > m0 ? m2 : m0;
+}
+
+/*
+ * Top k of a whole row. Wide rows (E >= 4k and E >= 32) first bound the k-th
+ * largest from below: the row cut into k slices has k slice maxima at k
+ * distinct positions, so the k-th largest value is at least their minimum.
+ * Only entries at or above that floor are kept (collect_floor) and ranked
+ * (topk_of): at E = 256, k = 8 about 20 pass, and one pass of maxima and
+ * one of compares replace a scan whose threshold tests mispredict while the
+ * top k still changes. Narrow rows keep the plain scan, where the bound would
+ * cost more than it saves. cv, ci: E entries of scratch.
+ */
+static void topk_row(const double *x, int experts, int k, int32_t *idx, double *val,
+                     double *cv, int32_t *ci)
 {
     int n = 0;
-    topk_scan(x, 0, experts, k, &n, idx, val);
+    if (experts < 32 || experts < 4 * k) {
+        topk_scan(x, 0, experts, k, &n, idx, val);
+        return;
+    }
+    const int slice = experts / k;
+    double floor = INFINITY;
+    for (int j = 0; j < k; j++) {
+        const int lo = j * slice, hi = j + 1 < k ? lo + slice : experts;
+        const double m = max_lanes(x + lo, hi - lo);
+        floor = m < floor ? m : floor;
+    }
+    topk_of(cv, ci, collect_floor(x, 0, experts, floor, 0, cv, ci), k, idx, val);
+}
+
+/*
+ * The two largest values of a group of `per` entries (v2 = -inf when per is
+ * 1; with a repeated maximum v2 = v1). Four interleaved lanes, each a
+ * branch-free running pair: the new second is the larger of the old second
+ * and the smaller of (old first, x); then the lanes' pairs merge. Only the
+ * values are needed (the group score), and those do not depend on the order
+ * they are found in.
+ */
+static void group_top2(const double *x, int per, double *top1, double *top2)
+{
+    double v1 = x[0], v2 = -INFINITY;
+    int i = 1;
+    if (per >= 8 && per % 4 == 0) {
+#if ROUTER_SSE2
+        /* two lanes per register, two registers: (p, q) and (r, s) */
+        __m128d pq1 = _mm_loadu_pd(x), rs1 = _mm_loadu_pd(x + 2);
+        __m128d pq2 = _mm_set1_pd(-INFINITY), rs2 = pq2;
+        for (i = 4; i < per; i += 4) {
+            const __m128d ypq = _mm_loadu_pd(x + i), yrs = _mm_loadu_pd(x + i + 2);
+            pq2 = _mm_max_pd(pq2, _mm_min_pd(pq1, ypq));
+            rs2 = _mm_max_pd(rs2, _mm_min_pd(rs1, yrs));
+            pq1 = _mm_max_pd(pq1, ypq);
+            rs1 = _mm_max_pd(rs1, yrs);
+        }
+        /* lanes (p, r) and (q, s) pair up, then the two pairs: the larger
+         * first wins, the second is the larger of the smaller first and the
+         * seconds; all in registers, no branch */
+        const __m128d m1 = _mm_max_pd(pq1, rs1);
+        const __m128d m2 = _mm_max_pd(_mm_max_pd(pq2, rs2), _mm_min_pd(pq1, rs1));
+        const __m128d h1 = _mm_unpackhi_pd(m1, m1), h2 = _mm_unpackhi_pd(m2, m2);
+        const __m128d w2 = _mm_max_sd(_mm_max_sd(m2, h2), _mm_min_sd(m1, h1));
+        *top1 = _mm_cvtsd_f64(_mm_max_sd(m1, h1));
+        *top2 = _mm_cvtsd_f64(w2);
+        return;
+#else
+        /* named lanes, not arrays: they stay in registers */
+        double p1 = x[0], q1 = x[1], r1 = x[2], s1 = x[3];
+        double p2 = -INFINITY, q2 = -INFINITY, r2 = -INFINITY, s2 = -INFINITY;
+        for (i = 4; i < per; i += 4) {
+            const double yp = x[i], yq = x[i + 1], yr = x[i + 2], ys = x[i + 3];
+            const double lp = p1 < yp ? p1 : yp, lq = q1 < yq ? q1 : yq;
+            const double lr = r1 < yr ? r1 : yr, ls = s1 < ys ? s1 : ys;
+            p2 = lp > p2 ? lp : p2;
+            q2 = lq > q2 ? lq : q2;
+            r2 = lr > r2 ? lr : r2;
+            s2 = ls > s2 ? ls : s2;
+            p1 = yp > p1 ? yp : p1;
+            q1 = yq > q1 ? yq : q1;
+            r1 = yr > r1 ? yr : r1;
+            s1 = ys > s1 ? ys : s1;
+        }
+        /* the top two of two pairs (a1 >= a2, b1 >= b2): the larger first,
+         * then the larger of the smaller first and both seconds */
+        double a1 = p1 > q1 ? p1 : q1, a2 = p1 > q1 ? q1 : p1;
+        a2 = p2 > a2 ? p2 : a2;
+        a2 = q2 > a2 ? q2 : a2;
+        double b1 = r1 > s1 ? r1 : s1, b2 = r1 > s1 ? s1 : r1;
+        b2 = r2 > b2 ? r2 : b2;
+        b2 = s2 > b2 ? s2 : b2;
+        v1 = a1 > b1 ? a1 : b1;
+        v2 = a1 > b1 ? b1 : a1;
+        v2 = a2 > v2 ? a2 : v2;
+        v2 = b2 > v2 ? b2 : v2;
+        *top1 = v1;
+        *top2 = v2;
+        return;
+#endif
+    }
+    for (; i < per; i++) {
+        const double lo = x[i] > v1 ? v1 : x[i];
+        v2 = lo > v2 ? lo : v2;
+        v1 = x[i] > v1 ? x[i] : v1;
+    }
+    *top1 = v1;
+    *top2 = v2;
 }
 
 /*
@@ -171,67 +407,95 @@ static void topk_row(const double *x, int experts, int k, int32_t *idx, double *
  * sum of the two largest entries of the group, through exp(a - m) when
  * `softmax` (a softmax probability is exp(a - m) / Z with Z common to the
  * row, so comparing exp(a - m) sums compares probability sums), or on a
- * itself (sigmoid scores). The chosen groups are then scanned in increasing
- * index, so the expert tie-break stays "lower index wins".
+ * itself (sigmoid scores). The topk_groups best groups (ties to the lower
+ * group index) are listed in increasing index and their experts scanned in
+ * that order, so the expert tie-break stays "lower index wins". The two
+ * largest entries of every chosen group are known by then and lie at
+ * distinct positions, so the k-th largest of them is a floor under the k-th
+ * largest of the chosen experts: only entries at or above it are ranked
+ * (collect_floor, topk_of). Scratch: gscore, gval, tmp (2G), gidx (G), cv,
+ * ci (E), tidx, tval (k).
  */
 static void topk_grouped(const double *a, int E, int G, int kg, int k, int softmax,
                          int32_t *idx, double *val, double *gscore, int32_t *gidx,
-                         double *gval)
+                         double *gval, double *tmp, int32_t *tidx, double *tval, double *cv,
+                         int32_t *ci)
 {
     const int per = E / G;
     double m = -INFINITY; /* the row maximum: the largest group top-1 */
     for (int g = 0; g < G; g++) {
-        const double *x = a + (size_t)g * (size_t)per;
-        /* The two largest of the group, branch-free: the new second is the
-         * larger of the old second and the smaller of (old first, x). */
-        double v1 = x[0], v2 = -INFINITY;
-        for (int i = 1; i < per; i++) {
-            const double lo = x[i] > v1 ? v1 : x[i];
-            v2 = lo > v2 ? lo : v2;
-            v1 = x[i] > v1 ? x[i] : v1;
-        }
-        gscore[g] = v1;
-        gval[g] = v2;
-        m = v1 > m ? v1 : m;
+        group_top2(a + (size_t)g * (size_t)per, per, &gscore[g], &gval[g]);
+        m = gscore[g] > m ? gscore[g] : m;
     }
     for (int g = 0; g < G; g++) {
         const double v1 = gscore[g], v2 = gval[g];
+        tmp[2 * g] = v1; /* the pairs, kept for the floor below */
+        tmp[2 * g + 1] = v2;
         if (softmax)
             gscore[g] = exp(v1 - m) + (per > 1 ? exp(v2 - m) : 0.0);
         else
             gscore[g] = v1 + (per > 1 ? v2 : 0.0);
     }
-    topk_row(gscore, G, kg, gidx, gval);
-    for (int i = 1; i < kg; i++) { /* chosen groups in increasing index */
-        int32_t v = gidx[i];
-        int j = i;
-        for (; j > 0 && gidx[j - 1] > v; j--)
-            gidx[j] = gidx[j - 1];
-        gidx[j] = v;
+    int ng = 0; /* chosen groups, in increasing index */
+    if (G <= ROUTER_RANK_MAX) {
+        for (int g = 0; g < G; g++) { /* branch-free: the slot is written anyway */
+            gidx[ng] = (int32_t)g;
+            ng += rank_of(gscore, G, g) < kg;
+        }
+    } else {
+        topk_scan(gscore, 0, G, kg, &ng, gidx, gval);
+        for (int i = 1; i < kg; i++) { /* insertion sort by index */
+            int32_t v = gidx[i];
+            int j = i;
+            for (; j > 0 && gidx[j - 1] > v; j--)
+                gidx[j] = gidx[j - 1];
+            gidx[j] = v;
+        }
     }
-    int n = 0;
+
+    /* The floor: the k-th largest of the chosen groups' known entries (both
+     * of a pair, or the maximum alone when a group has one expert). With
+     * fewer known entries than k nothing is known to beat: no floor. */
+    double floor = -INFINITY;
+    const int known = per > 1 ? 2 : 1, nk = known * kg;
+    if (nk >= k) {
+        for (int j = 0; j < kg; j++) { /* pack; gidx[j] >= j, so no overwrite */
+            tmp[known * j] = tmp[2 * gidx[j]];
+            if (known == 2)
+                tmp[2 * j + 1] = tmp[2 * gidx[j] + 1];
+        }
+        if (nk <= ROUTER_RANK_MAX) {
+            for (int i = 0; i < nk; i++)
+                floor = rank_of(tmp, nk, i) == k - 1 ? tmp[i] : floor;
+        } else {
+            int nt = 0;
+            topk_scan(tmp, 0, nk, k, &nt, tidx, tval);
+            floor = tval[k - 1];
+        }
+    }
+    int c = 0;
     for (int j = 0; j < kg; j++)
-        topk_scan(a, gidx[j] * per, gidx[j] * per + per, k, &n, idx, val);
+        c = collect_floor(a, gidx[j] * per, gidx[j] * per + per, floor, c, cv, ci);
+    topk_of(cv, ci, c, k, idx, val);
 }
 
 static double row_max(const double *x, int n)
 {
-    double m = x[0];
-    for (int i = 1; i < n; i++)
-        m = x[i] > m ? x[i] : m;
-    return m;
+    return max_lanes(x, n);
 }
 
 /* Scratch of one call: rows of E doubles and the group tables. ex holds a
  * token's exponentials or sigmoid affinities, sel its selection row when it
  * differs from the logits (noise, bias), gscore/gval/gidx the group scores
- * and the chosen groups. On the stack up to ROUTER_STACK_EXPERTS; one heap
- * block per call beyond, never per token. */
+ * and the chosen groups, tmp (2E) the groups' top pairs, tval/tidx a top k
+ * of them, cv/ci the candidates of a floored selection (collect_floor). On
+ * the stack up to ROUTER_STACK_EXPERTS; one heap block per call beyond,
+ * never per token. */
 typedef struct scratch {
-    double *ex, *sel, *gscore, *gval;
-    int32_t *gidx;
-    double stack[4 * ROUTER_STACK_EXPERTS];
-    int32_t stack_i[ROUTER_STACK_EXPERTS];
+    double *ex, *sel, *gscore, *gval, *tmp, *tval, *cv;
+    int32_t *gidx, *tidx, *ci;
+    double stack[8 * ROUTER_STACK_EXPERTS];
+    int32_t stack_i[3 * ROUTER_STACK_EXPERTS];
     double *heap;
     int32_t *heap_i;
 } scratch;
@@ -243,14 +507,19 @@ static void scratch_init(scratch *s, int E)
     double *d = s->stack;
     int32_t *g = s->stack_i;
     if (E > ROUTER_STACK_EXPERTS) {
-        d = s->heap = xcalloc(4 * (size_t)E, sizeof(*d), "router scratch rows");
-        g = s->heap_i = xcalloc((size_t)E, sizeof(*g), "router group indices");
+        d = s->heap = xcalloc(8 * (size_t)E, sizeof(*d), "router scratch rows");
+        g = s->heap_i = xcalloc(3 * (size_t)E, sizeof(*g), "router group indices");
     }
     s->ex = d;
     s->sel = d + E;
     s->gscore = d + 2 * (size_t)E;
     s->gval = d + 3 * (size_t)E;
+    s->tmp = d + 4 * (size_t)E;
+    s->tval = d + 6 * (size_t)E;
+    s->cv = d + 7 * (size_t)E;
     s->gidx = g;
+    s->tidx = g + E;
+    s->ci = g + 2 * (size_t)E;
 }
 
 static void scratch_fini(scratch *s)
@@ -301,9 +570,10 @@ static void route_topk(const router_config *cfg, router_state *st, const double 
         /* The softmax families need the row maximum for stable exponentials
          * (group scores and probabilities); the selection itself does not. */
         if (G > 1)
-            topk_grouped(a, E, G, kg, k, !sigmoid, c, topv, sc->gscore, sc->gidx, sc->gval);
+            topk_grouped(a, E, G, kg, k, !sigmoid, c, topv, sc->gscore, sc->gidx, sc->gval,
+                         sc->tmp, sc->tidx, sc->tval, sc->cv, sc->ci);
         else
-            topk_row(a, E, k, c, topv);
+            topk_row(a, E, k, c, topv, sc->cv, sc->ci);
         if (weight == NULL && prob_sum == NULL)
             continue; /* choices alone need no exponential */
         const double m = sigmoid ? 0.0 : row_max(a, E);

@@ -328,6 +328,114 @@ static void test_grouped_never_outside(void)
     free(x);
 }
 
+/*
+ * The selection's fast paths (the floor from slice maxima or from the chosen
+ * groups' top pairs, rank selection, the SSE2 group top-2, the fallbacks
+ * past 32 candidates or 32 groups) against a brute force that knows none of
+ * them: group scores as the router defines them (exp(v1 - m) + exp(v2 - m)
+ * of a group's two largest logits, or v1 + v2 of sigmoid affinities), the
+ * topk_groups best groups, then repeated "largest, lower index on a tie"
+ * over the kept experts. Inputs: coarse random values (ties everywhere),
+ * rows with one value (every entry ties at the floor), -0.0 beside 0.0, and
+ * shapes that hit each path: groups of 1, 6, 12, 32, 75 and 300 experts,
+ * 40 groups, k from 1 to 12. Choices alone and with weights must agree.
+ */
+static int brute_grouped(const double *r, int E, int G, int kg, int k, int sigmoid,
+                         const int32_t *c)
+{
+    const int per = E / G;
+    double a[600], gs[600], g2[600], m = -INFINITY;
+    char keep[600] = {0}, used[600] = {0};
+    for (int i = 0; i < E; i++)
+        a[i] = sigmoid ? 1.0 / (1.0 + exp(-r[i])) + 0.0 : r[i];
+    for (int g = 0; g < G; g++) {
+        double b1 = -INFINITY, b2 = -INFINITY;
+        for (int i = g * per; i < (g + 1) * per; i++) {
+            if (a[i] > b1) {
+                b2 = b1;
+                b1 = a[i];
+            } else if (a[i] > b2) {
+                b2 = a[i];
+            }
+        }
+        m = b1 > m ? b1 : m;
+        gs[g] = b1;
+        g2[g] = b2;
+    }
+    for (int g = 0; g < G; g++) {
+        const double b1 = gs[g], b2 = g2[g];
+        if (G == 1)
+            gs[g] = 0;
+        else if (sigmoid)
+            gs[g] = b1 + (per > 1 ? b2 : 0.0);
+        else
+            gs[g] = exp(b1 - m) + (per > 1 ? exp(b2 - m) : 0.0);
+    }
+    for (int j = 0; j < kg; j++) {
+        int best = -1;
+        for (int g = 0; g < G; g++)
+            if (!keep[g] && (best < 0 || gs[g] > gs[best]))
+                best = g;
+        keep[best] = 1;
+    }
+    int bad = 0;
+    for (int j = 0; j < k; j++) {
+        int best = -1;
+        for (int i = 0; i < E; i++)
+            if (keep[i / per] && !used[i] && (best < 0 || a[i] > a[best]))
+                best = i;
+        used[best] = 1;
+        bad += c[j] != best;
+    }
+    return bad;
+}
+
+static void test_fast_selection_against_brute_force(void)
+{
+    static const struct { int E, G, kg, k; } shapes[] = {
+        {32, 1, 1, 8},    {64, 1, 1, 1},   {256, 1, 1, 8},  {256, 1, 1, 2},
+        {600, 1, 1, 12},  {256, 8, 4, 8},  {256, 8, 1, 8},  {256, 8, 8, 12},
+        {48, 8, 3, 5},    {96, 8, 2, 3},   {600, 8, 3, 8},  {600, 2, 1, 8},
+        {600, 40, 20, 8}, {64, 64, 8, 4},  {64, 64, 3, 3},  {256, 16, 2, 1},
+    };
+    enum { T = 40 };
+    double *x = malloc(sizeof(double) * 600 * T);
+    int32_t c[12 * T], c2[12 * T];
+    double w[12 * T];
+    unsigned s = 4242;
+    int bad = 0, rows = 0;
+    for (size_t q = 0; q < sizeof(shapes) / sizeof(shapes[0]); q++) {
+        const int E = shapes[q].E, G = shapes[q].G, kg = shapes[q].kg, k = shapes[q].k;
+        for (int input = 0; input < 4; input++) {
+            for (int i = 0; i < E * T; i++) {
+                s = s * 1103515245u + 12345u;
+                const unsigned u = s >> 16;
+                switch (input) {
+                case 0: x[i] = (double)(u % 8) / 4.0; break;          /* ties */
+                case 1: x[i] = (double)(u % 4096) / 64.0 - 32.0; break;
+                case 2: x[i] = 1.5; break;                            /* one value */
+                default: x[i] = u % 3 == 0 ? 0.0 : u % 3 == 1 ? -0.0 : -1.0; break;
+                }
+            }
+            for (int sig = 0; sig < 2; sig++) {
+                router_config cfg = {.kind = sig ? ROUTER_SIGMOID_BIAS : ROUTER_SOFTMAX_TOPK,
+                                     .experts = E, .top_k = k, .normalize = true,
+                                     .groups = G, .topk_groups = kg};
+                err_t e = ERR_INIT;
+                EXPECT_EQ_I64(router_route(&cfg, NULL, x, T, c, NULL, NULL, &e), 0);
+                EXPECT_EQ_I64(router_route(&cfg, NULL, x, T, c2, w, NULL, &e), 0);
+                for (int t = 0; t < T; t++, rows++) {
+                    bad += brute_grouped(x + (size_t)t * E, E, G, kg, k, sig, c + t * k);
+                    bad += memcmp(c + t * k, c2 + t * k, sizeof(*c) * (size_t)k) != 0;
+                }
+            }
+        }
+    }
+    EXPECT_EQ_I64(rows, 16 * 4 * 2 * T);
+    EXPECT_EQ_I64(bad, 0);
+    free(x);
+}
+
 /* Noisy top-k: std 0 is topk_softmax; with noise the choices are distinct
  * and the same stream seed gives the same choices. */
 static void test_noisy(void)
@@ -480,6 +588,8 @@ void test_router_register(void)
                {"sigmoid_bias: bias selects, s weighs; the update", test_sigmoid_bias},
                {"group-limited by hand (softmax and V3 sigmoid)", test_grouped_by_hand},
                {"group-limited never chooses outside its groups", test_grouped_never_outside},
+               {"fast selection paths match a brute force, ties included",
+                test_fast_selection_against_brute_force},
                {"noisy_topk: std 0, seeded noise, distinct", test_noisy},
                {"expert_choice: fixed count per expert, unrouted", test_expert_choice},
                {"hash: distinct, by token id, uniform", test_hash},
