@@ -6,19 +6,8 @@
 # and expect_rc); run alone it prints its own "N passed, N failed" and exits
 # 1 if any failed.
 if ! command -v expect_rc >/dev/null 2>&1; then
-  set -u
   BIN=${1:?usage: compare.sh path/to/moesim}
-  T=$(mktemp -d)
-  trap 'rm -rf "$T"' EXIT
-  pass=0
-  fail=0
-  ok() { pass=$((pass + 1)); echo "ok   $1"; }
-  bad() { fail=$((fail + 1)); echo "FAIL $1"; [ -n "${2:-}" ] && printf '     %s\n' "$2"; }
-  expect_rc() {
-    name=$1; want=$2; shift 2
-    "$@" >"$T/out" 2>"$T/err"; rc=$?
-    if [ "$rc" = "$want" ]; then ok "$name"; else bad "$name" "exit $rc, wanted $want: $(head -c 300 "$T/err")"; fi
-  }
+  . tests/e2e/lib.sh
   compare_alone=1
 fi
 

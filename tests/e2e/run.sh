@@ -3,22 +3,8 @@
 # bad-scenario corpus, byte-identical reruns, whole-or-nothing output files,
 # the ready scenarios and the hand-computed two-GPU case. Prints one line per
 # check and a closing "N passed, N failed"; exits 1 if any failed.
-set -u
 BIN=${1:?usage: run.sh path/to/moesim}
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-pass=0
-fail=0
-
-ok() { pass=$((pass + 1)); echo "ok   $1"; }
-bad() { fail=$((fail + 1)); echo "FAIL $1"; [ -n "${2:-}" ] && printf '     %s\n' "$2"; }
-
-# expect_rc NAME RC CMD... : the command exits with RC
-expect_rc() {
-  name=$1; want=$2; shift 2
-  "$@" >"$T/out" 2>"$T/err"; rc=$?
-  if [ "$rc" = "$want" ]; then ok "$name"; else bad "$name" "exit $rc, wanted $want: $(head -c 300 "$T/err")"; fi
-}
+. tests/e2e/lib.sh
 
 # A JSON field of one line of a report: json_field FILE LINE_PREFIX FIELD
 json_field() {
