@@ -77,6 +77,17 @@ void err_format(const err_t *e, char *buf, size_t n)
         snprintf(buf, n, "%s%s", where, e->msg);
 }
 
+int err_print(FILE *f, const char *prefix, const err_t *e)
+{
+    char buf[1400];
+    err_format(e, buf, sizeof(buf));
+    if (prefix)
+        fprintf(f, "%s: %s\n", prefix, buf);
+    else
+        fprintf(f, "%s\n", buf);
+    return e->code == ERR_OK ? ERR_RUN : (int)e->code;
+}
+
 void err_list_divisors(int n, char *buf, size_t size)
 {
     size_t k = 0;

@@ -139,10 +139,7 @@ static int parse_opts(const char *cmd, int argc, char **argv, cli_opts *o)
 
 static int print_err(const err_t *e)
 {
-    char buf[1400];
-    err_format(e, buf, sizeof(buf));
-    fprintf(stderr, "%s\n", buf);
-    return e->code == ERR_OK ? ERR_RUN : (int)e->code;
+    return err_print(stderr, NULL, e);
 }
 
 static int load(const cli_opts *o, scenario *s, err_t *e)

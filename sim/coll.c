@@ -517,11 +517,8 @@ int coll_main(int argc, char **argv)
         goto fail;
     rc = 0;
     goto done;
-fail:;
-    char buf[1400];
-    err_format(&e, buf, sizeof(buf));
-    fprintf(stderr, "%s\n", buf);
-    rc = e.code == ERR_OK ? ERR_RUN : (int)e.code;
+fail:
+    rc = err_print(stderr, NULL, &e);
 done:
     coll_plan_fini(&p);
     free(bytes);

@@ -417,52 +417,28 @@ int compare_write_table(FILE *f, const compare_meta *mt, const compare_plan *p,
 
 /* ---- JSON and CSV ---- */
 
-/* Reals with 12 significant digits, as report.c writes them; a value that is
- * not finite has no JSON spelling and is written null. */
-static void json_num(FILE *f, double v)
-{
-    if (isfinite(v))
-        fprintf(f, "%.12g", v);
-    else
-        fputs("null", f);
-}
-
-static void json_str(FILE *f, const char *s)
-{
-    fputc('"', f);
-    for (const unsigned char *c = (const unsigned char *)s; *c; c++) {
-        if (*c == '"' || *c == '\\')
-            fprintf(f, "\\%c", *c);
-        else if (*c < 0x20)
-            fprintf(f, "\\u%04x", *c);
-        else
-            fputc(*c, f);
-    }
-    fputc('"', f);
-}
-
 int compare_write_json(FILE *f, const compare_meta *mt, const compare_plan *p,
                        const compare_result *r)
 {
     fprintf(f, "{\n  \"schema\": \"%s\",\n  \"moesim_version\": \"%s\",\n", COMPARE_SCHEMA,
             MOESIM_VERSION);
     fputs("  \"scenario\": {\"name\": ", f);
-    json_str(f, mt->name);
+    report_json_str(f, mt->name);
     fputs(", \"file\": ", f);
-    json_str(f, mt->file);
+    report_json_str(f, mt->file);
     fprintf(f, ", \"seed\": %" PRIu64 ", \"set\": [", mt->seed);
     for (int i = 0; i < mt->nsets; i++) {
         fputs(i ? ", " : "", f);
-        json_str(f, mt->sets[i]);
+        report_json_str(f, mt->sets[i]);
     }
     fputs("]},\n  \"vary\": [\n", f);
     for (int k = 0; k < p->nvary; k++) {
         fputs("    {\"key\": ", f);
-        json_str(f, p->vary[k].key);
+        report_json_str(f, p->vary[k].key);
         fputs(", \"values\": [", f);
         for (int i = 0; i < p->vary[k].nvalues; i++) {
             fputs(i ? ", " : "", f);
-            json_str(f, p->vary[k].value[i]);
+            report_json_str(f, p->vary[k].value[i]);
         }
         fprintf(f, "]}%s\n", k + 1 < p->nvary ? "," : "");
     }
@@ -474,30 +450,30 @@ int compare_write_json(FILE *f, const compare_meta *mt, const compare_plan *p,
         fputs("    {\"set\": {", f);
         for (int k = 0; k < p->nvary; k++) {
             fputs(k ? ", " : "", f);
-            json_str(f, p->vary[k].key);
+            report_json_str(f, p->vary[k].key);
             fputs(": ", f);
-            json_str(f, p->vary[k].value[choice[k]]);
+            report_json_str(f, p->vary[k].value[choice[k]]);
         }
         fputs("}, \"dropped_share\": ", f);
-        json_num(f, x->dropped_share);
+        report_json_num(f, x->dropped_share);
         fputs(", \"gpu_load_max_over_mean\": ", f);
-        json_num(f, x->gpu_load_max_over_mean);
+        report_json_num(f, x->gpu_load_max_over_mean);
         fputs(", \"internode_byte_share\": ", f);
-        json_num(f, x->internode_byte_share);
+        report_json_num(f, x->internode_byte_share);
         fputs(", \"dispatch_s\": {\"p50\": ", f);
-        json_num(f, x->dispatch_p50_s);
+        report_json_num(f, x->dispatch_p50_s);
         fputs(", \"p99\": ", f);
-        json_num(f, x->dispatch_p99_s);
+        report_json_num(f, x->dispatch_p99_s);
         fputs("}, \"combine_s\": {\"p50\": ", f);
-        json_num(f, x->combine_p50_s);
+        report_json_num(f, x->combine_p50_s);
         fputs(", \"p99\": ", f);
-        json_num(f, x->combine_p99_s);
+        report_json_num(f, x->combine_p99_s);
         fputs("}, \"step_s\": {\"p50\": ", f);
-        json_num(f, x->step_p50_s);
+        report_json_num(f, x->step_p50_s);
         fputs("}, \"throughput_tokens_per_s\": ", f);
-        json_num(f, x->throughput_tokens_per_s);
+        report_json_num(f, x->throughput_tokens_per_s);
         fputs(", \"throughput_ratio\": ", f);
-        json_num(f, x->throughput_ratio);
+        report_json_num(f, x->throughput_ratio);
         fprintf(f, ", \"sim_time_ps\": %" PRId64 "}%s\n", x->sim_time_ps,
                 v + 1 < p->variants ? "," : "");
     }
@@ -615,9 +591,7 @@ static int parse_opts(int argc, char **argv, compare_opts *o)
         if (strcmp(opt, "--vary") == 0) {
             err_t e = ERR_INIT;
             if (compare_plan_add(&o->plan, val, &e) < 0) {
-                char buf[1400];
-                err_format(&e, buf, sizeof(buf));
-                fprintf(stderr, "moesim compare: %s\n", buf);
+                err_print(stderr, "moesim compare", &e);
                 return ERR_INPUT;
             }
         } else if (strcmp(opt, "--set") == 0) {
@@ -920,10 +894,7 @@ int compare_main(int argc, char **argv)
     /* open the outputs now, so an unwritable path fails before the runs */
     if ((o.json && outfile_open(&json, o.json, &e) < 0) ||
         (o.csv && outfile_open(&csv, o.csv, &e) < 0)) {
-        char buf[1400];
-        err_format(&e, buf, sizeof(buf));
-        fprintf(stderr, "moesim compare: %s\n", buf);
-        rc = e.code == ERR_OK ? ERR_RUN : (int)e.code;
+        rc = err_print(stderr, "moesim compare", &e);
         goto done;
     }
 
@@ -974,12 +945,7 @@ int compare_main(int argc, char **argv)
     goto done;
 
 fail:
-    {
-        char buf[1400];
-        err_format(&e, buf, sizeof(buf));
-        fprintf(stderr, "moesim compare: %s\n", buf);
-        rc = e.code == ERR_OK ? ERR_RUN : (int)e.code;
-    }
+    rc = err_print(stderr, "moesim compare", &e);
 done:
     outfile_abort(&json);
     outfile_abort(&csv);

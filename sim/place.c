@@ -449,12 +449,7 @@ int place_main(int argc, char **argv)
     goto done;
 
 fail:
-    {
-        char buf[1400];
-        err_format(&e, buf, sizeof(buf));
-        fprintf(stderr, "moesim place: %s\n", buf);
-        rc = e.code == ERR_OK ? ERR_RUN : (int)e.code;
-    }
+    rc = err_print(stderr, "moesim place", &e);
 done:
     placement_fini(&p);
     gsl_rng_free(rng);

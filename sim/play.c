@@ -660,8 +660,6 @@ static int route_layer(play_t *p)
         }
     metrics_balance(p->gpu_tokens, G, &mom, &cv);
     ml->gpu_max_over_mean_sum += mom;
-    p->m.gpu_max_over_mean_sum += mom;
-    p->m.gpu_balance_n++;
     return 0;
 }
 

@@ -10,6 +10,7 @@
 #include "moesim/report.h"
 
 #include <inttypes.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -29,17 +30,21 @@ static const char *const router[] = {"softmax_topk", "topk_softmax", "sigmoid_bi
 void report_totals(const metrics *m, report_totals_t *t)
 {
     memset(t, 0, sizeof(*t));
+    double mom = 0; /* the layers' per-batch GPU max/mean, all summed */
+    int64_t n = 0;
     for (int i = 0; i < m->moe_layers; i++) {
         t->assignments += m->layer[i].assignments;
         t->dropped += m->layer[i].dropped;
         t->rerouted += m->layer[i].rerouted;
+        mom += m->layer[i].gpu_max_over_mean_sum;
+        n += m->layer[i].batches;
     }
     if (t->assignments > 0) {
         t->dropped_share = (double)t->dropped / (double)t->assignments;
         t->rerouted_share = (double)t->rerouted / (double)t->assignments;
     }
-    if (m->gpu_balance_n > 0)
-        t->gpu_max_over_mean = m->gpu_max_over_mean_sum / (double)m->gpu_balance_n;
+    if (n > 0)
+        t->gpu_max_over_mean = mom / (double)n;
     if (m->a2a_bytes > 0)
         t->internode_share = m->a2a_internode_bytes / m->a2a_bytes;
     double secs = sim_time_to_s(m->sim_time_ps);
@@ -210,13 +215,17 @@ int report_text(FILE *f, const scenario *s, const metrics *m, const topo_t *t)
 /* ---- JSON ---- */
 
 /* Numbers: integers exact; reals with 12 significant digits, which is
- * deterministic and enough for picosecond times below one second. */
-static void json_num(FILE *f, double v)
+ * deterministic and enough for picosecond times below one second; a value
+ * that is not finite has no JSON spelling and is written null. */
+void report_json_num(FILE *f, double v)
 {
-    fprintf(f, "%.12g", v);
+    if (isfinite(v))
+        fprintf(f, "%.12g", v);
+    else
+        fputs("null", f);
 }
 
-static void json_str(FILE *f, const char *s)
+void report_json_str(FILE *f, const char *s)
 {
     fputc('"', f);
     for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
@@ -235,15 +244,15 @@ static void json_stats(FILE *f, const metrics_series *s)
     metrics_summary m;
     metrics_series_summarize(s, &m);
     fprintf(f, "{\"mean\": ");
-    json_num(f, m.mean_s);
+    report_json_num(f, m.mean_s);
     fprintf(f, ", \"p50\": ");
-    json_num(f, m.p50_s);
+    report_json_num(f, m.p50_s);
     fprintf(f, ", \"p95\": ");
-    json_num(f, m.p95_s);
+    report_json_num(f, m.p95_s);
     fprintf(f, ", \"p99\": ");
-    json_num(f, m.p99_s);
+    report_json_num(f, m.p99_s);
     fprintf(f, ", \"max\": ");
-    json_num(f, m.max_s);
+    report_json_num(f, m.max_s);
     fprintf(f, ", \"n\": %zu, \"min_ps\": %" PRId64 ", \"max_ps\": %" PRId64
                ", \"sum_ps\": %" PRId64 "}",
             m.n, m.min_ps, m.max_ps, m.sum_ps);
@@ -264,14 +273,14 @@ int report_json(FILE *f, const scenario *s, const metrics *m, const topo_t *t)
     fprintf(f, "{\n  \"schema\": \"%s\",\n  \"moesim_version\": \"%s\",\n", REPORT_SCHEMA,
             MOESIM_VERSION);
     fprintf(f, "  \"scenario\": {\"name\": ");
-    json_str(f, s->name);
+    report_json_str(f, s->name);
     fprintf(f, ", \"seed\": %" PRIu64 ", \"file\": ", s->seed);
-    json_str(f, s->file);
+    report_json_str(f, s->file);
     fprintf(f, "},\n");
     fprintf(f, "  \"cluster\": {\"nodes\": %d, \"gpus_per_node\": %d, \"gpus\": %d, \"gpu\": ",
             s->cluster.nodes, s->cluster.gpus_per_node,
             s->cluster.nodes * s->cluster.gpus_per_node);
-    json_str(f, s->cluster.gpu.name);
+    report_json_str(f, s->cluster.gpu.name);
     fprintf(f, "},\n");
     fprintf(f, "  \"model\": {\"layers\": %d, \"moe_layers\": %d, \"experts\": %d, "
                "\"top_k\": %d, \"shared_experts\": %d, \"hidden\": %d, \"expert_ffn\": %d, "
@@ -286,7 +295,7 @@ int report_json(FILE *f, const scenario *s, const metrics *m, const topo_t *t)
                ", \"migration_bytes\": ",
             scenario_placement_name(s->placement.strategy), s->placement.redundant,
             s->placement.warmup_batches, m->rebalances, m->migrated_experts);
-    json_num(f, m->migration_bytes);
+    report_json_num(f, m->migration_bytes);
     fprintf(f, ", \"migration_s\": ");
     json_stats(f, &m->migration);
     fprintf(f, "},\n");
@@ -300,34 +309,34 @@ int report_json(FILE *f, const scenario *s, const metrics *m, const topo_t *t)
             s->parallel.dp, s->parallel.tp, s->parallel.pp, s->parallel.ep, s->parallel.etp,
             s->parallel.order);
     fprintf(f, "  \"memory\": {\"needed_bytes\": ");
-    json_num(f, mem.total);
+    report_json_num(f, mem.total);
     fprintf(f, ", \"weights_bytes\": ");
-    json_num(f, mem.weights);
+    report_json_num(f, mem.weights);
     fprintf(f, ", \"activations_bytes\": ");
-    json_num(f, mem.activations);
+    report_json_num(f, mem.activations);
     fprintf(f, ", \"hbm_bytes\": ");
-    json_num(f, s->cluster.gpu.hbm_bytes);
+    report_json_num(f, s->cluster.gpu.hbm_bytes);
     fprintf(f, ", \"checked\": %s},\n", s->cluster.check_memory ? "true" : "false");
 
     fprintf(f, "  \"totals\": {\n    \"tokens\": %" PRId64 ",\n    \"batches\": %d,\n",
             m->tokens, m->batches);
     fprintf(f, "    \"sim_time_s\": ");
-    json_num(f, sim_time_to_s(m->sim_time_ps));
+    report_json_num(f, sim_time_to_s(m->sim_time_ps));
     fprintf(f, ",\n    \"sim_time_ps\": %" PRId64 ",\n    \"throughput_tokens_per_s\": ",
             m->sim_time_ps);
-    json_num(f, tt.throughput);
+    report_json_num(f, tt.throughput);
     fprintf(f, ",\n    \"assignments\": %" PRId64 ",\n    \"dropped\": %" PRId64
                ",\n    \"rerouted\": %" PRId64 ",\n    \"dropped_share\": ",
             tt.assignments, tt.dropped, tt.rerouted);
-    json_num(f, tt.dropped_share);
+    report_json_num(f, tt.dropped_share);
     fprintf(f, ",\n    \"rerouted_share\": ");
-    json_num(f, tt.rerouted_share);
+    report_json_num(f, tt.rerouted_share);
     fprintf(f, ",\n    \"gpu_load_max_over_mean\": ");
-    json_num(f, tt.gpu_max_over_mean);
+    report_json_num(f, tt.gpu_max_over_mean);
     fprintf(f, ",\n    \"a2a_bytes\": ");
-    json_num(f, m->a2a_bytes);
+    report_json_num(f, m->a2a_bytes);
     fprintf(f, ",\n    \"internode_byte_share\": ");
-    json_num(f, tt.internode_share);
+    report_json_num(f, tt.internode_share);
     fprintf(f, ",\n    \"step_s\": ");
     json_stats(f, &m->batch_time);
     fprintf(f, ",\n    \"dispatch_s\": ");
@@ -348,19 +357,19 @@ int report_json(FILE *f, const scenario *s, const metrics *m, const topo_t *t)
         else
             fprintf(f, "%" PRId64, l->capacity);
         fprintf(f, ",\n     \"load_max_over_mean\": ");
-        json_num(f, mean_over_batches(l->load_max_over_mean_sum, l->batches));
+        report_json_num(f, mean_over_batches(l->load_max_over_mean_sum, l->batches));
         fprintf(f, ", \"load_cv\": ");
-        json_num(f, mean_over_batches(l->load_cv_sum, l->batches));
+        report_json_num(f, mean_over_batches(l->load_cv_sum, l->batches));
         fprintf(f, ", \"aux_loss\": ");
-        json_num(f, layer_aux_loss(l));
+        report_json_num(f, layer_aux_loss(l));
         fprintf(f, ", \"gpu_load_max_over_mean\": ");
-        json_num(f, mean_over_batches(l->gpu_max_over_mean_sum, l->batches));
+        report_json_num(f, mean_over_batches(l->gpu_max_over_mean_sum, l->batches));
         fprintf(f, ", \"padding\": %" PRId64 ", \"unrouted_tokens\": %" PRId64, l->padding,
                 l->unrouted);
         fprintf(f, ",\n     \"load_max_over_mean_by_batch\": [");
         for (size_t b = 0; b < l->mom_n; b++) {
             fprintf(f, "%s", b ? ", " : "");
-            json_num(f, l->mom_by_batch[b]);
+            report_json_num(f, l->mom_by_batch[b]);
         }
         fprintf(f, "]");
         fprintf(f, ",\n     \"attention_s\": ");
@@ -398,13 +407,13 @@ int report_json(FILE *f, const scenario *s, const metrics *m, const topo_t *t)
         const topo_link *l = topo_link_at(t, id);
         sim_time_t busy = sim_time_for_bytes(m->link_bytes[id], l->bw_Bps);
         fprintf(f, "%s\n    {\"link\": ", shown ? "," : "");
-        json_str(f, name);
+        report_json_str(f, name);
         fprintf(f, ", \"bytes\": ");
-        json_num(f, m->link_bytes[id]);
+        report_json_num(f, m->link_bytes[id]);
         fprintf(f, ", \"busy_s\": ");
-        json_num(f, sim_time_to_s(busy));
+        report_json_num(f, sim_time_to_s(busy));
         fprintf(f, ", \"utilization\": ");
-        json_num(f, m->sim_time_ps > 0 ? (double)busy / (double)m->sim_time_ps : 0);
+        report_json_num(f, m->sim_time_ps > 0 ? (double)busy / (double)m->sim_time_ps : 0);
         fprintf(f, "}");
         shown++;
     }

@@ -356,8 +356,8 @@ static void test_from_metrics(void)
     m.layer[0].dropped = 100;
     m.tokens = 1000;
     m.sim_time_ps = SIM_MS(2); /* 1000 tokens in 2 ms: 500k tokens/s */
-    m.gpu_max_over_mean_sum = 3.0;
-    m.gpu_balance_n = 2;
+    m.layer[0].gpu_max_over_mean_sum = 3.0;
+    m.layer[0].batches = 2;
     m.a2a_bytes = 1000;
     m.a2a_internode_bytes = 250;
     metrics_series_add(&m.dispatch_all, SIM_US(10));

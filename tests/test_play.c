@@ -8,6 +8,7 @@
 
 #include "moesim/gpu.h"
 #include "moesim/play.h"
+#include "moesim/report.h"
 #include "moesim/scenario.h"
 #include "moesim/topo.h"
 #include "test.h"
@@ -356,7 +357,9 @@ static void test_strategies_on_skewed_source(void)
         scenario s;
         play_t *p = run("scenarios/mixtral-8x7b-h100x8.cfg", sets, n, &s);
         const metrics *m = play_metrics(p);
-        mom[k] = m->gpu_max_over_mean_sum / (double)m->gpu_balance_n;
+        report_totals_t tt;
+        report_totals(m, &tt);
+        mom[k] = tt.gpu_max_over_mean;
         if (k == 0)
             memcpy(wanted0, m->layer[0].wanted, sizeof(wanted0));
         for (int x = 0; x < 32; x++)
@@ -387,7 +390,9 @@ static void test_eplb_replicas_in_run(void)
         scenario s;
         play_t *p = run("scenarios/mixtral-8x7b-h100x8.cfg", sets, n, &s);
         const metrics *m = play_metrics(p);
-        mom[k] = m->gpu_max_over_mean_sum / (double)m->gpu_balance_n;
+        report_totals_t tt;
+        report_totals(m, &tt);
+        mom[k] = tt.gpu_max_over_mean;
         int64_t served = 0;
         for (int x = 0; x < 32; x++)
             served += m->layer[0].served[x];

@@ -13,6 +13,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 typedef int64_t sim_time_t; /* picoseconds */
 
@@ -60,6 +61,11 @@ int err_set(err_t *e, err_code code, const char *file, int line, const char *key
     ;
 /* "file:line: key: msg" with the empty parts left out; writes at most n bytes. */
 void err_format(const err_t *e, char *buf, size_t n);
+
+/* For commands: prints e formatted (after "prefix: " unless prefix is NULL)
+ * and a newline on f, and returns the exit status it stands for (its code;
+ * ERR_RUN if it holds none). */
+int err_print(FILE *f, const char *prefix, const err_t *e);
 
 /* Writes the divisors of n ("1, 2, 4, 8"), for the "allowed:" part of an
  * error; stops before overflowing buf (size bytes). */

@@ -67,8 +67,6 @@ typedef struct metrics {
     int64_t *gpu_busy_ps;     /* compute time per GPU */
     double a2a_bytes;         /* dispatch bytes between distinct GPUs, model dtype */
     double a2a_internode_bytes; /* the part of a2a_bytes that leaves its node */
-    double gpu_max_over_mean_sum; /* per-(batch, MoE layer) GPU token load max/mean, summed */
-    int64_t gpu_balance_n;    /* how many values that sum holds */
     int rebalances;           /* dynamic placement: re-placements done */
     int64_t migrated_experts; /* expert weight copies, all layers and EP groups */
     double migration_bytes;   /* their bytes */

@@ -26,6 +26,11 @@ typedef struct report_totals_t {
     double internode_share;                 /* of dispatch bytes between GPUs */
 } report_totals_t;
 
+/* JSON pieces every writer shares: a real with 12 significant digits (null
+ * when not finite) and a quoted, escaped string. */
+void report_json_num(FILE *f, double v);
+void report_json_str(FILE *f, const char *s);
+
 /* Fills *t from the metrics of a finished run. */
 void report_totals(const metrics *m, report_totals_t *t);
 
