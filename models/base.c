@@ -171,3 +171,40 @@ int dtype_parse(const char *s, dtype_t *out)
     }
     return -1;
 }
+
+static int isa_forced = -1;
+
+static int isa_runs(int isa)
+{
+#if MOESIM_X86
+    switch (isa) {
+    case ISA_BASE:
+        return 1;
+    case ISA_AVX2:
+        return __builtin_cpu_supports("avx2");
+    case ISA_AVX512:
+        return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl");
+    }
+    return 0;
+#else
+    return isa == ISA_BASE;
+#endif
+}
+
+isa_t isa_best(void)
+{
+    static int best = -1;
+    if (isa_forced >= 0)
+        return (isa_t)isa_forced;
+    if (best < 0)
+        best = isa_runs(ISA_AVX512) ? ISA_AVX512 : isa_runs(ISA_AVX2) ? ISA_AVX2 : ISA_BASE;
+    return (isa_t)best;
+}
+
+int isa_force(int isa)
+{
+    if (isa >= 0 && !isa_runs(isa))
+        return -1;
+    isa_forced = isa;
+    return 0;
+}

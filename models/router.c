@@ -43,6 +43,8 @@
  */
 #include "moesim/router.h"
 
+#include "moesim/fmath.h"
+
 #include <gsl/gsl_randist.h>
 #include <math.h>
 #include <stdlib.h>
@@ -55,6 +57,14 @@
 #define ROUTER_SSE2 1
 #else
 #define ROUTER_SSE2 0
+#endif
+/* AVX-512 (F and VL) paths for the candidate steps, picked at run time
+ * (base.h: isa_best); same results as the paths above. */
+#if MOESIM_X86
+#include <immintrin.h>
+#define ROUTER_AVX512 1
+#else
+#define ROUTER_AVX512 0
 #endif
 
 /* Scratch for one token's row lives on the stack up to this many experts
@@ -190,6 +200,37 @@ static inline int rank_of(const double *v, int n, int i)
     return r;
 }
 
+#if ROUTER_AVX512
+/* rank_of for every i < c <= 32 at once: the c values in four 8-lane
+ * registers (padding -inf, which neither beats nor ties a later entry), each
+ * v[i] compared with all of them into a 32-bit mask, "v[j] >= v[i]" kept for
+ * j < i and "v[j] > v[i]" for j > i, the rank its population count. The
+ * comparisons are ordered (false on NaN), as the scalar ones. */
+__attribute__((target("avx512f,avx512vl,popcnt"))) static void
+ranks_avx512(const double *v, int c, int32_t *slot)
+{
+    double pad[ROUTER_RANK_MAX];
+    for (int j = 0; j < ROUTER_RANK_MAX; j++)
+        pad[j] = j < c ? v[j] : -INFINITY;
+    const __m512d v0 = _mm512_loadu_pd(pad), v1 = _mm512_loadu_pd(pad + 8);
+    const __m512d v2 = _mm512_loadu_pd(pad + 16), v3 = _mm512_loadu_pd(pad + 24);
+    for (int i = 0; i < c; i++) {
+        const __m512d x = _mm512_set1_pd(v[i]);
+        const uint32_t ge = (uint32_t)_mm512_cmp_pd_mask(v0, x, _CMP_GE_OQ) |
+                            (uint32_t)_mm512_cmp_pd_mask(v1, x, _CMP_GE_OQ) << 8 |
+                            (uint32_t)_mm512_cmp_pd_mask(v2, x, _CMP_GE_OQ) << 16 |
+                            (uint32_t)_mm512_cmp_pd_mask(v3, x, _CMP_GE_OQ) << 24;
+        const uint32_t gt = (uint32_t)_mm512_cmp_pd_mask(v0, x, _CMP_GT_OQ) |
+                            (uint32_t)_mm512_cmp_pd_mask(v1, x, _CMP_GT_OQ) << 8 |
+                            (uint32_t)_mm512_cmp_pd_mask(v2, x, _CMP_GT_OQ) << 16 |
+                            (uint32_t)_mm512_cmp_pd_mask(v3, x, _CMP_GT_OQ) << 24;
+        const uint32_t below = (UINT32_C(1) << i) - 1; /* i < 32 */
+        slot[__builtin_popcount((ge & below) | (gt & ~below))] = (int32_t)i;
+    }
+    _mm256_zeroupper();
+}
+#endif
+
 /* Top k (k <= c) of c candidates, values cv and expert indices ci, listed in
  * increasing expert index: best first, ties to the lower index, exactly as
  * topk_scan over the same entries. */
@@ -203,8 +244,13 @@ static void topk_of(const double *cv, const int32_t *ci, int c, int k, int32_t *
         return;
     }
     int32_t slot[ROUTER_RANK_MAX];
-    for (int i = 0; i < c; i++)
-        slot[rank_of(cv, c, i)] = (int32_t)i;
+#if ROUTER_AVX512
+    if (isa_best() == ISA_AVX512)
+        ranks_avx512(cv, c, slot);
+    else
+#endif
+        for (int i = 0; i < c; i++)
+            slot[rank_of(cv, c, i)] = (int32_t)i;
     for (int r = 0; r < k; r++) {
         idx[r] = ci[slot[r]];
         val[r] = cv[slot[r]];
@@ -231,9 +277,43 @@ static inline int ctz64(uint64_t x)
  * above it. The compares run two at a time into a bit mask (SSE2 on x86-64),
  * and only the set bits are visited, so the common rejection costs no branch.
  */
+#if ROUTER_AVX512
+/* collect_floor eight at a time: the compare gives an 8-bit mask, and the
+ * passing values and their indices are packed in increasing order
+ * (compress) and stored whole; the lanes past the new count are scratch the
+ * next store overwrites (cv and ci have room for 8 more than E). */
+__attribute__((target("avx512f,avx512vl,popcnt"))) static int
+collect_floor_avx512(const double *x, int lo, int hi, double floor, int c, double *cv,
+                     int32_t *ci)
+{
+    const __m512d f = _mm512_set1_pd(floor);
+    __m256i idx = _mm256_add_epi32(_mm256_set1_epi32(lo), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+    int i = lo;
+    for (; i + 8 <= hi; i += 8) {
+        const __m512d v = _mm512_loadu_pd(x + i);
+        const __mmask8 m = _mm512_cmp_pd_mask(v, f, _CMP_GE_OQ);
+        _mm512_storeu_pd(cv + c, _mm512_maskz_compress_pd(m, v));
+        _mm256_storeu_si256((__m256i *)(void *)(ci + c), _mm256_maskz_compress_epi32(m, idx));
+        c += __builtin_popcount(m);
+        idx = _mm256_add_epi32(idx, _mm256_set1_epi32(8));
+    }
+    for (; i < hi; i++)
+        if (x[i] >= floor) {
+            cv[c] = x[i];
+            ci[c++] = (int32_t)i;
+        }
+    _mm256_zeroupper();
+    return c;
+}
+#endif
+
 static int collect_floor(const double *x, int lo, int hi, double floor, int c, double *cv,
                          int32_t *ci)
 {
+#if ROUTER_AVX512
+    if (isa_best() == ISA_AVX512)
+        return collect_floor_avx512(x, lo, hi, floor, c, cv, ci);
+#endif
     for (int b = lo; b < hi; b += 64) {
         const int e = hi - b < 64 ? hi : b + 64;
         uint64_t pass = 0; /* bit i: x[b + i] >= floor */
@@ -406,14 +486,14 @@ static void group_top2(const double *x, int per, double *top1, double *top2)
  * Group-limited top-k. a: the row the selection runs on; group scores are the
  * sum of the two largest entries of the group, through exp(a - m) when
  * `softmax` (a softmax probability is exp(a - m) / Z with Z common to the
- * row, so comparing exp(a - m) sums compares probability sums), or on a
- * itself (sigmoid scores). The topk_groups best groups (ties to the lower
+ * row, so comparing exp(a - m) sums compares probability sums; fm_exp, as
+ * every exponential of the router), or on a itself (sigmoid scores). The topk_groups best groups (ties to the lower
  * group index) are listed in increasing index and their experts scanned in
  * that order, so the expert tie-break stays "lower index wins". The two
  * largest entries of every chosen group are known by then and lie at
  * distinct positions, so the k-th largest of them is a floor under the k-th
  * largest of the chosen experts: only entries at or above it are ranked
- * (collect_floor, topk_of). Scratch: gscore, gval, tmp (2G), gidx (G), cv,
+ * (collect_floor, topk_of). Scratch: gscore (G), gval, tmp (2G), gidx (G), cv,
  * ci (E), tidx, tval (k).
  */
 static void topk_grouped(const double *a, int E, int G, int kg, int k, int softmax,
@@ -428,13 +508,15 @@ static void topk_grouped(const double *a, int E, int G, int kg, int k, int softm
         m = gscore[g] > m ? gscore[g] : m;
     }
     for (int g = 0; g < G; g++) {
-        const double v1 = gscore[g], v2 = gval[g];
-        tmp[2 * g] = v1; /* the pairs, kept for the floor below */
-        tmp[2 * g + 1] = v2;
-        if (softmax)
-            gscore[g] = exp(v1 - m) + (per > 1 ? exp(v2 - m) : 0.0);
-        else
-            gscore[g] = v1 + (per > 1 ? v2 : 0.0);
+        tmp[2 * g] = gscore[g]; /* the pairs, kept for the floor below */
+        tmp[2 * g + 1] = gval[g];
+    }
+    if (softmax) /* all 2G exponentials in one call: eight lanes at a time */
+        fm_exp_shifted(tmp, m, gval, 2 * (size_t)G);
+    for (int g = 0; g < G; g++) {
+        const double v1 = softmax ? gval[2 * g] : tmp[2 * g];
+        const double v2 = softmax ? gval[2 * g + 1] : tmp[2 * g + 1];
+        gscore[g] = v1 + (per > 1 ? v2 : 0.0);
     }
     int ng = 0; /* chosen groups, in increasing index */
     if (G <= ROUTER_RANK_MAX) {
@@ -486,16 +568,17 @@ static double row_max(const double *x, int n)
 
 /* Scratch of one call: rows of E doubles and the group tables. ex holds a
  * token's exponentials or sigmoid affinities, sel its selection row when it
- * differs from the logits (noise, bias), gscore/gval/gidx the group scores
- * and the chosen groups, tmp (2E) the groups' top pairs, tval/tidx a top k
+ * differs from the logits (noise, bias), gscore/gval (2E)/gidx the group
+ * scores, the pairs' exponentials and the chosen groups, tmp (2E) the groups'
+ * top pairs, tval/tidx a top k
  * of them, cv/ci the candidates of a floored selection (collect_floor). On
  * the stack up to ROUTER_STACK_EXPERTS; one heap block per call beyond,
  * never per token. */
 typedef struct scratch {
     double *ex, *sel, *gscore, *gval, *tmp, *tval, *cv;
     int32_t *gidx, *tidx, *ci;
-    double stack[8 * ROUTER_STACK_EXPERTS];
-    int32_t stack_i[3 * ROUTER_STACK_EXPERTS];
+    double stack[9 * ROUTER_STACK_EXPERTS + 8]; /* cv, ci last: 8 more */
+    int32_t stack_i[3 * ROUTER_STACK_EXPERTS + 8];
     double *heap;
     int32_t *heap_i;
 } scratch;
@@ -507,16 +590,16 @@ static void scratch_init(scratch *s, int E)
     double *d = s->stack;
     int32_t *g = s->stack_i;
     if (E > ROUTER_STACK_EXPERTS) {
-        d = s->heap = xcalloc(8 * (size_t)E, sizeof(*d), "router scratch rows");
-        g = s->heap_i = xcalloc(3 * (size_t)E, sizeof(*g), "router group indices");
+        d = s->heap = xcalloc(9 * (size_t)E + 8, sizeof(*d), "router scratch rows");
+        g = s->heap_i = xcalloc(3 * (size_t)E + 8, sizeof(*g), "router group indices");
     }
     s->ex = d;
     s->sel = d + E;
     s->gscore = d + 2 * (size_t)E;
     s->gval = d + 3 * (size_t)E;
-    s->tmp = d + 4 * (size_t)E;
-    s->tval = d + 6 * (size_t)E;
-    s->cv = d + 7 * (size_t)E;
+    s->tmp = d + 5 * (size_t)E;
+    s->tval = d + 7 * (size_t)E;
+    s->cv = d + 8 * (size_t)E;
     s->gidx = g;
     s->tidx = g + E;
     s->ci = g + 2 * (size_t)E;
@@ -560,10 +643,9 @@ static void route_topk(const router_config *cfg, router_state *st, const double 
                 sc->sel[i] = x[i] + gsl_ran_gaussian_ziggurat(st->noise, cfg->noise_std);
             a = sc->sel;
         } else if (sigmoid) {
-            for (int i = 0; i < E; i++) {
-                sc->ex[i] = 1.0 / (1.0 + exp(-x[i])); /* the affinity s */
+            fm_sigmoid(x, sc->ex, (size_t)E); /* the affinities s */
+            for (int i = 0; i < E; i++)
                 sc->sel[i] = sc->ex[i] + (bias ? bias[i] : 0.0);
-            }
             a = sc->sel;
         }
 
@@ -584,9 +666,7 @@ static void route_topk(const router_config *cfg, router_state *st, const double 
              * always normalises; normalize = false keeps raw s); P_i for the
              * aux loss: s normalised over all experts (V3's s'). */
             if (prob_sum) {
-                double sum = 0;
-                for (int i = 0; i < E; i++)
-                    sum += sc->ex[i];
+                const double sum = fm_sum(sc->ex, (size_t)E);
                 for (int i = 0; i < E; i++)
                     prob_sum[i] += sc->ex[i] / sum;
             }
@@ -603,10 +683,7 @@ static void route_topk(const router_config *cfg, router_state *st, const double 
 
         /* Stable softmax: subtracting the maximum keeps every exponent <= 0,
          * so nothing overflows and the largest term is 1. */
-        double sum = 0;
-        for (int i = 0; i < E; i++)
-            sum += sc->ex[i] = exp(a[i] - m);
-        const double inv = 1.0 / sum;
+        const double inv = 1.0 / fm_exp_shifted(a, m, sc->ex, (size_t)E);
         if (prob_sum)
             for (int i = 0; i < E; i++)
                 prob_sum[i] += sc->ex[i] * inv;
@@ -658,9 +735,8 @@ static void route_expert_choice(const router_config *cfg, router_state *st,
 
     for (size_t t = 0; t < T; t++) {
         const double *x = logits + t * E;
-        double *pt = p + t * E, m = row_max(x, (int)E), sum = 0;
-        for (size_t i = 0; i < E; i++)
-            sum += pt[i] = exp(x[i] - m);
+        double *pt = p + t * E, m = row_max(x, (int)E);
+        const double sum = fm_exp_shifted(x, m, pt, E);
         for (size_t i = 0; i < E; i++) {
             pt[i] /= sum;
             if (prob_sum)

@@ -439,15 +439,10 @@ void source_begin_batch(source_t *s, int tokens, gsl_rng *rng)
  */
 #define SOURCE_TB 4 /* tokens per block */
 
-/* Built for AVX2 as well as the baseline on x86-64, picked at load time;
- * GCC 6+ and clang 14+ accept the attribute. Elsewhere: the plain build.
- * The AVX-512 kernel is a third path, picked at run time (below). */
-#if defined(__x86_64__) && ((defined(__clang__) && __clang_major__ >= 14) ||              \
-                            (!defined(__clang__) && defined(__GNUC__) && __GNUC__ >= 6))
-#define SOURCE_X86 1
-#else
-#define SOURCE_X86 0
-#endif
+/* Built for AVX2 as well as the baseline on x86-64, picked at load time
+ * (base.h: MOESIM_X86). Elsewhere: the plain build. The AVX-512 kernel is a
+ * third path, picked at run time (below). */
+#define SOURCE_X86 MOESIM_X86
 /* The test build leaves target_clones out (the sanitizers and ifunc
  * resolvers do not mix); it keeps the AVX-512 path, which is a plain
  * function with a target attribute. */
@@ -655,53 +650,24 @@ __attribute__((target("avx512f"))) static void logits_v16(const source_t *s, int
 }
 #endif
 
-/* The kernel source_logits uses: the widest this CPU runs, unless a test or
- * benchmark forced one (source_force_kernel). */
-static int forced_kernel = -1;
+/* The plain path instead of the kernels (source_force_plain). */
+static int force_plain;
 
-int source_force_kernel(int kernel)
+void source_force_plain(int on)
 {
-    if (kernel == SOURCE_KERNEL_AVX512) {
-#if SOURCE_X86
-        if (!__builtin_cpu_supports("avx512f"))
-            return -1;
-#else
-        return -1;
-#endif
-    }
-    forced_kernel = kernel;
-    return 0;
-}
-
-static int kernel_in_use(void)
-{
-    if (forced_kernel >= 0)
-        return forced_kernel;
-#if SOURCE_X86
-    static int best = -1;
-    if (best < 0)
-        best = __builtin_cpu_supports("avx512f") ? SOURCE_KERNEL_AVX512 : SOURCE_KERNEL_VECTOR;
-    return best;
-#else
-    return SOURCE_KERNEL_VECTOR;
-#endif
+    force_plain = on;
 }
 
 static void synthetic_logits(const source_t *s, int layer, double *logits)
 {
-    switch (kernel_in_use()) {
-    case SOURCE_KERNEL_PLAIN:
+    if (force_plain)
         logits_plain(s, layer, logits);
-        break;
 #if SOURCE_X86
-    case SOURCE_KERNEL_AVX512:
+    else if (isa_best() == ISA_AVX512)
         logits_v16(s, layer, logits);
-        break;
 #endif
-    default:
+    else
         logits_v8(s, layer, logits);
-        break;
-    }
 }
 
 void source_logits(source_t *s, int layer, double *logits)

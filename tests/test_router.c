@@ -4,6 +4,8 @@
  */
 #include "moesim/router.h"
 
+#include "moesim/fmath.h"
+
 #include <gsl/gsl_rng.h>
 #include <math.h>
 #include <stdlib.h>
@@ -289,8 +291,8 @@ static void test_grouped_never_outside(void)
             for (int i = 0; i < E; i++)
                 m = r[i] > m ? r[i] : m;
             for (int i = 0; i < E; i++) /* the affinity whose top-2 sum ranks groups */
-                a[i] = kinds[q] == ROUTER_SIGMOID_BIAS ? 1.0 / (1.0 + exp(-r[i]))
-                                                       : exp(r[i] - m);
+                a[i] = kinds[q] == ROUTER_SIGMOID_BIAS ? 1.0 / (1.0 + fm_exp(-r[i]))
+                                                       : fm_exp(r[i] - m);
             for (int g = 0; g < G; g++) {
                 double b1 = -1, b2 = -1;
                 for (int i = g * PER; i < (g + 1) * PER; i++) {
@@ -333,6 +335,7 @@ static void test_grouped_never_outside(void)
  * groups' top pairs, rank selection, the SSE2 group top-2, the fallbacks
  * past 32 candidates or 32 groups) against a brute force that knows none of
  * them: group scores as the router defines them (exp(v1 - m) + exp(v2 - m)
+ * with the router's own exp, fm_exp,
  * of a group's two largest logits, or v1 + v2 of sigmoid affinities), the
  * topk_groups best groups, then repeated "largest, lower index on a tie"
  * over the kept experts. Inputs: coarse random values (ties everywhere),
@@ -347,7 +350,7 @@ static int brute_grouped(const double *r, int E, int G, int kg, int k, int sigmo
     double a[600], gs[600], g2[600], m = -INFINITY;
     char keep[600] = {0}, used[600] = {0};
     for (int i = 0; i < E; i++)
-        a[i] = sigmoid ? 1.0 / (1.0 + exp(-r[i])) + 0.0 : r[i];
+        a[i] = sigmoid ? 1.0 / (1.0 + fm_exp(-r[i])) + 0.0 : r[i];
     for (int g = 0; g < G; g++) {
         double b1 = -INFINITY, b2 = -INFINITY;
         for (int i = g * per; i < (g + 1) * per; i++) {
@@ -369,7 +372,7 @@ static int brute_grouped(const double *r, int E, int G, int kg, int k, int sigmo
         else if (sigmoid)
             gs[g] = b1 + (per > 1 ? b2 : 0.0);
         else
-            gs[g] = exp(b1 - m) + (per > 1 ? exp(b2 - m) : 0.0);
+            gs[g] = fm_exp(b1 - m) + (per > 1 ? fm_exp(b2 - m) : 0.0);
     }
     for (int j = 0; j < kg; j++) {
         int best = -1;
@@ -402,36 +405,44 @@ static void test_fast_selection_against_brute_force(void)
     double *x = malloc(sizeof(double) * 600 * T);
     int32_t c[12 * T], c2[12 * T];
     double w[12 * T];
-    unsigned s = 4242;
-    int bad = 0, rows = 0;
-    for (size_t q = 0; q < sizeof(shapes) / sizeof(shapes[0]); q++) {
-        const int E = shapes[q].E, G = shapes[q].G, kg = shapes[q].kg, k = shapes[q].k;
-        for (int input = 0; input < 4; input++) {
-            for (int i = 0; i < E * T; i++) {
-                s = s * 1103515245u + 12345u;
-                const unsigned u = s >> 16;
-                switch (input) {
-                case 0: x[i] = (double)(u % 8) / 4.0; break;          /* ties */
-                case 1: x[i] = (double)(u % 4096) / 64.0 - 32.0; break;
-                case 2: x[i] = 1.5; break;                            /* one value */
-                default: x[i] = u % 3 == 0 ? 0.0 : u % 3 == 1 ? -0.0 : -1.0; break;
+    int bad = 0, rows = 0, sets = 0;
+    /* every instruction set this CPU runs: each has its own candidate paths */
+    for (int isa = ISA_BASE; isa <= ISA_AVX512; isa++) {
+        if (isa_force(isa) < 0)
+            continue;
+        sets++;
+        unsigned s = 4242;
+        for (size_t q = 0; q < sizeof(shapes) / sizeof(shapes[0]); q++) {
+            const int E = shapes[q].E, G = shapes[q].G, kg = shapes[q].kg, k = shapes[q].k;
+            for (int input = 0; input < 4; input++) {
+                for (int i = 0; i < E * T; i++) {
+                    s = s * 1103515245u + 12345u;
+                    const unsigned u = s >> 16;
+                    switch (input) {
+                    case 0: x[i] = (double)(u % 8) / 4.0; break;          /* ties */
+                    case 1: x[i] = (double)(u % 4096) / 64.0 - 32.0; break;
+                    case 2: x[i] = 1.5; break;                            /* one value */
+                    default: x[i] = u % 3 == 0 ? 0.0 : u % 3 == 1 ? -0.0 : -1.0; break;
+                    }
                 }
-            }
-            for (int sig = 0; sig < 2; sig++) {
-                router_config cfg = {.kind = sig ? ROUTER_SIGMOID_BIAS : ROUTER_SOFTMAX_TOPK,
-                                     .experts = E, .top_k = k, .normalize = true,
-                                     .groups = G, .topk_groups = kg};
-                err_t e = ERR_INIT;
-                EXPECT_EQ_I64(router_route(&cfg, NULL, x, T, c, NULL, NULL, &e), 0);
-                EXPECT_EQ_I64(router_route(&cfg, NULL, x, T, c2, w, NULL, &e), 0);
-                for (int t = 0; t < T; t++, rows++) {
-                    bad += brute_grouped(x + (size_t)t * E, E, G, kg, k, sig, c + t * k);
-                    bad += memcmp(c + t * k, c2 + t * k, sizeof(*c) * (size_t)k) != 0;
+                for (int sig = 0; sig < 2; sig++) {
+                    router_config cfg = {.kind = sig ? ROUTER_SIGMOID_BIAS : ROUTER_SOFTMAX_TOPK,
+                                         .experts = E, .top_k = k, .normalize = true,
+                                         .groups = G, .topk_groups = kg};
+                    err_t e = ERR_INIT;
+                    EXPECT_EQ_I64(router_route(&cfg, NULL, x, T, c, NULL, NULL, &e), 0);
+                    EXPECT_EQ_I64(router_route(&cfg, NULL, x, T, c2, w, NULL, &e), 0);
+                    for (int t = 0; t < T; t++, rows++) {
+                        bad += brute_grouped(x + (size_t)t * E, E, G, kg, k, sig, c + t * k);
+                        bad += memcmp(c + t * k, c2 + t * k, sizeof(*c) * (size_t)k) != 0;
+                    }
                 }
             }
         }
     }
-    EXPECT_EQ_I64(rows, 16 * 4 * 2 * T);
+    isa_force(-1);
+    EXPECT_TRUE(sets >= 1);
+    EXPECT_EQ_I64(rows, sets * 16 * 4 * 2 * T);
     EXPECT_EQ_I64(bad, 0);
     free(x);
 }

@@ -108,13 +108,13 @@ static void test_kernels_agree(void)
     for (int w = 0; w < 4; w++) {
         source_config c = synth(2, widths[w]);
         size_t bytes = 2 * (size_t)T * (size_t)widths[w] * sizeof(double);
-        EXPECT_EQ_I64(source_force_kernel(SOURCE_KERNEL_PLAIN), 0);
+        source_force_plain(1);
         double *ref = logits_of(&c, 7, 8, T);
-        int ks[2] = {SOURCE_KERNEL_VECTOR, SOURCE_KERNEL_AVX512};
-        for (int k = 0; k < 2; k++) {
-            if (source_force_kernel(ks[k]) < 0) {
+        source_force_plain(0);
+        for (int isa = ISA_BASE; isa <= ISA_AVX512; isa++) {
+            if (isa_force(isa) < 0) {
                 if (w == 0)
-                    printf("\n    (this CPU has no AVX-512: that kernel not checked) ");
+                    printf("\n    (this CPU cannot run kernel set %d: not checked) ", isa);
                 continue;
             }
             double *x = logits_of(&c, 7, 8, T);
@@ -123,7 +123,7 @@ static void test_kernels_agree(void)
         }
         free(ref);
     }
-    source_force_kernel(-1);
+    isa_force(-1);
 }
 
 static void test_layer_corr_and_growth(void)

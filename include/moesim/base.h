@@ -95,4 +95,26 @@ const char *dtype_name(dtype_t t);
 /* Parses a dtype name; returns -1 if unknown. */
 int dtype_parse(const char *s, dtype_t *out);
 
+/* MOESIM_X86: kernels built for several x86-64 instruction sets in one
+ * binary (a target attribute per kernel, the choice made at run time with
+ * __builtin_cpu_supports); GCC 6+ and clang 14+ have both. Elsewhere every
+ * kernel is the portable build. Every path gives the same bits. */
+#if defined(__x86_64__) && ((defined(__clang__) && __clang_major__ >= 14) ||              \
+                            (!defined(__clang__) && defined(__GNUC__) && __GNUC__ >= 6))
+#define MOESIM_X86 1
+#else
+#define MOESIM_X86 0
+#endif
+
+/* The instruction sets the kernels are built for: the baseline, AVX2, and
+ * AVX-512 (F and VL). */
+typedef enum isa { ISA_BASE, ISA_AVX2, ISA_AVX512 } isa_t;
+
+/* The widest set this CPU runs (ISA_BASE off x86-64), or the one forced. */
+isa_t isa_best(void);
+
+/* For tests and benchmarks: makes isa_best return `isa` (-1: back to the
+ * CPU's own). Returns -1, changing nothing, if this CPU cannot run it. */
+int isa_force(int isa);
+
 #endif

@@ -75,11 +75,9 @@ void source_begin_batch(source_t *s, int tokens, gsl_rng *rng);
  * `layer` (0-based) into logits (tokens x experts, caller's buffer). */
 void source_logits(source_t *s, int layer, double *logits);
 
-/* The synthetic source's logits kernels. Each gives the same bits; the
- * default is the widest this CPU runs. For tests and benchmarks only:
- * source_force_kernel picks one for every source of the process (-1: back to
- * the default) and returns -1, changing nothing, if this CPU cannot run it. */
-enum { SOURCE_KERNEL_PLAIN, SOURCE_KERNEL_VECTOR, SOURCE_KERNEL_AVX512 };
-int source_force_kernel(int kernel);
+/* For tests: on != 0 makes the synthetic source compute every logit the
+ * plain way (one sum at a time), the reference its vector kernels (one per
+ * instruction set, base.h: isa_best) must match bit for bit. */
+void source_force_plain(int on);
 
 #endif
