@@ -110,8 +110,14 @@ static void line(const char *what, router_config rc, double target)
            rp / 1e6, mp / 1e6);
 }
 
+static const char *isa_label(isa_t isa)
+{
+    return isa == ISA_AVX512 ? "AVX-512" : isa == ISA_AVX2 ? "AVX2" : "baseline";
+}
+
 int main(void)
 {
+    printf("routing kernels: %s (the widest this CPU runs)\n", isa_label(isa_best()));
     line("E=8 k=2", (router_config){.kind = ROUTER_SOFTMAX_TOPK, .experts = 8, .top_k = 2},
          10);
     line("E=256 k=8 groups 8 top-4", (router_config){.kind = ROUTER_SOFTMAX_TOPK,
@@ -129,5 +135,13 @@ int main(void)
     line("E=64 k=2 topk_softmax", (router_config){.kind = ROUTER_TOPK_SOFTMAX, .experts = 64,
                                                  .top_k = 2},
          0);
+    /* the targeted case again on AVX2, what CPUs without AVX-512 run */
+    if (isa_best() == ISA_AVX512 && isa_force(ISA_AVX2) == 0) {
+        line("E=256 k=8 groups 8 top-4, AVX2 kernels",
+             (router_config){.kind = ROUTER_SOFTMAX_TOPK, .experts = 256, .top_k = 8,
+                             .groups = 8, .topk_groups = 4},
+             0);
+        isa_force(-1);
+    }
     return 0;
 }
