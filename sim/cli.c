@@ -58,6 +58,8 @@ static const char usage_run[] =
     "                   as in a scenario file, a string may drop its quotes)\n"
     "  --seed N         master seed of every random stream (same as --set seed=N)\n"
     "  --json FILE      also write the report as JSON (schema moesim.report/1)\n"
+    "  --trace FILE     also write the run's routing trace (docs/trace.md), which\n"
+    "                   workload.source.kind = \"trace\" replays\n"
     "  --quiet          print no table (errors still go to stderr)\n"
     "  --no-progress    no progress line on stderr\n"
     "  -h, --help       this text\n";
@@ -65,7 +67,8 @@ static const char usage_run[] =
 static const char usage_check[] =
     "usage: moesim check SCENARIO [--set KEY=VALUE]...\n"
     "\n"
-    "Loads and validates SCENARIO with the same rules as run, prints a one-line\n"
+    "Loads and validates SCENARIO with the same rules as run (a routing trace it\n"
+    "replays is read whole and checked against the scenario), prints a one-line\n"
     "summary and exits 0, or prints the first error and exits 2.\n";
 
 typedef struct cli_opts {
@@ -73,7 +76,7 @@ typedef struct cli_opts {
     const char *sets[MAX_SETS];
     int nsets;
     char seed_set[64];
-    const char *json;
+    const char *json, *trace;
     int quiet, no_progress;
 } cli_opts;
 
@@ -116,6 +119,14 @@ static int parse_opts(const char *cmd, int argc, char **argv, cli_opts *o)
             if (!val || !*val)
                 return usage_error(cmd, "%s needs a file name", "--json");
             o->json = val;
+        } else if (strcmp(cmd, "run") == 0 &&
+                   (strncmp(a, "--trace=", 8) == 0 || strcmp(a, "--trace") == 0)) {
+            val = a[7] == '=' ? a + 8 : (i + 1 < argc ? argv[++i] : NULL);
+            if (!val || !*val)
+                return usage_error(cmd, "%s needs a file name", "--trace");
+            if (strlen(val) >= sizeof(((scenario *)0)->output.trace))
+                return usage_error(cmd, "%s: the file name is too long", "--trace");
+            o->trace = val;
         } else if (strcmp(cmd, "run") == 0 && strcmp(a, "--quiet") == 0) {
             o->quiet = 1;
         } else if (strcmp(cmd, "run") == 0 && strcmp(a, "--no-progress") == 0) {
@@ -194,7 +205,8 @@ static int cmd_check(int argc, char **argv)
     memset(&s, 0, sizeof(s));
     err_t e = ERR_INIT;
     rc = 0;
-    if (load(&o, &s, &e) < 0) {
+    if (load(&o, &s, &e) < 0 ||
+        (s.workload.source.kind == SOURCE_TRACE && play_check_trace(&s, &e) < 0)) {
         rc = print_err(&e);
     } else {
         printf("%s: ok: %s, %d layers (%d MoE), %d experts top-%d, %d x %d %s\n", s.file,
@@ -222,6 +234,8 @@ static int cmd_run(int argc, char **argv)
 
     if (load(&o, &s, &e) < 0)
         goto fail;
+    if (o.trace)
+        snprintf(s.output.trace, sizeof(s.output.trace), "%s", o.trace);
     jpath = o.json ? o.json : (s.output.json[0] ? s.output.json : NULL);
     if (jpath && outfile_open(&json, jpath, &e) < 0)
         goto fail;

@@ -641,8 +641,10 @@ static void run_variant(const compare_opts *o, const char *const *sets, int nset
     memset(&s, 0, sizeof(s));
     err_t e = ERR_INIT;
     play_t *p = NULL;
-    if (load(o, sets, nsets, &s, &e) < 0 || !(p = play_new(&s, &e)) ||
-        play_run(p, NULL, NULL, &e) < 0) {
+    int loaded = load(o, sets, nsets, &s, &e) == 0;
+    if (loaded) /* variants write no outputs of their own: one file, many writers */
+        s.output.trace[0] = '\0';
+    if (!loaded || !(p = play_new(&s, &e)) || play_run(p, NULL, NULL, &e) < 0) {
         memset(r, 0, sizeof(*r));
         r->code = (int32_t)(e.code == ERR_OK ? ERR_RUN : e.code);
         err_format(&e, r->error, sizeof(r->error));

@@ -47,6 +47,7 @@
 #include "moesim/router.h"
 #include "moesim/source.h"
 #include "moesim/topo.h"
+#include "moesim/trace.h"
 
 enum phase {
     PH_BATCH,
@@ -126,6 +127,12 @@ struct play {
     void *progress_ctx;
     err_t *err;             /* where a handler reports a failure */
     int failed;
+
+    /* routing traces (docs/trace.md): every batch the router sees, warm-up
+     * batches first, each MoE layer's choices before capacity */
+    trace_reader *trace_in;  /* source kind trace: choices come from here */
+    trace_writer *trace_out; /* output.trace: choices go here */
+    uint32_t batches_in, batches_out; /* whole batches read, written */
 };
 
 static void fire(engine_t *e, void *ctx, const engine_event_t *ev);
@@ -139,6 +146,93 @@ static uint64_t ev_arg(enum phase ph, int gpu)
 static void at(play_t *p, sim_time_t delay, enum phase ph, int gpu)
 {
     engine_after(p->eng, delay, fire, p, ev_arg(ph, gpu));
+}
+
+/* What a trace of this scenario's runs says about its shape: every GPU
+ * routes tokens_per_rank / tp tokens (play_new's sources). */
+static trace_header trace_header_of(const scenario *s)
+{
+    trace_header h = {
+        .experts = (uint32_t)s->model.experts,
+        .slots = (uint32_t)router_slots(&s->model.router),
+        .moe_layers = (uint32_t)s->moe_layers,
+        .sources = (uint32_t)(s->cluster.nodes * s->cluster.gpus_per_node),
+        .tokens_per_source = (uint32_t)(s->workload.tokens_per_rank / s->parallel.tp),
+        .seed = s->seed,
+    };
+    snprintf(h.name, sizeof(h.name), "%s", s->name);
+    return h;
+}
+
+int play_check_trace(const scenario *s, err_t *e)
+{
+    const char *f = s->workload.trace_file, *key = "workload.source.file";
+    trace_header h, want = trace_header_of(s);
+    uint64_t batches = 0;
+    if (trace_verify(f, &h, &batches, e) < 0)
+        return -1;
+    static const char *const what[5] = {"experts", "choices per token", "MoE layers",
+                                         "routing sources (GPUs)", "tokens per source"};
+    const uint32_t got[5] = {h.experts, h.slots, h.moe_layers, h.sources,
+                             h.tokens_per_source};
+    const uint32_t need[5] = {want.experts, want.slots, want.moe_layers, want.sources,
+                              want.tokens_per_source};
+    for (int i = 0; i < 5; i++)
+        if (got[i] != need[i])
+            return err_set(e, ERR_INPUT, f, 0, key,
+                           "the trace has %u %s, this scenario %u; allowed: a trace of the "
+                           "same model and layout (trace of \"%s\": %u experts, %u choices, "
+                           "%u MoE layers, %u sources x %u tokens per batch)",
+                           got[i], what[i], need[i], h.name, h.experts, h.slots,
+                           h.moe_layers, h.sources, h.tokens_per_source);
+    uint64_t needed = (uint64_t)s->placement.warmup_batches + (uint64_t)s->workload.batches;
+    if (batches < needed)
+        return err_set(e, ERR_INPUT, f, 0, key,
+                       "the trace has %llu batches, the run needs %llu (%d warm-up + %d); "
+                       "allowed: workload.batches + placement.warmup_batches <= %llu",
+                       (unsigned long long)batches, (unsigned long long)needed,
+                       s->placement.warmup_batches, s->workload.batches,
+                       (unsigned long long)batches);
+    return 0;
+}
+
+/* The trace to replay: checked whole first (play_check_trace), so a damaged
+ * or mismatched file is refused before anything runs, then opened. */
+static int trace_setup(play_t *p, err_t *e)
+{
+    trace_header h;
+    if (play_check_trace(p->s, e) < 0)
+        return -1;
+    p->trace_in = trace_open(p->s->workload.trace_file, &h, e);
+    return p->trace_in ? 0 : -1;
+}
+
+/* One MoE layer's choices from the trace, in the order they were written. */
+static int replay_layer(play_t *p, int moe)
+{
+    uint32_t b = 0, l = 0;
+    int rc = trace_read_layer(p->trace_in, &b, &l, p->choice, p->err);
+    if (rc < 0)
+        return -1;
+    if (rc == 0 || b != p->batches_in || l != (uint32_t)moe)
+        return err_set(p->err, ERR_INPUT, p->s->workload.trace_file, 0, "workload.source.file",
+                       rc == 0 ? "the trace ended at batch %u; allowed: a trace with every "
+                                 "batch the run needs"
+                               : "batch %u layer %u where batch %u layer %d was due",
+                       rc == 0 ? p->batches_in : b, l, p->batches_in, moe);
+    if (moe == p->s->moe_layers - 1)
+        p->batches_in++;
+    return 0;
+}
+
+/* One MoE layer's choices into the trace being written. */
+static int record_layer(play_t *p, int moe)
+{
+    if (trace_write_layer(p->trace_out, p->batches_out, (uint32_t)moe, p->choice, p->err) < 0)
+        return -1;
+    if (moe == p->s->moe_layers - 1)
+        p->batches_out++;
+    return 0;
 }
 
 play_t *play_new(const scenario *s, err_t *e)
@@ -196,9 +290,21 @@ play_t *play_new(const scenario *s, err_t *e)
         goto fail;
 
     p->rng = rng_new(s->seed);
-    p->src = source_new(&s->workload.source, rng_stream(p->rng, "source/init"), e);
-    if (!p->src)
-        goto fail;
+    p->slots = router_slots(&s->model.router);
+    if (s->workload.source.kind == SOURCE_TRACE) {
+        if (trace_setup(p, e) < 0)
+            goto fail;
+    } else {
+        p->src = source_new(&s->workload.source, rng_stream(p->rng, "source/init"), e);
+        if (!p->src)
+            goto fail;
+    }
+    if (s->output.trace[0]) {
+        trace_header h = trace_header_of(s);
+        p->trace_out = trace_create(s->output.trace, &h, e);
+        if (!p->trace_out)
+            goto fail;
+    }
 
     /* Per-GPU phase times that do not depend on routing. */
     const gpu_spec *g = &s->cluster.gpu;
@@ -233,8 +339,8 @@ play_t *play_new(const scenario *s, err_t *e)
 
     size_t T = (size_t)p->tokens, E = (size_t)s->model.experts;
     size_t G = (size_t)p->gpus;
-    p->logits = xcalloc(T * E, sizeof(*p->logits), "router logits");
-    p->slots = router_slots(&s->model.router);
+    if (!p->trace_in) /* a replay has choices, no logits */
+        p->logits = xcalloc(T * E, sizeof(*p->logits), "router logits");
     p->choice = xcalloc(T * (size_t)p->slots, sizeof(*p->choice), "routing choices");
     if (s->model.capacity.priority == CAPACITY_SCORE)
         p->weight = xcalloc(T * (size_t)p->slots, sizeof(*p->weight), "gate weights");
@@ -264,6 +370,8 @@ play_t *play_new(const scenario *s, err_t *e)
     p->node_wire = xcalloc(G * (size_t)s->cluster.nodes, sizeof(*p->node_wire), "node bytes");
     p->eng = engine_new(4 * G + 16);
     metrics_init(&p->m, s->moe_layers, s->model.experts, topo_link_count(p->topo), p->gpus);
+    for (int i = 0; i < s->moe_layers; i++)
+        p->m.layer[i].no_probs = p->trace_in != NULL;
     for (int l = 0, i = 0; l < s->model.layers; l++)
         if (scenario_is_moe_layer(s, l))
             p->m.layer[i++].layer = l;
@@ -282,6 +390,8 @@ void play_free(play_t *p)
         return;
     engine_free(p->eng);
     source_free(p->src);
+    trace_close(p->trace_in);
+    trace_abort(p->trace_out);
     rng_free(p->rng);
     topo_free(p->topo);
     if (p->pl)
@@ -436,8 +546,25 @@ static sim_time_t tp_allreduce(play_t *p)
  * score priority needs them). prob_sum and unrouted (may be NULL) collect the
  * layer's router statistics. Returns the expert-choice capacity, -1 for a
  * token-choice router, or -2 when the router refused its input (p->err). */
+static int64_t route_gate(play_t *p, source_t *src, int moe, double *bias, gsl_rng *noise,
+                          int64_t first_token, double *prob_sum, int64_t *unrouted);
+
+/* The gate of MoE layer `moe`: the router's choices (or the trace's), then,
+ * when a trace is being written, those choices into it. Returns as
+ * route_gate. */
 static int64_t gate(play_t *p, source_t *src, int moe, double *bias, gsl_rng *noise,
                     int64_t first_token, double *prob_sum, int64_t *unrouted)
+{
+    int64_t rc = p->trace_in ? (replay_layer(p, moe) < 0 ? -2 : -1)
+                             : route_gate(p, src, moe, bias, noise, first_token, prob_sum,
+                                          unrouted);
+    if (rc != -2 && p->trace_out && record_layer(p, moe) < 0)
+        return -2;
+    return rc;
+}
+
+static int64_t route_gate(play_t *p, source_t *src, int moe, double *bias, gsl_rng *noise,
+                          int64_t first_token, double *prob_sum, int64_t *unrouted)
 {
     const scenario *s = p->s;
     const router_config *rc = &s->model.router;
@@ -677,13 +804,16 @@ static int warmup(play_t *p, double *load, double *coact, err_t *e)
     const scenario *s = p->s;
     size_t E = (size_t)s->model.experts;
     rng_set_t *w = rng_new(s->seed);
-    source_t *src = source_new(&s->workload.source, rng_stream(w, "source/init"), e);
+    source_t *src = p->trace_in ? NULL /* the trace's first batches are the warm-up */
+                                : source_new(&s->workload.source, rng_stream(w, "source/init"),
+                                             e);
     double *bias = p->bias ? xcalloc((size_t)s->moe_layers * E, sizeof(*bias), "biases") : NULL;
     int64_t *counts = xcalloc(E, sizeof(*counts), "warm-up counts");
     gsl_rng *noise = p->noise ? rng_stream(w, "placement/warmup-noise") : NULL;
-    int rc = src ? 0 : -1;
+    int rc = src || p->trace_in ? 0 : -1;
     for (int b = 0; rc == 0 && b < s->placement.warmup_batches; b++) {
-        source_begin_batch(src, p->tokens, rng_stream(w, "placement/warmup"));
+        if (src)
+            source_begin_batch(src, p->tokens, rng_stream(w, "placement/warmup"));
         /* token ids after the run's, for the hash router */
         int64_t first = ((int64_t)s->workload.batches + b) * p->tokens;
         for (int i = 0; rc == 0 && i < s->moe_layers; i++) {
@@ -874,7 +1004,8 @@ static sim_time_t rebalance(play_t *p)
 
 static void start_batch(play_t *p, sim_time_t now)
 {
-    source_begin_batch(p->src, p->tokens, rng_stream(p->rng, "tokens"));
+    if (p->src)
+        source_begin_batch(p->src, p->tokens, rng_stream(p->rng, "tokens"));
     p->batch_start = p->phase_start = now;
     p->layer = 0;
     p->moe = 0;
@@ -1039,5 +1170,11 @@ int play_run(play_t *p, play_progress_fn progress, void *ctx, err_t *e)
     p->m.sim_time_ps = engine_now(p->eng);
     if (p->failed)
         return -1;
+    if (p->trace_out) { /* whole, renamed into place; or nothing */
+        trace_writer *w = p->trace_out;
+        p->trace_out = NULL;
+        if (trace_finish(w, e) < 0)
+            return -1;
+    }
     return 0;
 }

@@ -51,13 +51,32 @@ void report_totals(const metrics *m, report_totals_t *t)
     t->throughput = secs > 0 ? (double)m->tokens / secs : 0;
 }
 
+/* workload.source.kind as a scenario writes it. */
+static const char *source_name(source_kind k)
+{
+    switch (k) {
+    case SOURCE_FIXED:
+        return "fixed";
+    case SOURCE_POPULARITY:
+        return "popularity";
+    case SOURCE_TRACE:
+        return "trace";
+    case SOURCE_SYNTHETIC:
+        break;
+    }
+    return "synthetic";
+}
+
 static double mean_over_batches(double sum, int batches)
 {
     return batches > 0 ? sum / batches : 0;
 }
 
+/* NaN (JSON null) when the run replayed a trace, which has no probabilities. */
 static double layer_aux_loss(const metrics_layer *l)
 {
+    if (l->no_probs)
+        return NAN;
     return router_aux_loss(l->experts, l->wanted, l->prob_sum, l->tokens);
 }
 
@@ -124,16 +143,17 @@ int report_text(FILE *f, const scenario *s, const metrics *m, const topo_t *t)
     fprintf(f, "  workload  forward, %d batch%s x %d ranks x %d tokens; %s source; ",
             s->workload.batches, s->workload.batches > 1 ? "es" : "", s->parallel.dp,
             s->workload.tokens_per_rank,
-            s->workload.source.kind == SOURCE_FIXED        ? "fixed"
-            : s->workload.source.kind == SOURCE_POPULARITY ? "popularity"
-                                                           : "synthetic");
+            source_name(s->workload.source.kind));
     if (s->model.capacity.overflow == CAPACITY_DROPLESS)
         fprintf(f, "dropless");
     else
         fprintf(f, "capacity factor %g, %s%s", s->model.capacity.factor,
                 overflow[s->model.capacity.overflow],
                 s->model.capacity.pad_to_capacity ? ", padded" : "");
-    fprintf(f, "; router %s", router[s->model.router.kind]);
+    if (s->workload.source.kind == SOURCE_TRACE)
+        fprintf(f, "; choices from the trace %s", s->workload.trace_file);
+    else
+        fprintf(f, "; router %s", router[s->model.router.kind]);
     if (s->model.router.groups > 1)
         fprintf(f, " (%d of %d groups)", s->model.router.topk_groups, s->model.router.groups);
     fprintf(f, "\n");
@@ -308,6 +328,13 @@ int report_json(FILE *f, const scenario *s, const metrics *m, const topo_t *t)
                "\"order\": \"%s\"},\n",
             s->parallel.dp, s->parallel.tp, s->parallel.pp, s->parallel.ep, s->parallel.etp,
             s->parallel.order);
+    fprintf(f, "  \"workload\": {\"source\": \"%s\", \"trace_file\": ",
+            source_name(s->workload.source.kind));
+    if (s->workload.source.kind == SOURCE_TRACE)
+        report_json_str(f, s->workload.trace_file);
+    else
+        fprintf(f, "null");
+    fprintf(f, "},\n");
     fprintf(f, "  \"memory\": {\"needed_bytes\": ");
     report_json_num(f, mem.total);
     fprintf(f, ", \"weights_bytes\": ");

@@ -117,9 +117,9 @@ static const char *const E_REBALANCE[] = {"balanced", "eplb", "topology_aware", 
 static const int C_REBALANCE[] = {PLACEMENT_BALANCED, PLACEMENT_EPLB, PLACEMENT_TOPOLOGY_AWARE};
 static const char *const E_MODE[] = {"forward", NULL};
 static const char *const NA_MODE[] = {"training", "inference", NULL};
-static const char *const E_SOURCE[] = {"synthetic", "fixed", "popularity", NULL};
-static const int C_SOURCE[] = {SOURCE_SYNTHETIC, SOURCE_FIXED, SOURCE_POPULARITY};
-static const char *const NA_SOURCE[] = {"trace", NULL};
+static const char *const E_SOURCE[] = {"synthetic", "fixed", "popularity", "trace", NULL};
+static const int C_SOURCE[] = {SOURCE_SYNTHETIC, SOURCE_FIXED, SOURCE_POPULARITY,
+                               SOURCE_TRACE};
 static const char *const E_DIST[] = {"uniform", "zipf", "hot", "lognormal", NULL};
 static const char *const E_NETMODEL[] = {"analytical", "flow", NULL};
 static const char *const E_ALLTOALL[] = {"direct", "pairwise", "hierarchical", NULL};
@@ -155,6 +155,7 @@ static int check_etp(loader *L, const key_row *r, const value *v, err_t *e);
 static int check_tokens(loader *L, const key_row *r, const value *v, err_t *e);
 static int check_order(loader *L, const key_row *r, const value *v, err_t *e);
 static int check_logits(loader *L, const key_row *r, const value *v, err_t *e);
+static int check_trace_file(loader *L, const key_row *r, const value *v, err_t *e);
 static int check_redundant(loader *L, const key_row *r, const value *v, err_t *e);
 static int check_rebalance(loader *L, const key_row *r, const value *v, err_t *e);
 static int check_warmup(loader *L, const key_row *r, const value *v, err_t *e);
@@ -412,9 +413,9 @@ static const key_row keys[] = {
      FIELD(workload.seq_len),
      .help = "tokens per sequence: attention context and the synthetic source's sequences"},
     {.path = "workload.source.kind", .type = KT_ENUM, .def = "\"synthetic\"",
-     .vals = E_SOURCE, .codes = C_SOURCE, .na = NA_SOURCE, FIELD(workload.source.kind),
-     .help = "where router logits come from: latent topics, the fixed table below, or a "
-             "popularity law"},
+     .vals = E_SOURCE, .codes = C_SOURCE, FIELD(workload.source.kind),
+     .help = "where routing comes from: router logits from latent topics, the fixed table "
+             "below or a popularity law; or a recorded routing trace (docs/trace.md)"},
     {.path = "workload.source.latent_dim", .type = KT_INT, .def = "32", .min = 1,
      .max = 4096, FIELD(workload.source.latent_dim),
      .help = "synthetic: dimension of a token's latent vector"},
@@ -452,6 +453,10 @@ static const key_row keys[] = {
     {.path = "workload.source.logits", .type = KT_LIST, .def = "none (required when fixed)",
      .deflt = def_keep, .check = check_logits,
      .help = "fixed: rows of model.experts logits; token i gets row i mod rows"},
+    {.path = "workload.source.file", .type = KT_STRING, .def = "\"\"",
+     .check = check_trace_file, FIELD(workload.trace_file),
+     .help = "trace: the routing trace to replay (moesim run --trace writes one); a "
+             "relative path is taken from the scenario file's folder"},
 
     {.path = "network.model", .type = KT_ENUM, .def = "\"analytical\"", .vals = E_NETMODEL,
      FIELD(network.model),
@@ -473,6 +478,8 @@ static const key_row keys[] = {
 
     {.path = "output.json", .type = KT_STRING, .def = "\"\"", FIELD(output.json),
      .help = "write the JSON report here (\"\": none)"},
+    {.path = "output.trace", .type = KT_STRING, .def = "\"\"", FIELD(output.trace),
+     .help = "write the run's routing trace here (\"\": none; docs/trace.md)"},
     {.path = "output.progress", .type = KT_BOOL, .def = "true", FIELD(output.progress),
      .help = "show progress on stderr"},
 };
@@ -1620,6 +1627,50 @@ static int check_order(loader *L, const key_row *r, const value *v, err_t *e)
     for (int i = 0; i < 5; i++)
         if (needed[i] && !seen[i])
             return fail(L, v->st, r->path, e, "%s lacks %s; allowed: %s", what, dims[i], ok);
+    return 0;
+}
+
+/* The trace source's file: required with kind "trace", refused without it;
+ * a relative path written in a file is taken from that file's folder (an
+ * override from --set, from the working directory). Replay has the
+ * router's choices only: the policies that need its scores or weights are
+ * refused. */
+static int check_trace_file(loader *L, const key_row *r, const value *v, err_t *e)
+{
+    scenario *s = L->s;
+    int trace = s->workload.source.kind == SOURCE_TRACE;
+    if (!trace && s->workload.trace_file[0])
+        return fail(L, v->st, r->path, e,
+                    "given, but workload.source.kind is not \"trace\"; allowed: a file only "
+                    "with workload.source.kind = \"trace\"");
+    if (!trace)
+        return 0;
+    if (!s->workload.trace_file[0])
+        return fail(L, v->st, r->path, e,
+                    "missing (workload.source.kind is \"trace\"); allowed: the path of a "
+                    "routing trace written by moesim run --trace");
+    if (s->model.capacity.overflow == CAPACITY_REROUTE)
+        return fail(L, config_lookup(L->cfg, "model.router.overflow"), "model.router.overflow",
+                    e, "\"reroute\" with a trace source: a trace holds each token's chosen "
+                       "experts, not its ranking of the others; allowed: \"drop\", "
+                       "\"dropless\", \"adaptive\"");
+    if (s->model.capacity.priority == CAPACITY_SCORE)
+        return fail(L, config_lookup(L->cfg, "model.router.priority"), "model.router.priority",
+                    e, "\"score\" with a trace source: a trace holds no gate weights; "
+                       "allowed: \"order\"");
+    const char *from = v->st && config_setting_source_line(v->st) > 0
+                           ? config_setting_source_file(v->st)
+                           : NULL;
+    const char *slash = from ? strrchr(from, '/') : NULL;
+    if (s->workload.trace_file[0] != '/' && slash) {
+        char path[sizeof(s->workload.trace_file)];
+        int n = snprintf(path, sizeof(path), "%.*s/%s", (int)(slash - from), from,
+                         s->workload.trace_file);
+        if (n < 0 || (size_t)n >= sizeof(path))
+            return fail(L, v->st, r->path, e, "the path from %s is too long; allowed: at most "
+                        "%zu characters", from, sizeof(path) - 1);
+        memcpy(s->workload.trace_file, path, (size_t)n + 1);
+    }
     return 0;
 }
 

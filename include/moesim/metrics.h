@@ -11,6 +11,7 @@
 #define MOESIM_METRICS_H
 
 #include <stddef.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "moesim/base.h"
@@ -41,6 +42,7 @@ typedef struct metrics_layer {
     int64_t capacity;         /* per expert per scope, last batch; INT64_MAX if dropless */
     int64_t *wanted, *served, *dropped_per_expert; /* experts entries each */
     double *prob_sum;         /* router probability mass per expert */
+    bool no_probs;            /* replayed from a trace: no probabilities, no aux loss */
     double load_max_over_mean_sum, load_cv_sum, gpu_max_over_mean_sum; /* sums of per-batch values */
     int64_t *rerouted_per_expert; /* of wanted[i], moved to another expert */
     int64_t *padding_per_expert;  /* empty padded slots (pad_to_capacity) */

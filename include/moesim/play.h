@@ -44,4 +44,11 @@ const metrics *play_metrics(const play_t *p);
 /* The topology the run used; borrowed, valid until play_free. */
 const struct topo *play_topo(const play_t *p);
 
+/* For a scenario whose source is a routing trace: reads the trace whole
+ * (every record's CRC, the end record) and checks that its shape is the
+ * scenario's (experts, choices per token, MoE layers, sources, tokens per
+ * source) and that it holds the warm-up's and the run's batches. 0, or -1
+ * with e filled (ERR_INPUT naming the trace file). play_new does the same. */
+int play_check_trace(const scenario *s, err_t *e);
+
 #endif

@@ -111,6 +111,8 @@ typedef struct scenario {
         int batches;
         int seq_len;
         source_config source;      /* layers/experts filled in; fixed_logits owned here */
+        char trace_file[512];      /* source kind trace: the file, resolved against the
+                                    * scenario file's folder */
     } workload;
 
     struct {
@@ -123,6 +125,7 @@ typedef struct scenario {
 
     struct {
         char json[256];  /* "" = none */
+        char trace[512]; /* routing trace to write, "" = none */
         bool progress;
     } output;
 

@@ -22,7 +22,14 @@
 
 typedef struct source source_t;
 
-typedef enum source_kind { SOURCE_SYNTHETIC, SOURCE_FIXED, SOURCE_POPULARITY } source_kind;
+/* SOURCE_TRACE: a recorded routing trace, replayed by the simulator
+ * (sim/trace.c) instead of a router; source_new refuses it. */
+typedef enum source_kind {
+    SOURCE_SYNTHETIC,
+    SOURCE_FIXED,
+    SOURCE_POPULARITY,
+    SOURCE_TRACE
+} source_kind;
 
 /* popularity: the law of the per-expert weights w_i (see source.c) */
 typedef enum source_dist {

@@ -79,6 +79,7 @@ sh=$(json_field "$T/h2.json" '^    "dropped_share":' dropped_share)
 # ---- moesim place (its own file; it shares ok, bad, expect_rc and $T)
 . tests/e2e/place.sh
 . tests/e2e/compare.sh
+. tests/e2e/trace.sh
 
 echo "e2e: $pass passed, $fail failed"
 [ "$fail" = 0 ]
