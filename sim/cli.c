@@ -60,6 +60,9 @@ static const char usage_run[] =
     "  --json FILE      also write the report as JSON (schema moesim.report/1)\n"
     "  --trace FILE     also write the run's routing trace (docs/trace.md), which\n"
     "                   workload.source.kind = \"trace\" replays\n"
+    "  --timeline FILE  also write the run's phases, GPU by GPU, as Chrome trace\n"
+    "                   events (open in ui.perfetto.dev; output.timeline_batches\n"
+    "                   limits it to the first batches)\n"
     "  --quiet          print no table (errors still go to stderr)\n"
     "  --no-progress    no progress line on stderr\n"
     "  -h, --help       this text\n";
@@ -76,7 +79,7 @@ typedef struct cli_opts {
     const char *sets[MAX_SETS];
     int nsets;
     char seed_set[64];
-    const char *json, *trace;
+    const char *json, *trace, *timeline;
     int quiet, no_progress;
 } cli_opts;
 
@@ -127,6 +130,14 @@ static int parse_opts(const char *cmd, int argc, char **argv, cli_opts *o)
             if (strlen(val) >= sizeof(((scenario *)0)->output.trace))
                 return usage_error(cmd, "%s: the file name is too long", "--trace");
             o->trace = val;
+        } else if (strcmp(cmd, "run") == 0 &&
+                   (strncmp(a, "--timeline=", 11) == 0 || strcmp(a, "--timeline") == 0)) {
+            val = a[10] == '=' ? a + 11 : (i + 1 < argc ? argv[++i] : NULL);
+            if (!val || !*val)
+                return usage_error(cmd, "%s needs a file name", "--timeline");
+            if (strlen(val) >= sizeof(((scenario *)0)->output.timeline))
+                return usage_error(cmd, "%s: the file name is too long", "--timeline");
+            o->timeline = val;
         } else if (strcmp(cmd, "run") == 0 && strcmp(a, "--quiet") == 0) {
             o->quiet = 1;
         } else if (strcmp(cmd, "run") == 0 && strcmp(a, "--no-progress") == 0) {
@@ -236,6 +247,8 @@ static int cmd_run(int argc, char **argv)
         goto fail;
     if (o.trace)
         snprintf(s.output.trace, sizeof(s.output.trace), "%s", o.trace);
+    if (o.timeline)
+        snprintf(s.output.timeline, sizeof(s.output.timeline), "%s", o.timeline);
     jpath = o.json ? o.json : (s.output.json[0] ? s.output.json : NULL);
     if (jpath && outfile_open(&json, jpath, &e) < 0)
         goto fail;

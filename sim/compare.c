@@ -643,7 +643,7 @@ static void run_variant(const compare_opts *o, const char *const *sets, int nset
     play_t *p = NULL;
     int loaded = load(o, sets, nsets, &s, &e) == 0;
     if (loaded) /* variants write no outputs of their own: one file, many writers */
-        s.output.trace[0] = '\0';
+        s.output.trace[0] = s.output.timeline[0] = '\0';
     if (!loaded || !(p = play_new(&s, &e)) || play_run(p, NULL, NULL, &e) < 0) {
         memset(r, 0, sizeof(*r));
         r->code = (int32_t)(e.code == ERR_OK ? ERR_RUN : e.code);

@@ -46,6 +46,7 @@
 #include "moesim/rng.h"
 #include "moesim/router.h"
 #include "moesim/source.h"
+#include "moesim/timeline.h"
 #include "moesim/topo.h"
 #include "moesim/trace.h"
 
@@ -133,6 +134,10 @@ struct play {
     trace_reader *trace_in;  /* source kind trace: choices come from here */
     trace_writer *trace_out; /* output.trace: choices go here */
     uint32_t batches_in, batches_out; /* whole batches read, written */
+
+    timeline_t *tl;          /* output.timeline: phases as trace events */
+    sim_time_t expert_start; /* when the current layer's expert compute began */
+    sim_time_t mig_start;    /* when the current re-placement's copies began */
 };
 
 static void fire(engine_t *e, void *ctx, const engine_event_t *ev);
@@ -305,6 +310,12 @@ play_t *play_new(const scenario *s, err_t *e)
         if (!p->trace_out)
             goto fail;
     }
+    if (s->output.timeline[0]) {
+        p->tl = timeline_create(s->output.timeline, s->name, s->cluster.nodes,
+                                s->cluster.gpus_per_node, e);
+        if (!p->tl)
+            goto fail;
+    }
 
     /* Per-GPU phase times that do not depend on routing. */
     const gpu_spec *g = &s->cluster.gpu;
@@ -392,6 +403,7 @@ void play_free(play_t *p)
     source_free(p->src);
     trace_close(p->trace_in);
     trace_abort(p->trace_out);
+    timeline_abort(p->tl);
     rng_free(p->rng);
     topo_free(p->topo);
     if (p->pl)
@@ -1002,6 +1014,41 @@ static sim_time_t rebalance(play_t *p)
     return time_plan(p);
 }
 
+/* Is the current batch on the timeline? (output.timeline_batches: the first
+ * N batches; 0: all) */
+static int tl_on(const play_t *p)
+{
+    int n = p->s->output.timeline_batches;
+    return p->tl && (n == 0 || p->batch < n);
+}
+
+/* One phase [start, end) on every GPU's row. */
+static void tl_all(play_t *p, const char *name, const char *cat, sim_time_t start,
+                   sim_time_t end)
+{
+    if (!tl_on(p))
+        return;
+    for (int g = 0; g < p->gpus; g++)
+        timeline_span(p->tl, g, name, cat, start, end, p->batch, p->layer, NULL, 0);
+}
+
+/* An all-to-all [start, end) on every GPU's row, with the bytes each sends
+ * to the other GPUs on the wire (p->wire holds the collective just timed;
+ * its diagonal, a GPU's rows for its own experts, never leaves the GPU). */
+static void tl_alltoall(play_t *p, const char *name, sim_time_t start, sim_time_t end)
+{
+    if (!tl_on(p))
+        return;
+    size_t G = (size_t)p->gpus;
+    for (size_t g = 0; g < G; g++) {
+        double sent = 0;
+        for (size_t j = 0; j < G; j++)
+            sent += j == g ? 0.0 : p->wire[g * G + j];
+        timeline_span(p->tl, (int)g, name, "network", start, end, p->batch, p->layer,
+                      "bytes_sent", (int64_t)(sent + 0.5));
+    }
+}
+
 static void start_batch(play_t *p, sim_time_t now)
 {
     if (p->src)
@@ -1022,6 +1069,9 @@ static void next_layer(play_t *p)
         return;
     }
     metrics_series_add(&p->m.batch_time, now - p->batch_start);
+    if (tl_on(p))
+        timeline_span(p->tl, TIMELINE_RUN, "batch", "run", p->batch_start, now, p->batch, -1,
+                      "tokens", p->tokens);
     p->m.batches = ++p->batch;
     p->m.tokens += p->tokens;
     if (p->progress)
@@ -1089,15 +1139,20 @@ static void fire(engine_t *e, void *ctx, const engine_event_t *ev)
                 break;
             }
             metrics_series_add(&p->m.migration, t);
+            p->mig_start = now;
             at(p, t, PH_MIGRATE, 0);
             break;
         }
         start_batch(p, now);
         break;
     case PH_MIGRATE:
+        if (tl_on(p))
+            timeline_span(p->tl, TIMELINE_RUN, "migration", "network", p->mig_start, now,
+                          p->batch, -1, NULL, 0);
         start_batch(p, now);
         break;
     case PH_ATTN:
+        tl_all(p, "attention", "compute", now - p->t_attn, now);
         for (int g = 0; g < p->gpus; g++)
             p->m.gpu_busy_ps[g] += p->t_attn;
         if (p->tp > 1) {
@@ -1108,12 +1163,15 @@ static void fire(engine_t *e, void *ctx, const engine_event_t *ev)
         after_attention(p);
         break;
     case PH_TP_ATTN:
+        tl_all(p, "tp_allreduce", "network", now - p->tp_attn_t, now);
         after_attention(p);
         break;
     case PH_FFN:
+        tl_all(p, "dense_ffn", "compute", now - p->t_dense, now);
         end_block(p);
         break;
     case PH_GATE: {
+        tl_all(p, "gate", "compute", now - p->t_gate, now);
         metrics_series_add(&ml->gate, p->t_gate);
         if (route_layer(p) < 0) {
             p->failed = 1;
@@ -1128,6 +1186,8 @@ static void fire(engine_t *e, void *ctx, const engine_event_t *ev)
         break;
     }
     case PH_DISPATCH: {
+        tl_alltoall(p, "dispatch", p->phase_start, now);
+        p->expert_start = now;
         sim_time_t slowest = 0;
         p->experts_pending = p->gpus;
         for (int g = 0; g < p->gpus; g++) {
@@ -1142,18 +1202,23 @@ static void fire(engine_t *e, void *ctx, const engine_event_t *ev)
         break;
     }
     case PH_EXPERT:
-        (void)gpu;
+        if (tl_on(p))
+            timeline_span(p->tl, gpu, "experts", "compute", p->expert_start, now, p->batch,
+                          p->layer, "assignments", p->gpu_tokens[gpu]);
         if (--p->experts_pending == 0) { /* the straggler is done: combine */
             sim_time_t t = alltoall(p, p->bytes_back, s->network.combine_dtype, 1);
             metrics_series_add(&ml->combine, t);
             metrics_series_add(&p->m.combine_all, t);
+            p->phase_start = now;
             at(p, t, PH_COMBINE, 0);
         }
         break;
     case PH_COMBINE:
+        tl_alltoall(p, "combine", p->phase_start, now);
         end_block(p);
         break;
     case PH_TP_FFN:
+        tl_all(p, "tp_allreduce", "network", now - p->tp_ffn_t, now);
         end_layer(p, p->tp_ffn_t);
         break;
     }
@@ -1174,6 +1239,12 @@ int play_run(play_t *p, play_progress_fn progress, void *ctx, err_t *e)
         trace_writer *w = p->trace_out;
         p->trace_out = NULL;
         if (trace_finish(w, e) < 0)
+            return -1;
+    }
+    if (p->tl) {
+        timeline_t *t = p->tl;
+        p->tl = NULL;
+        if (timeline_finish(t, e) < 0)
             return -1;
     }
     return 0;

@@ -480,6 +480,12 @@ static const key_row keys[] = {
      .help = "write the JSON report here (\"\": none)"},
     {.path = "output.trace", .type = KT_STRING, .def = "\"\"", FIELD(output.trace),
      .help = "write the run's routing trace here (\"\": none; docs/trace.md)"},
+    {.path = "output.timeline", .type = KT_STRING, .def = "\"\"", FIELD(output.timeline),
+     .help = "write the run's phases per GPU here, as Chrome trace events for Perfetto "
+             "(\"\": none)"},
+    {.path = "output.timeline_batches", .type = KT_INT, .def = "0", .min = 0,
+     .max = 1000000000, FIELD(output.timeline_batches),
+     .help = "batches on the timeline, the first ones (0: all)"},
     {.path = "output.progress", .type = KT_BOOL, .def = "true", FIELD(output.progress),
      .help = "show progress on stderr"},
 };

@@ -126,6 +126,8 @@ typedef struct scenario {
     struct {
         char json[256];  /* "" = none */
         char trace[512]; /* routing trace to write, "" = none */
+        char timeline[512];  /* Chrome trace event file to write, "" = none */
+        int timeline_batches; /* batches on the timeline, the first ones; 0 = all */
         bool progress;
     } output;
 

@@ -1,0 +1,50 @@
+/*
+ * timeline.h - a run's phases as a Chrome trace event file (opens in
+ * Perfetto, ui.perfetto.dev, or chrome://tracing).
+ *
+ * Every node is a process and every GPU a thread in it, so a forward pass
+ * reads as one row per GPU: attention, gate, dispatch, the GPU's own expert
+ * compute (where the straggler shows), combine, and the TP all-reduces; one
+ * more process, "run", holds a row with one span per batch and the
+ * re-placements. Spans are complete events ("ph": "X") with times in
+ * microseconds written exactly from integer picoseconds (six decimals), so
+ * the same run gives the same bytes. Events are written as the run makes
+ * them: memory does not grow with the run. The file goes through outfile.h:
+ * it appears whole when timeline_finish succeeds, or not at all. Schema:
+ * docs/output.md ("Timeline").
+ */
+#ifndef MOESIM_TIMELINE_H
+#define MOESIM_TIMELINE_H
+
+#include <stdint.h>
+
+#include "moesim/base.h"
+
+typedef struct timeline timeline_t;
+
+/* The run's own row, for timeline_span's gpu. */
+#define TIMELINE_RUN (-1)
+
+/* Starts the file at path (borrowed) for a cluster of nodes x gpus_per_node
+ * GPUs, naming the scenario in its metadata. NULL with e filled (ERR_RUN)
+ * if it cannot be written. */
+timeline_t *timeline_create(const char *path, const char *scenario_name, int nodes,
+                            int gpus_per_node, err_t *e);
+
+/* One span [start, end) on GPU gpu's row (or TIMELINE_RUN), named `name`
+ * (a phase: "attention", "dispatch"...), in category cat ("compute",
+ * "network", "run"), with the batch and layer it belongs to (layer < 0:
+ * none) and, when key is not NULL, one more integer argument. name, cat and
+ * key are written as given: plain words, no quotes or backslashes. */
+void timeline_span(timeline_t *t, int gpu, const char *name, const char *cat,
+                   sim_time_t start, sim_time_t end, int batch, int layer, const char *key,
+                   int64_t value);
+
+/* Closes the event list and renames the file into place. Frees t. 0, or -1
+ * with e filled (ERR_RUN) and nothing left behind. */
+int timeline_finish(timeline_t *t, err_t *e);
+
+/* Drops the file. Frees t; NULL is fine. */
+void timeline_abort(timeline_t *t);
+
+#endif
