@@ -77,6 +77,27 @@ expect_rc "trace: reroute with a trace is bad input (2)" 2 "$BIN" run $TR_SMALL 
 expect_rc "trace: unwritable trace path fails (1)" 1 "$BIN" run $TR_SMALL --quiet \
   --trace "$T/no/such/dir/t.mtr.gz"
 
+# ---- analysis/mtrace.py reads what moesim writes, and writes it back byte
+# for byte (what a planner's conversion of production logs goes through)
+if command -v python3 >/dev/null 2>&1; then
+  expect_rc "mtrace.py summary" 0 python3 analysis/mtrace.py summary "$T/t.mtr.gz"
+  grep -q "8 experts, 2 choices per token, 32 MoE layers, 8 sources x 256 tokens per batch" "$T/out" \
+    && grep -q "^  3 batches" "$T/out" && ok "mtrace.py: the header and 3 batches" \
+    || bad "mtrace.py summary" "$(head -n 3 "$T/out")"
+  expect_rc "mtrace.py to-csv" 0 python3 analysis/mtrace.py to-csv "$T/t.mtr.gz" "$T/t.csv"
+  [ "$(wc -l < "$T/t.csv")" = 196609 ] && ok "mtrace.py: one CSV row per batch, layer and token" \
+    || bad "mtrace.py to-csv rows" "$(wc -l < "$T/t.csv")"
+  expect_rc "mtrace.py from-csv" 0 python3 analysis/mtrace.py from-csv "$T/t.csv" "$T/t5.mtr.gz" \
+    --experts 8 --slots 2 --moe-layers 32 --sources 8 --tokens-per-source 256 \
+    --name mixtral-8x7b-h100x8 --seed 1
+  cmp -s "$T/t.mtr.gz" "$T/t5.mtr.gz" && ok "mtrace.py: CSV back to the same trace, byte for byte" \
+    || bad "mtrace.py: the rewritten trace differs"
+  expect_rc "mtrace.py refuses the truncated trace" 1 python3 analysis/mtrace.py summary "$T/cut.mtr.gz"
+  expect_rc "mtrace.py refuses the flipped byte" 1 python3 analysis/mtrace.py summary "$T/flip.mtr.gz"
+else
+  echo "skip mtrace.py checks (no python3)"
+fi
+
 if [ -n "${trace_alone:-}" ]; then
   echo "trace: $pass passed, $fail failed"
   [ "$fail" = 0 ]
