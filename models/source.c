@@ -551,27 +551,6 @@ static void logits_edges(const float *wt, const float *b, const float *h, size_t
             logits[t * E + i] = logit_one(wt, b, h + t * d, E, d, i);
 }
 
-SOURCE_CLONES
-static void logits_v8(const source_t *s, int layer, double *logits)
-{
-    const size_t E = (size_t)s->experts, d = (size_t)s->dim, T = (size_t)s->tokens;
-    const float *wt = s->wt + (size_t)layer * d * E;
-    const float *b = s->bias + (size_t)layer * E;
-    const size_t T_full = T - T % SOURCE_TB;
-
-    for (size_t t0 = 0; t0 < T_full; t0 += SOURCE_TB) {
-        const float *h = s->h + t0 * d;
-        double *out = logits + t0 * E;
-        size_t i0 = 0;
-        for (; i0 + 16 <= E; i0 += 16)
-            block16(wt, b, h, E, d, i0, out, 1);
-        for (; i0 + 8 <= E; i0 += 8) /* E = 8 (Mixtral), and the tail of others */
-            block16(wt, b, h, E, d, i0, out, 0);
-        logits_edges(wt, b, s->h, E, d, t0, i0, logits, 0);
-    }
-    logits_edges(wt, b, s->h, E, d, T_full, 0, logits, (int)T);
-}
-
 /* The plain path: every entry by logit_one. What the blocked kernels must
  * reproduce bit for bit (test_source checks each against it). */
 static void logits_plain(const source_t *s, int layer, double *logits)
@@ -581,27 +560,64 @@ static void logits_plain(const source_t *s, int layer, double *logits)
                  logits, s->tokens);
 }
 
-#if SOURCE_X86
-#include <immintrin.h>
 /*
- * The AVX-512 kernel: four tokens by 32 experts, two 16-float vectors per
+ * The AVX-512 block: four tokens by 32 experts, two 16-float vectors per
  * token. On cores with full-width 512-bit units (measured on an AMD EPYC of
  * the Zen 5 generation: 101 ns per token at E = 256, d = 32, against 178 ns
  * for the AVX2 kernel) each instruction does twice the work. Same operations
- * in the same order as block16, lane by lane: the same bits.
+ * in the same order as block16, lane by lane: the same bits. Built only into
+ * the AVX-512 kernel (logits_body with wide = 1).
  */
 typedef float source_v16 __attribute__((vector_size(64)));
 #define V16_SPLAT(x) ((source_v16){(x), (x), (x), (x), (x), (x), (x), (x), (x), (x), (x), (x), \
                                    (x), (x), (x), (x)})
 
-__attribute__((target("avx512f"))) static void v16_store(double *out, const source_v16 *v)
+__attribute__((always_inline)) static inline void v16_store(double *out, const source_v16 *v)
 {
     for (int i = 0; i < 16; i++)
         out[i] = (*v)[i];
 }
 
-__attribute__((target("avx512f"))) static void logits_v16(const source_t *s, int layer,
-                                                          double *logits)
+__attribute__((always_inline)) static inline void block32(const float *wt, const float *b,
+                                                          const float *h, size_t E, size_t d,
+                                                          size_t i0, double *out)
+{
+    source_v16 b0, b1;
+    V8_LOAD(b0, b + i0);
+    V8_LOAD(b1, b + i0 + 16);
+    source_v16 a00 = b0, a10 = b0, a20 = b0, a30 = b0;
+    source_v16 a01 = b1, a11 = b1, a21 = b1, a31 = b1;
+    for (size_t j = 0; j < d; j++) {
+        const float *w = wt + j * E + i0;
+        source_v16 w0, w1;
+        V8_LOAD(w0, w);
+        V8_LOAD(w1, w + 16);
+        const source_v16 h0 = V16_SPLAT(h[j]), h1 = V16_SPLAT(h[d + j]);
+        const source_v16 h2 = V16_SPLAT(h[2 * d + j]), h3 = V16_SPLAT(h[3 * d + j]);
+        source_v16 p;
+        p = h0 * w0; a00 += p; /* product, then sum, as in block16 */
+        p = h1 * w0; a10 += p;
+        p = h2 * w0; a20 += p;
+        p = h3 * w0; a30 += p;
+        p = h0 * w1; a01 += p;
+        p = h1 * w1; a11 += p;
+        p = h2 * w1; a21 += p;
+        p = h3 * w1; a31 += p;
+    }
+    v16_store(out + i0, &a00);
+    v16_store(out + E + i0, &a10);
+    v16_store(out + 2 * E + i0, &a20);
+    v16_store(out + 3 * E + i0, &a30);
+    v16_store(out + i0 + 16, &a01);
+    v16_store(out + E + i0 + 16, &a11);
+    v16_store(out + 2 * E + i0 + 16, &a21);
+    v16_store(out + 3 * E + i0 + 16, &a31);
+}
+
+/* The blocked kernels' one body: 32-expert blocks when wide (the AVX-512
+ * build only), then 16 and 8, then the edges. */
+__attribute__((always_inline)) static inline void logits_body(const source_t *s, int layer,
+                                                              double *logits, int wide)
 {
     const size_t E = (size_t)s->experts, d = (size_t)s->dim, T = (size_t)s->tokens;
     const float *wt = s->wt + (size_t)layer * d * E;
@@ -612,45 +628,31 @@ __attribute__((target("avx512f"))) static void logits_v16(const source_t *s, int
         const float *h = s->h + t0 * d;
         double *out = logits + t0 * E;
         size_t i0 = 0;
-        for (; i0 + 32 <= E; i0 += 32) {
-            source_v16 b0, b1;
-            V8_LOAD(b0, b + i0);
-            V8_LOAD(b1, b + i0 + 16);
-            source_v16 a00 = b0, a10 = b0, a20 = b0, a30 = b0;
-            source_v16 a01 = b1, a11 = b1, a21 = b1, a31 = b1;
-            for (size_t j = 0; j < d; j++) {
-                const float *w = wt + j * E + i0;
-                source_v16 w0, w1;
-                V8_LOAD(w0, w);
-                V8_LOAD(w1, w + 16);
-                const source_v16 h0 = V16_SPLAT(h[j]), h1 = V16_SPLAT(h[d + j]);
-                const source_v16 h2 = V16_SPLAT(h[2 * d + j]), h3 = V16_SPLAT(h[3 * d + j]);
-                source_v16 p;
-                p = h0 * w0; a00 += p; /* product, then sum, as in block16 */
-                p = h1 * w0; a10 += p;
-                p = h2 * w0; a20 += p;
-                p = h3 * w0; a30 += p;
-                p = h0 * w1; a01 += p;
-                p = h1 * w1; a11 += p;
-                p = h2 * w1; a21 += p;
-                p = h3 * w1; a31 += p;
-            }
-            v16_store(out + i0, &a00);
-            v16_store(out + E + i0, &a10);
-            v16_store(out + 2 * E + i0, &a20);
-            v16_store(out + 3 * E + i0, &a30);
-            v16_store(out + i0 + 16, &a01);
-            v16_store(out + E + i0 + 16, &a11);
-            v16_store(out + 2 * E + i0 + 16, &a21);
-            v16_store(out + 3 * E + i0 + 16, &a31);
-        }
+        for (; wide && i0 + 32 <= E; i0 += 32)
+            block32(wt, b, h, E, d, i0, out);
         for (; i0 + 16 <= E; i0 += 16)
             block16(wt, b, h, E, d, i0, out, 1);
-        for (; i0 + 8 <= E; i0 += 8)
+        for (; i0 + 8 <= E; i0 += 8) /* E = 8 (Mixtral), and the tail of others */
             block16(wt, b, h, E, d, i0, out, 0);
         logits_edges(wt, b, s->h, E, d, t0, i0, logits, 0);
     }
     logits_edges(wt, b, s->h, E, d, T_full, 0, logits, (int)T);
+}
+
+SOURCE_CLONES
+static void logits_v8(const source_t *s, int layer, double *logits)
+{
+    logits_body(s, layer, logits, 0);
+}
+
+#if SOURCE_X86
+#include <immintrin.h>
+/* The AVX-512 kernel; clears the upper register halves on the way out, so
+ * that the caller's SSE code pays no transition. */
+__attribute__((target("avx512f"))) static void logits_v16(const source_t *s, int layer,
+                                                          double *logits)
+{
+    logits_body(s, layer, logits, 1);
     _mm256_zeroupper();
 }
 #endif

@@ -9,6 +9,7 @@
 #include "moesim/cli.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +19,7 @@
 #include "moesim/base.h"
 #include "moesim/coll.h"
 #include "moesim/compare.h"
+#include "moesim/csv.h"
 #include "moesim/outfile.h"
 #include "moesim/place.h"
 #include "moesim/play.h"
@@ -60,6 +62,8 @@ static const char usage_run[] =
     "  --json FILE      also write the report as JSON (schema moesim.report/1)\n"
     "  --trace FILE     also write the run's routing trace (docs/trace.md), which\n"
     "                   workload.source.kind = \"trace\" replays\n"
+    "  --csv DIR        also write the results as CSV files in DIR (totals, layers,\n"
+    "                   experts, links; schema moesim.csv/1)\n"
     "  --timeline FILE  also write the run's phases, GPU by GPU, as Chrome trace\n"
     "                   events (open in ui.perfetto.dev; output.timeline_batches\n"
     "                   limits it to the first batches)\n"
@@ -79,7 +83,7 @@ typedef struct cli_opts {
     const char *sets[MAX_SETS];
     int nsets;
     char seed_set[64];
-    const char *json, *trace, *timeline;
+    const char *json, *trace, *timeline, *csv;
     int quiet, no_progress;
 } cli_opts;
 
@@ -91,56 +95,73 @@ static int usage_error(const char *cmd, const char *fmt, const char *arg)
     return ERR_INPUT;
 }
 
+/* Does argv[*i] name option `name`, as "--name VALUE" or "--name=VALUE"?
+ * Then *val is the value (NULL if none follows) and *i moves past it. */
+static int opt_value(const char *name, int argc, char **argv, int *i, const char **val)
+{
+    const char *a = argv[*i];
+    size_t n = strlen(name);
+    if (strncmp(a, name, n) != 0 || (a[n] != '\0' && a[n] != '='))
+        return 0;
+    *val = a[n] == '=' ? a + n + 1 : (*i + 1 < argc ? argv[++*i] : NULL);
+    return 1;
+}
+
+/* An output path option's value into *out: present, not empty, and short
+ * enough for the scenario's field (max bytes with its NUL). what: "a file
+ * name", "a directory". */
+static int opt_path(const char *cmd, const char *name, const char *what, const char *val,
+                    size_t max, const char **out)
+{
+    if (!val || !*val) {
+        char fmt[64];
+        snprintf(fmt, sizeof(fmt), "%%s needs %s", what);
+        return usage_error(cmd, fmt, name);
+    }
+    if (strlen(val) >= max)
+        return usage_error(cmd, "%s: the file name is too long", name);
+    *out = val;
+    return 0;
+}
+
 /* Parses the arguments after the command. Returns -1 when it printed help
  * (exit 0), 0 on success, ERR_INPUT after printing a usage error. */
 static int parse_opts(const char *cmd, int argc, char **argv, cli_opts *o)
 {
     memset(o, 0, sizeof(*o));
+    const int run = strcmp(cmd, "run") == 0;
+    const scenario *sc = NULL; /* for the sizes of the output fields */
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i];
         const char *val = NULL;
+        int rc = 0;
         if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
-            fputs(strcmp(cmd, "run") == 0 ? usage_run : usage_check, stdout);
+            fputs(run ? usage_run : usage_check, stdout);
             return -1;
         }
-        if (strncmp(a, "--set=", 6) == 0 || strcmp(a, "--set") == 0) {
-            val = a[5] == '=' ? a + 6 : (i + 1 < argc ? argv[++i] : NULL);
+        if (opt_value("--set", argc, argv, &i, &val)) {
             if (!val)
                 return usage_error(cmd, "%s needs KEY=VALUE", "--set");
             if (o->nsets == MAX_SETS)
                 return usage_error(cmd, "more than %s --set options", "256");
             o->sets[o->nsets++] = val;
-        } else if (strcmp(cmd, "run") == 0 &&
-                   (strncmp(a, "--seed=", 7) == 0 || strcmp(a, "--seed") == 0)) {
-            val = a[6] == '=' ? a + 7 : (i + 1 < argc ? argv[++i] : NULL);
+        } else if (run && opt_value("--seed", argc, argv, &i, &val)) {
             if (!val)
                 return usage_error(cmd, "%s needs a number", "--seed");
             snprintf(o->seed_set, sizeof(o->seed_set), "seed=%s", val);
-        } else if (strcmp(cmd, "run") == 0 &&
-                   (strncmp(a, "--json=", 7) == 0 || strcmp(a, "--json") == 0)) {
-            val = a[6] == '=' ? a + 7 : (i + 1 < argc ? argv[++i] : NULL);
-            if (!val || !*val)
-                return usage_error(cmd, "%s needs a file name", "--json");
-            o->json = val;
-        } else if (strcmp(cmd, "run") == 0 &&
-                   (strncmp(a, "--trace=", 8) == 0 || strcmp(a, "--trace") == 0)) {
-            val = a[7] == '=' ? a + 8 : (i + 1 < argc ? argv[++i] : NULL);
-            if (!val || !*val)
-                return usage_error(cmd, "%s needs a file name", "--trace");
-            if (strlen(val) >= sizeof(((scenario *)0)->output.trace))
-                return usage_error(cmd, "%s: the file name is too long", "--trace");
-            o->trace = val;
-        } else if (strcmp(cmd, "run") == 0 &&
-                   (strncmp(a, "--timeline=", 11) == 0 || strcmp(a, "--timeline") == 0)) {
-            val = a[10] == '=' ? a + 11 : (i + 1 < argc ? argv[++i] : NULL);
-            if (!val || !*val)
-                return usage_error(cmd, "%s needs a file name", "--timeline");
-            if (strlen(val) >= sizeof(((scenario *)0)->output.timeline))
-                return usage_error(cmd, "%s: the file name is too long", "--timeline");
-            o->timeline = val;
-        } else if (strcmp(cmd, "run") == 0 && strcmp(a, "--quiet") == 0) {
+        } else if (run && opt_value("--json", argc, argv, &i, &val)) {
+            rc = opt_path(cmd, "--json", "a file name", val, PATH_MAX, &o->json);
+        } else if (run && opt_value("--trace", argc, argv, &i, &val)) {
+            rc = opt_path(cmd, "--trace", "a file name", val, sizeof(sc->output.trace),
+                          &o->trace);
+        } else if (run && opt_value("--timeline", argc, argv, &i, &val)) {
+            rc = opt_path(cmd, "--timeline", "a file name", val, sizeof(sc->output.timeline),
+                          &o->timeline);
+        } else if (run && opt_value("--csv", argc, argv, &i, &val)) {
+            rc = opt_path(cmd, "--csv", "a directory", val, PATH_MAX, &o->csv);
+        } else if (run && strcmp(a, "--quiet") == 0) {
             o->quiet = 1;
-        } else if (strcmp(cmd, "run") == 0 && strcmp(a, "--no-progress") == 0) {
+        } else if (run && strcmp(a, "--no-progress") == 0) {
             o->no_progress = 1;
         } else if (a[0] == '-' && a[1] != '\0') {
             return usage_error(cmd, "unknown option %s", a);
@@ -149,6 +170,8 @@ static int parse_opts(const char *cmd, int argc, char **argv, cli_opts *o)
         } else {
             return usage_error(cmd, "unexpected argument %s (one scenario file at most)", a);
         }
+        if (rc)
+            return rc;
     }
     /* --seed applies after every --set, whatever the order on the line. */
     if (o->seed_set[0]) {
@@ -263,6 +286,8 @@ static int cmd_run(int argc, char **argv)
         fprintf(stderr, "\r%60s\r", "");
 
     const metrics *m = play_metrics(p);
+    if (o.csv && report_csv(o.csv, &s, m, play_topo(p), &e) < 0)
+        goto fail;
     if (json.f) {
         report_json(json.f, &s, m, play_topo(p)); /* a write error shows in commit */
         if (outfile_commit(&json, &e) < 0)

@@ -81,7 +81,7 @@ static double layer_aux_loss(const metrics_layer *l)
 }
 
 /* Links sorted by bytes carried, most first (ties: lower id). */
-static int *links_by_bytes(const metrics *m)
+int *report_links_by_bytes(const metrics *m)
 {
     int *ord = xcalloc((size_t)m->links, sizeof(*ord), "link order");
     for (int i = 0; i < m->links; i++)
@@ -198,7 +198,7 @@ int report_text(FILE *f, const scenario *s, const metrics *m, const topo_t *t)
                 units_format_time(mig.sum_ps, b, sizeof(b)));
     }
     if (m->links > 0 && m->sim_time_ps > 0) {
-        int *ord = links_by_bytes(m);
+        int *ord = report_links_by_bytes(m);
         fprintf(f, "  hottest links      ");
         for (int i = 0; i < 3 && i < m->links && m->link_bytes[ord[i]] > 0; i++) {
             char name[64];
@@ -424,7 +424,7 @@ int report_json(FILE *f, const scenario *s, const metrics *m, const topo_t *t)
         fprintf(f, "}}");
     }
     fprintf(f, "\n  ],\n  \"links\": [");
-    int *ord = links_by_bytes(m);
+    int *ord = report_links_by_bytes(m);
     for (int i = 0, shown = 0; i < m->links && shown < 16; i++) {
         int id = ord[i];
         if (m->link_bytes[id] <= 0)

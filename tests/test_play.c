@@ -17,17 +17,7 @@
 
 static play_t *run(const char *file, const char *const *sets, int nsets, scenario *s)
 {
-    err_t e = ERR_INIT;
-    memset(s, 0, sizeof(*s));
-    if (scenario_load_file(file, sets, nsets, s, &e) < 0) {
-        char buf[1400];
-        err_format(&e, buf, sizeof(buf));
-        CU_FAIL_FATAL(buf);
-    }
-    play_t *p = play_new(s, &e);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(p);
-    CU_ASSERT_EQUAL_FATAL(play_run(p, NULL, NULL, &e), 0);
-    return p;
+    return test_play_run(file, NULL, sets, nsets, s);
 }
 
 static void test_two_gpus_dropless(void)

@@ -40,18 +40,6 @@ static void make_dir(char *dir)
     CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(dir));
 }
 
-/* Entries in dir besides . and .. */
-static int count_files(const char *dir)
-{
-    DIR *d = opendir(dir);
-    int n = 0;
-    for (struct dirent *de; d && (de = readdir(d));)
-        n += strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0;
-    if (d)
-        closedir(d);
-    return n;
-}
-
 static void remove_dir(const char *dir)
 {
     DIR *d = opendir(dir);
@@ -204,7 +192,7 @@ static void test_round_trip(void)
     snprintf(b, sizeof(b), "%s/b.mtr.gz", dir);
     write_small(a);
     write_small(b);
-    EXPECT_EQ_I64(count_files(dir), 2); /* no temporary files left */
+    EXPECT_EQ_I64(test_dir_entries(dir), 2); /* no temporary files left */
 
     err_t e = ERR_INIT;
     EXPECT_EQ_I64(read_small(a, &e), 1);
@@ -564,7 +552,7 @@ static void test_writer_misuse(void)
     EXPECT_EQ_I64(e.code, ERR_RUN);
     EXPECT_STR_CONTAINS(e.msg, "out of order: got batch 0 layer 1, expected batch 0 layer 0");
     EXPECT_EQ_I64(trace_finish(w, &e), -1);
-    EXPECT_EQ_I64(count_files(dir), 0);
+    EXPECT_EQ_I64(test_dir_entries(dir), 0);
 
     /* A batch skipped. */
     w = trace_create(path, &h, &e);
@@ -574,7 +562,7 @@ static void test_writer_misuse(void)
     EXPECT_EQ_I64(trace_write_layer(w, 2, 0, c, &e), -1);
     EXPECT_STR_CONTAINS(e.msg, "expected batch 1 layer 0");
     trace_abort(w);
-    EXPECT_EQ_I64(count_files(dir), 0);
+    EXPECT_EQ_I64(test_dir_entries(dir), 0);
 
     /* Entries out of range: >= experts, and below -1. */
     const int32_t bad_values[] = {8, -2};
@@ -590,7 +578,7 @@ static void test_writer_misuse(void)
         EXPECT_STR_CONTAINS(ek.msg, said[k]);
         EXPECT_EQ_I64(trace_finish(w, &e), -1);
         EXPECT_STR_CONTAINS(e.msg, "earlier");
-        EXPECT_EQ_I64(count_files(dir), 0);
+        EXPECT_EQ_I64(test_dir_entries(dir), 0);
     }
     fill_layer(0, 0, c);
 
@@ -601,17 +589,17 @@ static void test_writer_misuse(void)
     EXPECT_EQ_I64(trace_finish(w, &e), -1);
     EXPECT_EQ_I64(e.code, ERR_RUN);
     EXPECT_STR_CONTAINS(e.msg, "batch 0 is incomplete (1 of 2 layers)");
-    EXPECT_EQ_I64(count_files(dir), 0);
+    EXPECT_EQ_I64(test_dir_entries(dir), 0);
 
     /* Abort after whole batches, and abort(NULL). */
     w = trace_create(path, &h, &e);
     CU_ASSERT_PTR_NOT_NULL_FATAL(w);
     EXPECT_EQ_I64(trace_write_layer(w, 0, 0, c, &e), 0);
     EXPECT_EQ_I64(trace_write_layer(w, 0, 1, c, &e), 0);
-    EXPECT_EQ_I64(count_files(dir), 1);
+    EXPECT_EQ_I64(test_dir_entries(dir), 1);
     trace_abort(w);
     trace_abort(NULL);
-    EXPECT_EQ_I64(count_files(dir), 0);
+    EXPECT_EQ_I64(test_dir_entries(dir), 0);
 
     /* No batches at all is a valid, empty trace. */
     w = trace_create(path, &h, &e);
@@ -660,7 +648,7 @@ static void test_header_limits(void)
     h = small_header();
     memset(h.name, 'x', sizeof(h.name));
     expect_header_refused(h, path, "NUL-terminated");
-    EXPECT_EQ_I64(count_files(dir), 0);
+    EXPECT_EQ_I64(test_dir_entries(dir), 0);
 
     h = small_header(); /* the largest values are accepted */
     h.experts = 65535;

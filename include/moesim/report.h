@@ -31,6 +31,10 @@ typedef struct report_totals_t {
 void report_json_num(FILE *f, double v);
 void report_json_str(FILE *f, const char *s);
 
+/* The link ids, most bytes first, ties by lower id: the order every report
+ * lists links in. Caller frees. */
+int *report_links_by_bytes(const metrics *m);
+
 /* Fills *t from the metrics of a finished run. */
 void report_totals(const metrics *m, report_totals_t *t);
 

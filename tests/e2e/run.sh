@@ -76,6 +76,19 @@ sh=$(json_field "$T/h2.json" '^    "dropped_share":' dropped_share)
 [ "$dr" = 2 ] && ok "two-gpus capped: 2 assignments dropped" || bad "two-gpus dropped" "got $dr"
 [ "$sh" = 0.25 ] && ok "two-gpus capped: dropped share 0.25" || bad "two-gpus dropped share" "got $sh"
 
+# ---- CSV files: four tables, the totals agreeing with the JSON
+expect_rc "run --csv" 0 "$BIN" run $SMALL --quiet --csv "$T/csv" --json "$T/csv.json"
+for f in totals layers experts links; do
+  [ -s "$T/csv/$f.csv" ] && ok "csv: $f.csv written" || bad "csv: $f.csv missing"
+done
+[ "$(wc -l < "$T/csv/layers.csv")" = 33 ] && ok "csv: layers.csv has a header and 32 MoE layers" \
+  || bad "csv: layers.csv lines" "$(wc -l < "$T/csv/layers.csv")"
+col=$(head -n 1 "$T/csv/totals.csv" | tr ',' '\n' | grep -n '^dropped$' | cut -d: -f1)
+cd_=$(sed -n 2p "$T/csv/totals.csv" | cut -d, -f"${col:-1}")
+jd=$(json_field "$T/csv.json" '^    "dropped":' dropped)
+[ -n "$col" ] && [ "$cd_" = "$jd" ] && ok "csv: totals dropped = JSON dropped ($jd)" || bad "csv: dropped" "csv $cd_, json $jd"
+expect_rc "csv: unwritable directory fails (1)" 1 "$BIN" run $SMALL --quiet --csv "$T/no/such/dir"
+
 # ---- the timeline of the two-gpus case: the hand-computed dispatch on each
 # GPU's row (GPU 0 sends 3 rows, 6144 B; GPU 1 one row, 2048 B), and the
 # combine starting when the slower GPU's experts end
