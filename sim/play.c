@@ -909,9 +909,10 @@ static int placement_setup(play_t *p, err_t *e)
         if (p->rank_node0[r] != r / (ep / n))
             p->ep_nodes = 1;
     /* what one GPU holds of an expert: 1/etp of it (every EP group is one
-     * ETP coordinate, so a move copies one shard in each) */
+     * ETP coordinate, so a move copies one shard in each), stored in
+     * model.weight_dtype: what a re-placement copies */
     p->expert_bytes = (double)s->model.ffn_matrices * s->model.hidden *
-                      (s->model.expert_ffn / p->etp) * dtype_bytes(s->model.dtype);
+                      (s->model.expert_ffn / p->etp) * dtype_bytes(s->model.weight_dtype);
 
     scenario_placement st = s->placement.strategy;
     scenario_placement build = st == PLACEMENT_DYNAMIC ? s->placement.rebalance : st;
@@ -969,6 +970,20 @@ out:
  * group, timed as one all-to-all-v of weight bytes on the network (the run
  * waits for it: migration between batches blocks, as a re-placement that
  * does not overlap compute would). Returns the time, or -1 on failure. */
+/* Does `next` lower the rank-load max/mean of `cur` under the loads by at
+ * least placement.rebalance_min_gain of it? Copies cost a pause of the run
+ * each time; a placement that barely improves on the last is not worth one,
+ * and on noisy loads a from-scratch strategy moves most experts every time. */
+static int worth_moving(const play_t *p, const placement *cur, const placement *next,
+                        const double *load)
+{
+    double *rank_load = xcalloc((size_t)cur->ranks, sizeof(*rank_load), "rank loads");
+    double was = placement_rank_load(cur, load, rank_load);
+    double will = placement_rank_load(next, load, rank_load);
+    free(rank_load);
+    return will <= was * (1.0 - p->s->placement.rebalance_min_gain);
+}
+
 static sim_time_t rebalance(play_t *p)
 {
     const scenario *s = p->s;
@@ -980,9 +995,15 @@ static sim_time_t rebalance(play_t *p)
     for (int i = 0; i < s->moe_layers; i++) {
         placement next = {0};
         const double *ci = p->ema_coact ? p->ema_coact + (size_t)i * EE : NULL;
+        const double *li = p->ema + (size_t)i * E;
         int n = -1;
-        if (place_layer(p, s->placement.rebalance, &next, p->ema + (size_t)i * E, ci, p->err) ==
-            0) {
+        if (place_layer(p, s->placement.rebalance, &next, li, ci, p->err) == 0) {
+            if (s->placement.rebalance_min_gain > 0 &&
+                !worth_moving(p, &p->pl[i], &next, li)) { /* keep what is placed */
+                placement_fini(&next);
+                p->m.kept_layers++;
+                continue;
+            }
             /* computed from scratch; renumbered to keep what can stay (ranks
              * trade places only inside a node where nodes matter) */
             placement_align(&p->pl[i], &next,

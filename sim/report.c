@@ -192,10 +192,14 @@ int report_text(FILE *f, const scenario *s, const metrics *m, const topo_t *t)
     if (s->placement.strategy == PLACEMENT_DYNAMIC) {
         metrics_summary mig;
         metrics_series_summarize(&m->migration, &mig);
-        fprintf(f, "  re-placements       %d: %" PRId64 " expert copies, %s, %s in all\n",
+        fprintf(f, "  re-placements       %d: %" PRId64 " expert copies, %s, %s in all",
                 m->rebalances, m->migrated_experts,
                 units_format_size(m->migration_bytes, a, sizeof(a)),
                 units_format_time(mig.sum_ps, b, sizeof(b)));
+        if (m->kept_layers > 0)
+            fprintf(f, "; %" PRId64 " layer placements kept (gain below %g)", m->kept_layers,
+                    s->placement.rebalance_min_gain);
+        fputc('\n', f);
     }
     if (m->links > 0 && m->sim_time_ps > 0) {
         int *ord = report_links_by_bytes(m);
@@ -312,9 +316,9 @@ int report_json(FILE *f, const scenario *s, const metrics *m, const topo_t *t)
             s->network.model == NETMODEL_FLOW ? "flow" : "analytical", a2a[s->network.alltoall]);
     fprintf(f, "  \"placement\": {\"strategy\": \"%s\", \"redundant\": %d, "
                "\"warmup_batches\": %d, \"rebalances\": %d, \"migrated_experts\": %" PRId64
-               ", \"migration_bytes\": ",
+               ", \"kept_layers\": %" PRId64 ", \"migration_bytes\": ",
             scenario_placement_name(s->placement.strategy), s->placement.redundant,
-            s->placement.warmup_batches, m->rebalances, m->migrated_experts);
+            s->placement.warmup_batches, m->rebalances, m->migrated_experts, m->kept_layers);
     report_json_num(f, m->migration_bytes);
     fprintf(f, ", \"migration_s\": ");
     json_stats(f, &m->migration);

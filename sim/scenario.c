@@ -205,8 +205,9 @@ static const key_row keys[] = {
      FIELD(model.dtype), .help = "element type of weights and activations"},
     {.path = "model.weight_dtype", .type = KT_ENUM, .def = "model.dtype",
      .deflt = def_model_dtype, .vals = E_DTYPE, FIELD(model.weight_dtype),
-     .help = "element type of the stored weights, for the memory fit only (DeepSeek-V3 "
-             "ships FP8 weights); compute runs in model.dtype"},
+     .help = "element type of the stored weights, for the memory fit and the bytes a "
+             "re-placement copies (DeepSeek-V3 ships FP8 weights); compute runs in "
+             "model.dtype"},
 
     {.path = "model.router.kind", .type = KT_ENUM, .def = "\"softmax_topk\"",
      .vals = E_ROUTER, .codes = C_ROUTER, .check = check_router_kind,
@@ -401,6 +402,10 @@ static const key_row keys[] = {
     {.path = "placement.load_ema", .type = KT_FLOAT, .def = "0.25", .min = 0, .max = 1,
      .flags = F_MIN_OPEN, FIELD(placement.load_ema),
      .help = "dynamic: weight of the newest batch in the moving average of expert loads"},
+    {.path = "placement.rebalance_min_gain", .type = KT_FLOAT, .def = "0", .min = 0, .max = 1,
+     FIELD(placement.rebalance_min_gain),
+     .help = "dynamic: re-place a layer only if that lowers its rank-load max/mean (by the "
+             "moving average) by at least this fraction; 0: every layer, every time"},
 
     {.path = "workload.mode", .type = KT_ENUM, .def = "\"forward\"", .vals = E_MODE,
      .na = NA_MODE, FIELD(workload.mode), .help = "what is run: forward passes"},

@@ -321,6 +321,31 @@ static void test_dynamic_migration_by_hand(void)
     scenario_fini(&s);
 }
 
+/* The minimum gain: the move before batch 1 takes GPU 0's share of the
+ * load from 6 of 8 to 5 of 8, max/mean 1.5 to 1.25, a gain of 1/6. Below
+ * that minimum it is made, above it both layer placements are kept. */
+static void test_dynamic_min_gain(void)
+{
+    const double gains[2] = {0.15, 0.2};
+    const int64_t copies[2] = {2, 0}, kept[2] = {1, 2};
+    for (int i = 0; i < 2; i++) {
+        char set[64];
+        snprintf(set, sizeof(set), "placement.rebalance_min_gain=%g", gains[i]);
+        const char *sets[1] = {set};
+        scenario s;
+        play_t *p = test_play_run("dynamic.cfg", dyn_cfg, sets, 1, &s);
+        const metrics *m = play_metrics(p);
+        EXPECT_EQ_I64(m->rebalances, 2);
+        EXPECT_EQ_I64(m->migrated_experts, copies[i]);
+        EXPECT_EQ_I64(m->kept_layers, kept[i]);
+        /* kept: GPU 0 serves 6 of 8 in every batch */
+        EXPECT_NEAR(m->layer[0].gpu_max_over_mean_sum,
+                    i == 0 ? 6.0 / 4 + 5.0 / 4 + 5.0 / 4 : 3 * 6.0 / 4, 1e-12);
+        play_free(p);
+        scenario_fini(&s);
+    }
+}
+
 static const char *const SKEWED[] = {
     "workload.source.kind=popularity", "workload.source.distribution=zipf",
     "workload.source.s=0.6",           "model.experts=32",
@@ -416,6 +441,7 @@ void test_play_register(void)
                {"seed changes routing", test_seed_changes_routing},
                {"balanced placement, by hand", test_balanced_by_hand},
                {"dynamic placement's migration, by hand", test_dynamic_migration_by_hand},
+               {"dynamic placement keeps what would gain too little", test_dynamic_min_gain},
                {"strategies on a skewed source", test_strategies_on_skewed_source},
                {"eplb replicas in a run", test_eplb_replicas_in_run},
                {"hierarchical all-to-all: once per token and node",

@@ -71,6 +71,7 @@ typedef struct metrics {
     double a2a_internode_bytes; /* the part of a2a_bytes that leaves its node */
     int rebalances;           /* dynamic placement: re-placements done */
     int64_t migrated_experts; /* expert weight copies, all layers and EP groups */
+    int64_t kept_layers;      /* layer re-placements skipped: gain below the minimum */
     double migration_bytes;   /* their bytes */
     metrics_series migration; /* time of each re-placement's transfers */
     metrics_series tp_allreduce_all; /* per (batch, layer), dense layers too: both TP

@@ -62,7 +62,7 @@ typedef struct scenario {
         int heads, kv_heads, head_dim;
         int ffn_matrices;    /* 3 for SwiGLU, 2 for GELU MLP */
         dtype_t dtype;
-        dtype_t weight_dtype;      /* stored weights (memory fit only) */
+        dtype_t weight_dtype;      /* stored weights: the memory fit, re-placement copies */
         router_config router;      /* kind, experts, top_k, normalize */
         capacity_config capacity;  /* factor, scope, overflow, priority, min */
         int groups, topk_groups;   /* group-limited routing (1, 1: off) */
@@ -103,6 +103,8 @@ typedef struct scenario {
         int warmup_batches;           /* untimed batches measuring loads */
         int rebalance_every;          /* dynamic: batches between re-placements */
         double load_ema;              /* dynamic: weight of the newest batch's loads */
+        double rebalance_min_gain;    /* dynamic: least relative fall of a layer's
+                                       * rank-load max/mean worth re-placing it */
     } placement;
 
     struct {
