@@ -199,6 +199,54 @@ __attribute__((always_inline)) static inline double sum_body(const double *x, si
     return FM_LANES_SUM(acc);
 }
 
+/* The element-wise kernels: one IEEE operation per element and lane, so
+ * the lanes give the scalar loop's bits. */
+enum { MAP_ACC_DIV, MAP_ACC_MUL, MAP_ADD };
+
+__attribute__((always_inline)) static inline void map_body(int op, double *y, const double *a,
+                                                           const double *b, double c, size_t n)
+{
+    size_t i = 0;
+    const fm_v8 cv = SPLAT(fm_v8, c);
+    for (; i + 8 <= n; i += 8) {
+        fm_v8 va, vy, t;
+        FM_LOAD(va, a + i);
+        switch (op) {
+        case MAP_ACC_DIV:
+            FM_LOAD(vy, y + i);
+            t = va / cv;
+            vy = vy + t;
+            break;
+        case MAP_ACC_MUL:
+            FM_LOAD(vy, y + i);
+            t = va * cv;
+            vy = vy + t;
+            break;
+        default: /* MAP_ADD */
+            FM_LOAD(t, b + i);
+            vy = va + t;
+            break;
+        }
+        FM_STORE(y + i, vy);
+    }
+    for (; i < n; i++) { /* the same operations, one at a time */
+        double t;
+        switch (op) {
+        case MAP_ACC_DIV:
+            t = a[i] / c;
+            y[i] = y[i] + t;
+            break;
+        case MAP_ACC_MUL:
+            t = a[i] * c;
+            y[i] = y[i] + t;
+            break;
+        default:
+            y[i] = a[i] + b[i];
+            break;
+        }
+    }
+}
+
 /* Each body built for the baseline, and on x86-64 for AVX2 and AVX-512
  * too; the wide builds clear the upper register halves on the way out, so
  * that the caller's SSE code (libm, say) pays no transition. */
@@ -213,6 +261,10 @@ static void sigmoid_base(const double *x, double *y, size_t n)
 static double sum_base(const double *x, size_t n)
 {
     return sum_body(x, n);
+}
+static void map_base(int op, double *y, const double *a, const double *b, double c, size_t n)
+{
+    map_body(op, y, a, b, c, n);
 }
 
 #if MOESIM_X86
@@ -235,6 +287,13 @@ static double sum_base(const double *x, size_t n)
         const double s = sum_body(x, n);                                                   \
         _mm256_zeroupper();                                                                \
         return s;                                                                          \
+    }                                                                                      \
+    __attribute__((target(isa))) static void map_##name(int op, double *y, const double *a, \
+                                                        const double *b, double c,          \
+                                                        size_t n)                           \
+    {                                                                                      \
+        map_body(op, y, a, b, c, n);                                                       \
+        _mm256_zeroupper();                                                                \
     }
 FM_WIDE(avx2, "avx2")
 FM_WIDE(avx512, "avx512f")
@@ -283,6 +342,38 @@ double fm_sum(const double *x, size_t n)
     default:
         return sum_base(x, n);
     }
+}
+
+static void map(int op, double *y, const double *a, const double *b, double c, size_t n)
+{
+    switch (isa_best()) {
+#if MOESIM_X86
+    case ISA_AVX512:
+        map_avx512(op, y, a, b, c, n);
+        return;
+    case ISA_AVX2:
+        map_avx2(op, y, a, b, c, n);
+        return;
+#endif
+    default:
+        map_base(op, y, a, b, c, n);
+        return;
+    }
+}
+
+void fm_acc_div(double *acc, const double *x, double d, size_t n)
+{
+    map(MAP_ACC_DIV, acc, x, NULL, d, n);
+}
+
+void fm_acc_mul(double *acc, const double *x, double m, size_t n)
+{
+    map(MAP_ACC_MUL, acc, x, NULL, m, n);
+}
+
+void fm_add(double *y, const double *a, const double *b, size_t n)
+{
+    map(MAP_ADD, y, a, b, 0.0, n);
 }
 
 double fm_exp(double x)

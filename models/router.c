@@ -644,8 +644,11 @@ static void route_topk(const router_config *cfg, router_state *st, const double 
             a = sc->sel;
         } else if (sigmoid) {
             fm_sigmoid(x, sc->ex, (size_t)E); /* the affinities s */
-            for (int i = 0; i < E; i++)
-                sc->sel[i] = sc->ex[i] + (bias ? bias[i] : 0.0);
+            if (bias)
+                fm_add(sc->sel, sc->ex, bias, (size_t)E);
+            else
+                for (int i = 0; i < E; i++)
+                    sc->sel[i] = sc->ex[i] + 0.0; /* as with a zero bias: -0 becomes +0 */
             a = sc->sel;
         }
 
@@ -666,9 +669,7 @@ static void route_topk(const router_config *cfg, router_state *st, const double 
              * always normalises; normalize = false keeps raw s); P_i for the
              * aux loss: s normalised over all experts (V3's s'). */
             if (prob_sum) {
-                const double sum = fm_sum(sc->ex, (size_t)E);
-                for (int i = 0; i < E; i++)
-                    prob_sum[i] += sc->ex[i] / sum;
+                fm_acc_div(prob_sum, sc->ex, fm_sum(sc->ex, (size_t)E), (size_t)E);
             }
             if (w) {
                 double wsum = 0;
@@ -685,8 +686,7 @@ static void route_topk(const router_config *cfg, router_state *st, const double 
          * so nothing overflows and the largest term is 1. */
         const double inv = 1.0 / fm_exp_shifted(a, m, sc->ex, (size_t)E);
         if (prob_sum)
-            for (int i = 0; i < E; i++)
-                prob_sum[i] += sc->ex[i] * inv;
+            fm_acc_mul(prob_sum, sc->ex, inv, (size_t)E);
         if (w) {
             double wsum = 0;
             for (int j = 0; j < k; j++)

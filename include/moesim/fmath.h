@@ -33,6 +33,13 @@ double fm_exp_shifted(const double *x, double shift, double *y, size_t n);
  * be x. */
 void fm_sigmoid(const double *x, double *y, size_t n);
 
+/* Element-wise, eight lanes at a time, each element the bits of the plain
+ * loop: acc[i] += x[i] / d; acc[i] += x[i] * m; y[i] = a[i] + b[i] (y may be
+ * a or b). */
+void fm_acc_div(double *acc, const double *x, double d, size_t n);
+void fm_acc_mul(double *acc, const double *x, double m, size_t n);
+void fm_add(double *y, const double *a, const double *b, size_t n);
+
 /* The sum of x[0..n) in a fixed order: eight running sums, s_l over the i
  * with i mod 8 = l in increasing i, combined as
  * ((s0 + s4) + (s2 + s6)) + ((s1 + s5) + (s3 + s7)). Not the order of a
