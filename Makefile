@@ -126,8 +126,8 @@ bench: moesim $(BENCH_BIN)
 valgrind: deps
 	$(Q)$(MAKE) --no-print-directory moesim
 	$(Q)$(MAKE) --no-print-directory CFLAGS="-O1 -g" $(B)/rel/moesim_tests_vg
-	valgrind -q --error-exitcode=1 --leak-check=full $(B)/rel/moesim_tests_vg
-	valgrind -q --error-exitcode=1 --leak-check=full ./moesim run --set workload.batches=1 --set workload.tokens_per_rank=64 > /dev/null
+	valgrind -q --error-exitcode=1 --leak-check=full --suppressions=tests/valgrind.supp $(B)/rel/moesim_tests_vg
+	valgrind -q --error-exitcode=1 --leak-check=full --suppressions=tests/valgrind.supp ./moesim run --set workload.batches=1 --set workload.tokens_per_rank=64 > /dev/null
 
 $(B)/rel/moesim_tests_vg: $(REL_OBJ) $(patsubst %.c,$(B)/rel/%.o,$(TEST_SRC))
 	$(Q)$(CC) -o $@ $^ $(LIBS) $(CUNIT_LIBS)
