@@ -564,15 +564,35 @@ static int64_t route_gate(play_t *p, source_t *src, int moe, double *bias, gsl_r
 /* The gate of MoE layer `moe`: the router's choices (or the trace's), then,
  * when a trace is being written, those choices into it. Returns as
  * route_gate. */
+static int64_t replay_gate(play_t *p, int moe, int64_t *unrouted);
+
 static int64_t gate(play_t *p, source_t *src, int moe, double *bias, gsl_rng *noise,
                     int64_t first_token, double *prob_sum, int64_t *unrouted)
 {
-    int64_t rc = p->trace_in ? (replay_layer(p, moe) < 0 ? -2 : -1)
+    int64_t rc = p->trace_in ? replay_gate(p, moe, unrouted)
                              : route_gate(p, src, moe, bias, noise, first_token, prob_sum,
                                           unrouted);
     if (rc != -2 && p->trace_out && record_layer(p, moe) < 0)
         return -2;
     return rc;
+}
+
+/* The gate of a replay: the trace's choices. An expert-choice router's
+ * choices are played as the router's own are: their capacity (what the
+ * experts took) is returned, so that capacity drops nothing more, and the
+ * tokens that got no expert are counted. */
+static int64_t replay_gate(play_t *p, int moe, int64_t *unrouted)
+{
+    const scenario *s = p->s;
+    if (replay_layer(p, moe) < 0)
+        return -2;
+    if (s->model.router.kind != ROUTER_EXPERT_CHOICE)
+        return -1;
+    const capacity_config *cap = &s->model.capacity;
+    int n = cap->scope == CAPACITY_SCOPE_RANK ? p->src_tokens : p->tokens;
+    for (int t = 0; unrouted && t < p->tokens; t++)
+        *unrouted += p->choice[(size_t)t * (size_t)p->slots] < 0; /* slots fill in order */
+    return capacity_of(cap, n, s->model.top_k, s->model.experts);
 }
 
 static int64_t route_gate(play_t *p, source_t *src, int moe, double *bias, gsl_rng *noise,

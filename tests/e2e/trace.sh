@@ -39,6 +39,19 @@ cmp -s "$T/t.mtr.gz" "$T/t3.mtr.gz" && ok "trace: re-recorded replay equals the 
 expect_rc "trace: check reads the trace" 0 "$BIN" check scenarios/mixtral-8x7b-h100x8.cfg \
   $TR_SMALL $TR_REPLAY
 
+# ---- expert choice: the experts' picks replay as the router's own (no
+# capacity drops on top, the same tokens without an expert)
+expect_rc "trace: record expert choice" 0 "$BIN" run $TR_SMALL --set model.router.kind=expert_choice \
+  --quiet --json "$T/ec-run.json" --trace "$T/ec.mtr.gz"
+expect_rc "trace: replay expert choice" 0 "$BIN" run $TR_SMALL --set model.router.kind=expert_choice \
+  --set workload.source.kind=trace --set "workload.source.file=$T/ec.mtr.gz" --quiet \
+  --json "$T/ec-replay.json"
+if [ "$(strip "$T/ec-run.json")" = "$(strip "$T/ec-replay.json")" ]; then
+  ok "trace: expert-choice replay gives the recorded results"
+else
+  bad "trace: expert-choice replay differs"
+fi
+
 # ---- a different placement on the same trace: same loads, other GPU balance
 expect_rc "trace: replay under eplb" 0 "$BIN" run $TR_SMALL $TR_REPLAY --set placement.strategy=eplb \
   --quiet --json "$T/t-eplb.json"
