@@ -104,6 +104,19 @@ cts=$(sed -n 's/.*"name": "combine".*"tid": 0, "ts": \([0-9.]*\),.*/\1/p' "$T/tl
   || bad "timeline: combine start" "experts end $ends, combine at $cts"
 tail -c 4 "$T/tl.json" | grep -q ']}' && ok "timeline: the event list is closed" || bad "timeline: not closed"
 
+# ---- analysis/compare_reports.py side by side: the first report is 1.00x,
+# the seed-2 run its own ratio; a file that is not a report is refused
+if command -v python3 >/dev/null 2>&1; then
+  expect_rc "compare_reports.py" 0 python3 analysis/compare_reports.py "$T/a.json" "$T/c.json"
+  [ "$(grep -o '(1.00x)' "$T/out" | wc -l)" -ge 8 ] && grep -q "$T/c.json" "$T/out" \
+    && ok "compare_reports.py: a row per report, the first at 1.00x" \
+    || bad "compare_reports.py output" "$(cat "$T/out")"
+  expect_rc "compare_reports.py refuses a non-report" 1 python3 analysis/compare_reports.py \
+    "$T/a.json" "$T/tl.json"
+else
+  echo "skip compare_reports.py checks (no python3)"
+fi
+
 # ---- moesim place (its own file; it shares ok, bad, expect_rc and $T)
 . tests/e2e/place.sh
 . tests/e2e/compare.sh
