@@ -69,6 +69,7 @@ struct flows {
     int reshare_pending;
     uint64_t reshares;
     net_maxmin_t *mm;
+    double tol_ps;      /* flows_set_tolerance: finishes this close count as now */
 };
 
 static void complete_fire(engine_t *e, void *ctx, const engine_event_t *ev);
@@ -161,11 +162,17 @@ static void advance(flows_t *f)
     f->last = now;
 }
 
-/* Less than one picosecond of bytes left: finished (absorbs the rounding of
- * completion times to whole picoseconds). */
-static int finished(const flow *fl)
+/* Less than one picosecond of bytes left (plus the tolerance, if one is
+ * set): finished. The picosecond absorbs the rounding of completion times
+ * to whole picoseconds. */
+static int finished(const flows_t *f, const flow *fl)
 {
-    return fl->rem <= 0 || fl->rem / fl->rate * 1e12 < 1.0;
+    return fl->rem <= 0 || fl->rem / fl->rate * 1e12 < 1.0 + f->tol_ps;
+}
+
+void flows_set_tolerance(flows_t *f, sim_time_t ps)
+{
+    f->tol_ps = ps > 0 ? (double)ps : 0.0;
 }
 
 /* New rates for the active set, and the completion event moved to the
@@ -258,7 +265,7 @@ static void complete_fire(engine_t *e, void *ctx, const engine_event_t *ev)
     for (int i = 0; i < f->nact;) {
         int s = f->act[i];
         flow *fl = &f->pool[s];
-        if (fl->rate > 0 && finished(fl)) {
+        if (fl->rate > 0 && finished(f, fl)) {
             int last = f->act[--f->nact]; /* swap-remove keeps act dense */
             f->act[i] = last;
             f->pool[last].pos = i;

@@ -369,6 +369,7 @@ play_t *play_new(const scenario *s, err_t *e)
     if (s->network.model == NETMODEL_FLOW) {
         p->net_eng = engine_new(16);
         p->flows = flows_new(p->net_eng, p->topo, s->network.overhead_ps);
+        flows_set_tolerance(p->flows, s->network.flow_tol_ps);
     }
     p->link_bytes = xcalloc((size_t)topo_link_count(p->topo), sizeof(*p->link_bytes),
                             "link bytes");

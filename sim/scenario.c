@@ -474,6 +474,10 @@ static const key_row keys[] = {
     {.path = "network.message_overhead", .type = KT_TIME, .def = "\"2 us\"",
      FIELD(network.overhead_ps),
      .help = "software overhead per message (per flow; per phase in analytical)"},
+    {.path = "network.flow_tolerance", .type = KT_TIME, .def = "\"0 ps\"",
+     FIELD(network.flow_tol_ps),
+     .help = "flow model: flows due within this of a completion finish with it, in one "
+             "re-share (0: exact); trades a bounded error for speed on skewed all-to-alls"},
     {.path = "network.dispatch_dtype", .type = KT_ENUM, .def = "model.dtype",
      .deflt = def_model_dtype, .vals = E_DTYPE, FIELD(network.dispatch_dtype),
      .help = "element type of dispatched rows (fp8 adds a 4-byte scale per 128 values)"},

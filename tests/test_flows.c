@@ -121,6 +121,33 @@ static void test_reshare_on_end(void)
     topo_free(t);
 }
 
+/* The same two flows with the small one 50.0005 MB: it ends at 2 ms +
+ * 20 ns, when the big one has 49.9995 MB left, 1.99998 ms at the shared
+ * 25 GB/s it had: under a tolerance of 2 ms both finish together (one
+ * re-share fewer, the big one early), under 10 ns nothing changes and the
+ * big one ends at 3 ms + 10 ns, alone at 50 GB/s. 4 ns latency each. */
+static void test_tolerance_merges_finishes(void)
+{
+    const sim_time_t tols[2] = {SIM_NS(10), SIM_MS(2)};
+    for (int i = 0; i < 2; i++) {
+        topo_t *t = make_2x2(4000);
+        engine_t *eng = engine_new(4);
+        flows_t *f = flows_new(eng, t, 0);
+        flows_set_tolerance(f, tols[i]);
+        arrivals a = {eng, {0}};
+        flows_start(f, 0, 2, 100e6, arrived, &a, 0);
+        flows_start(f, 1, 2, 50.0005e6, arrived, &a, 1);
+        engine_run(eng, SIM_TIME_MAX);
+        EXPECT_EQ_I64(a.at[1], SIM_MS(2) + SIM_NS(20) + 4000);
+        const sim_time_t big = i == 0 ? SIM_MS(3) + SIM_NS(10) : SIM_MS(2) + SIM_NS(20);
+        EXPECT_EQ_I64(a.at[0], big + 4000);
+        EXPECT_EQ_I64(flows_reshares(f), i == 0 ? 3 : 2);
+        flows_free(f);
+        engine_free(eng);
+        topo_free(t);
+    }
+}
+
 static void start_late(engine_t *e, void *ctx, const engine_event_t *ev)
 {
     (void)e;
@@ -220,6 +247,7 @@ void test_flows_register(void)
     CU_add_test(s, "max-min: four flows, three links", test_four_flows_three_links);
     CU_add_test(s, "max-min: five flows", test_five_flows);
     CU_add_test(s, "re-share when a flow ends", test_reshare_on_end);
+    CU_add_test(s, "a tolerance merges finishes that fall close", test_tolerance_merges_finishes);
     CU_add_test(s, "re-share when a flow starts", test_reshare_on_start);
     CU_add_test(s, "all-to-all 2x2: flow = analytical", test_alltoall_matches_analytical);
     CU_add_test(s, "phases and per-message overhead", test_phases_and_overhead);

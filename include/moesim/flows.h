@@ -34,6 +34,14 @@ typedef void (*flows_done_fn)(void *ctx, uint64_t tag);
  * without their callbacks, but their engine events must not fire after
  * that (free the engine first, or run it empty). */
 flows_t *flows_new(engine_t *eng, const topo_t *t, sim_time_t overhead_ps);
+
+/* Completion tolerance (network.flow_tolerance): at a completion, every flow
+ * due within `ps` of now finishes with it, in one re-share, its last bytes
+ * counted as sent. 0 (the default) is exact. A skewed all-to-all-v, whose
+ * flows all finish at different instants, costs one re-share per flow
+ * exactly; a tolerance merges the finishes that fall close together, at the
+ * price of each flow finishing up to `ps` early. */
+void flows_set_tolerance(flows_t *f, sim_time_t ps);
 void flows_free(flows_t *f);
 
 /* Starts a transfer of `bytes` (>= 0) from src to dst at engine_now; done

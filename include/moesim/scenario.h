@@ -121,6 +121,7 @@ typedef struct scenario {
         scenario_netmodel model;
         scenario_alltoall alltoall;
         sim_time_t overhead_ps;    /* per-message software overhead */
+        sim_time_t flow_tol_ps;    /* flow model: completions merged within this */
         dtype_t dispatch_dtype;    /* element type of dispatched rows */
         dtype_t combine_dtype;     /* element type of combined rows */
     } network;
