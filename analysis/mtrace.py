@@ -15,7 +15,7 @@ usage:
 
 Every record's CRC-32 is checked when reading, and the gzip stream must end
 right after the end record, as moesim checks. from-csv writes what moesim
-writes for the same choices, byte for byte (zlib level 6, gzip header with no
+writes for the same choices, byte for byte (zlib level 1, gzip header with no
 time or name). Standard library only.
 """
 import argparse
@@ -151,7 +151,7 @@ def read_trace(path):
 def write_trace(path, h, records):
     """Writes a trace: h as read_trace yields it, records an iterable of
     (batch, layer, entries) in order."""
-    z = zlib.compressobj(6, zlib.DEFLATED, 31, 8, zlib.Z_DEFAULT_STRATEGY)
+    z = zlib.compressobj(1, zlib.DEFLATED, 31, 8, zlib.Z_DEFAULT_STRATEGY)
     name = h.get("name", "").encode("utf-8")[:127]
     head = MAGIC + struct.pack("<6IQI", VERSION, h["experts"], h["slots"], h["moe_layers"],
                                h["sources"], h["tokens_per_source"], h.get("seed", 0),
