@@ -87,14 +87,6 @@ typedef struct cli_opts {
     int quiet, no_progress;
 } cli_opts;
 
-static int usage_error(const char *cmd, const char *fmt, const char *arg)
-{
-    fprintf(stderr, "moesim: ");
-    fprintf(stderr, fmt, arg);
-    fprintf(stderr, "; see 'moesim help%s%s'\n", cmd ? " " : "", cmd ? cmd : "");
-    return ERR_INPUT;
-}
-
 /* Does argv[*i] name option `name`, as "--name VALUE" or "--name=VALUE"?
  * Then *val is the value (NULL if none follows) and *i moves past it. */
 static int opt_value(const char *name, int argc, char **argv, int *i, const char **val)
@@ -113,13 +105,10 @@ static int opt_value(const char *name, int argc, char **argv, int *i, const char
 static int opt_path(const char *cmd, const char *name, const char *what, const char *val,
                     size_t max, const char **out)
 {
-    if (!val || !*val) {
-        char fmt[64];
-        snprintf(fmt, sizeof(fmt), "%%s needs %s", what);
-        return usage_error(cmd, fmt, name);
-    }
+    if (!val || !*val)
+        return err_usage(cmd, "%s needs %s", name, what);
     if (strlen(val) >= max)
-        return usage_error(cmd, "%s: the file name is too long", name);
+        return err_usage(cmd, "%s: the file name is too long", name);
     *out = val;
     return 0;
 }
@@ -141,13 +130,13 @@ static int parse_opts(const char *cmd, int argc, char **argv, cli_opts *o)
         }
         if (opt_value("--set", argc, argv, &i, &val)) {
             if (!val)
-                return usage_error(cmd, "%s needs KEY=VALUE", "--set");
+                return err_usage(cmd, "%s needs KEY=VALUE", "--set");
             if (o->nsets == MAX_SETS)
-                return usage_error(cmd, "more than %s --set options", "256");
+                return err_usage(cmd, "more than %s --set options", "256");
             o->sets[o->nsets++] = val;
         } else if (run && opt_value("--seed", argc, argv, &i, &val)) {
             if (!val)
-                return usage_error(cmd, "%s needs a number", "--seed");
+                return err_usage(cmd, "%s needs a number", "--seed");
             snprintf(o->seed_set, sizeof(o->seed_set), "seed=%s", val);
         } else if (run && opt_value("--json", argc, argv, &i, &val)) {
             rc = opt_path(cmd, "--json", "a file name", val, PATH_MAX, &o->json);
@@ -164,11 +153,11 @@ static int parse_opts(const char *cmd, int argc, char **argv, cli_opts *o)
         } else if (run && strcmp(a, "--no-progress") == 0) {
             o->no_progress = 1;
         } else if (a[0] == '-' && a[1] != '\0') {
-            return usage_error(cmd, "unknown option %s", a);
+            return err_usage(cmd, "unknown option %s", a);
         } else if (!o->file) {
             o->file = a;
         } else {
-            return usage_error(cmd, "unexpected argument %s (one scenario file at most)", a);
+            return err_usage(cmd, "unexpected argument %s (one scenario file at most)", a);
         }
         if (rc)
             return rc;
@@ -176,7 +165,7 @@ static int parse_opts(const char *cmd, int argc, char **argv, cli_opts *o)
     /* --seed applies after every --set, whatever the order on the line. */
     if (o->seed_set[0]) {
         if (o->nsets == MAX_SETS)
-            return usage_error(cmd, "more than %s --set options", "256");
+            return err_usage(cmd, "more than %s --set options", "256");
         o->sets[o->nsets++] = o->seed_set;
     }
     return 0;
@@ -234,7 +223,7 @@ static int cmd_check(int argc, char **argv)
     if (rc)
         return rc < 0 ? 0 : rc;
     if (!o.file)
-        return usage_error("check", "%s: a scenario file is required", "check");
+        return err_usage("check", "%s: a scenario file is required", "check");
     scenario s;
     memset(&s, 0, sizeof(s));
     err_t e = ERR_INIT;
@@ -335,7 +324,7 @@ int cli_main(int argc, char **argv)
                 return compare_main(1, hv);
             return topic[0] == 'p' ? place_main(1, hv) : coll_main(1, hv);
         } else if (topic[0])
-            return usage_error(NULL, "no help on '%s'", topic);
+            return err_usage(NULL, "no help on '%s'", topic);
         else
             fputs(usage_main, stdout);
         return 0;
@@ -350,5 +339,5 @@ int cli_main(int argc, char **argv)
         return coll_main(argc - 2, argv + 2);
     if (strcmp(cmd, "compare") == 0)
         return compare_main(argc - 2, argv + 2);
-    return usage_error(NULL, "unknown command '%s'", cmd);
+    return err_usage(NULL, "unknown command '%s'", cmd);
 }

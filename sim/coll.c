@@ -76,14 +76,6 @@ typedef struct opts {
     const char *json;
 } opts;
 
-static int bad(const char *fmt, const char *arg)
-{
-    fprintf(stderr, "moesim collective: ");
-    fprintf(stderr, fmt, arg);
-    fprintf(stderr, "; see 'moesim collective --help'\n");
-    return ERR_INPUT;
-}
-
 /* nccl-tests' sizes: a number with an optional K, M or G (powers of 1024). */
 static int parse_size(const char *s, double *out)
 {
@@ -126,12 +118,12 @@ static int parse(int argc, char **argv, opts *o)
             continue;
         } else if (a[0] != '-') {
             if (o->file)
-                return bad("unexpected argument %s (one scenario file)", a);
+                return err_usage("collective", "unexpected argument %s (one scenario file)", a);
             o->file = a;
             continue;
         }
         if (!v)
-            return bad("%s needs a value", a);
+            return err_usage("collective", "%s needs a value", a);
         i++;
         if (strcmp(a, "--op") == 0) {
             int k = -1;
@@ -139,39 +131,41 @@ static int parse(int argc, char **argv, opts *o)
                 if (strcmp(v, op_names[j]) == 0)
                     k = j;
             if (k < 0)
-                return bad("--op %s; allowed: alltoall, allreduce, allgather, reducescatter", v);
+                return err_usage("collective", "--op %s; allowed: alltoall, allreduce, "
+                                               "allgather, reducescatter", v);
             o->op = k;
             o->op_given = 1;
         } else if (strcmp(a, "-b") == 0 || strcmp(a, "-e") == 0) {
             if (parse_size(v, strcmp(a, "-b") == 0 ? &o->b : &o->e) < 0)
-                return bad("size %s; expected a number of bytes with K, M or G, such as 1G", v);
+                return err_usage("collective", "size %s; expected a number of bytes with K, "
+                                               "M or G, such as 1G", v);
         } else if (strcmp(a, "-f") == 0) {
             char *end;
             o->f = strtod(v, &end);
             if (*end || !(o->f > 1))
-                return bad("-f %s; allowed: a factor > 1", v);
+                return err_usage("collective", "-f %s; allowed: a factor > 1", v);
         } else if (strcmp(a, "--algo") == 0) {
             o->algo = v;
         } else if (strcmp(a, "--gpus") == 0) {
             char *end;
             long n = strtol(v, &end, 10);
             if (*end || n < 1 || n > TOPO_MAX_GPUS)
-                return bad("--gpus %s; allowed: an integer >= 1", v);
+                return err_usage("collective", "--gpus %s; allowed: an integer >= 1", v);
             o->gpus = (int)n;
         } else if (strcmp(a, "--set") == 0) {
             if (o->nsets == MAX_SETS)
-                return bad("more than %s --set options", "256");
+                return err_usage("collective", "more than %s --set options", "256");
             o->sets[o->nsets++] = v;
         } else if (strcmp(a, "--json") == 0) {
             o->json = v;
         } else {
-            return bad("unknown option %s", a);
+            return err_usage("collective", "unknown option %s", a);
         }
     }
     if (!o->file)
-        return bad("%s", "a scenario file is required");
+        return err_usage("collective", "%s", "a scenario file is required");
     if (o->b > o->e)
-        return bad("-b is larger than -e%s", "");
+        return err_usage("collective", "-b is larger than -e%s", "");
     return 0;
 }
 

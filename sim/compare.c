@@ -541,14 +541,6 @@ typedef struct compare_opts {
     int quiet, no_progress;
 } compare_opts;
 
-static int usage(const char *fmt, const char *arg)
-{
-    fprintf(stderr, "moesim compare: ");
-    fprintf(stderr, fmt, arg);
-    fprintf(stderr, "; see 'moesim compare --help'\n");
-    return ERR_INPUT;
-}
-
 /* Returns -1 when it printed help, 0 on success, ERR_INPUT after a usage
  * error (the plan is the caller's to release either way). */
 static int parse_opts(int argc, char **argv, compare_opts *o)
@@ -561,7 +553,8 @@ static int parse_opts(int argc, char **argv, compare_opts *o)
         }
         if (a[0] != '-' || a[1] == '\0') {
             if (o->file)
-                return usage("unexpected argument %s (one scenario file at most)", a);
+                return err_usage("compare",
+                                 "unexpected argument %s (one scenario file at most)", a);
             o->file = a;
             continue;
         }
@@ -578,16 +571,16 @@ static int parse_opts(int argc, char **argv, compare_opts *o)
         const char *eq = strchr(a, '=');
         size_t n = eq ? (size_t)(eq - a) : strlen(a);
         if (n >= sizeof(opt))
-            return usage("unknown option %s", a);
+            return err_usage("compare", "unknown option %s", a);
         memcpy(opt, a, n);
         opt[n] = '\0';
         if (strcmp(opt, "--vary") != 0 && strcmp(opt, "--set") != 0 &&
             strcmp(opt, "--seed") != 0 && strcmp(opt, "--jobs") != 0 &&
             strcmp(opt, "--json") != 0 && strcmp(opt, "--csv") != 0)
-            return usage("unknown option %s", a);
+            return err_usage("compare", "unknown option %s", a);
         const char *val = eq ? eq + 1 : (i + 1 < argc ? argv[++i] : NULL);
         if (!val || !*val)
-            return usage("%s needs a value", opt);
+            return err_usage("compare", "%s needs a value", opt);
         if (strcmp(opt, "--vary") == 0) {
             err_t e = ERR_INIT;
             if (compare_plan_add(&o->plan, val, &e) < 0) {
@@ -596,7 +589,7 @@ static int parse_opts(int argc, char **argv, compare_opts *o)
             }
         } else if (strcmp(opt, "--set") == 0) {
             if (o->nsets == MAX_SETS)
-                return usage("more than %s --set options", "256");
+                return err_usage("compare", "more than %s --set options", "256");
             o->sets[o->nsets++] = val;
         } else if (strcmp(opt, "--seed") == 0) {
             snprintf(o->seed_set, sizeof(o->seed_set), "seed=%s", val);
@@ -605,7 +598,8 @@ static int parse_opts(int argc, char **argv, compare_opts *o)
             errno = 0;
             long j = strtol(val, &end, 10);
             if (end == val || *end || errno || j < 1 || j > MAX_JOBS)
-                return usage("--jobs needs a whole number from 1 to 4096, not %s", val);
+                return err_usage("compare",
+                                 "--jobs needs a whole number from 1 to 4096, not %s", val);
             o->jobs = j;
         } else if (strcmp(opt, "--json") == 0) {
             o->json = val;
@@ -614,7 +608,8 @@ static int parse_opts(int argc, char **argv, compare_opts *o)
         }
     }
     if (o->plan.nvary == 0)
-        return usage("%s KEY=V1,V2,... is required (at least one varied key)", "--vary");
+        return err_usage("compare",
+                         "%s KEY=V1,V2,... is required (at least one varied key)", "--vary");
     /* --seed applies after every --set, whatever the order on the line */
     if (o->seed_set[0])
         o->sets[o->nsets++] = o->seed_set;

@@ -195,14 +195,6 @@ typedef struct place_opts {
     unsigned long seed;
 } place_opts;
 
-static int usage(const char *fmt, const char *arg)
-{
-    fprintf(stderr, "moesim place: ");
-    fprintf(stderr, fmt, arg);
-    fprintf(stderr, "; see 'moesim place --help'\n");
-    return ERR_INPUT;
-}
-
 /* A whole-string integer in [1, 2^24]; 0 on success. */
 static int parse_count(const char *s, int *out)
 {
@@ -236,13 +228,13 @@ static int parse_opts(int argc, char **argv, place_opts *o)
             return -1;
         }
         if (strncmp(a, "--", 2) != 0)
-            return usage("unexpected argument %s", a);
+            return err_usage("place", "unexpected argument %s", a);
         /* --opt=value or --opt value */
         char opt[32];
         const char *eq = strchr(a, '=');
         size_t n = eq ? (size_t)(eq - a) : strlen(a);
         if (n >= sizeof(opt))
-            return usage("unknown option %s", a);
+            return err_usage("place", "unknown option %s", a);
         memcpy(opt, a, n);
         opt[n] = '\0';
         const char *val = eq ? eq + 1 : (i + 1 < argc ? argv[++i] : NULL);
@@ -252,7 +244,7 @@ static int parse_opts(int argc, char **argv, place_opts *o)
                 continue;
             known = 1;
             if (!val || parse_count(val, (int *)((char *)o + ints[k].off)) < 0)
-                return usage("%s needs a whole number >= 1", opt);
+                return err_usage("place", "%s needs a whole number >= 1", opt);
         }
         if (known)
             continue;
@@ -265,18 +257,18 @@ static int parse_opts(int argc, char **argv, place_opts *o)
             errno = 0;
             o->seed = strtoul(val, &end, 10);
             if (end == val || *end || errno)
-                return usage("--seed needs a whole number, not %s", val);
+                return err_usage("place", "--seed needs a whole number, not %s", val);
         } else if (strcmp(opt, "--loads") == 0 || strcmp(opt, "--strategy") == 0 ||
                    strcmp(opt, "--seed") == 0) {
-            return usage("%s needs a value", opt);
+            return err_usage("place", "%s needs a value", opt);
         } else {
-            return usage("unknown option %s", opt);
+            return err_usage("place", "unknown option %s", opt);
         }
     }
     if (!o->loads)
-        return usage("%s FILE.csv is required", "--loads");
+        return err_usage("place", "%s FILE.csv is required", "--loads");
     if (!o->gpus)
-        return usage("%s M (the GPUs to place experts on) is required", "--gpus");
+        return err_usage("place", "%s M (the GPUs to place experts on) is required", "--gpus");
     return 0;
 }
 
