@@ -287,7 +287,8 @@ collect_floor_avx512(const double *x, int lo, int hi, double floor, int c, doubl
                      int32_t *ci)
 {
     const __m512d f = _mm512_set1_pd(floor);
-    __m256i idx = _mm256_add_epi32(_mm256_set1_epi32(lo), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+    __m256i idx =
+        _mm256_add_epi32(_mm256_set1_epi32(lo), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
     int i = lo;
     for (; i + 8 <= hi; i += 8) {
         const __m512d v = _mm512_loadu_pd(x + i);
@@ -487,8 +488,9 @@ static void group_top2(const double *x, int per, double *top1, double *top2)
  * sum of the two largest entries of the group, through exp(a - m) when
  * `softmax` (a softmax probability is exp(a - m) / Z with Z common to the
  * row, so comparing exp(a - m) sums compares probability sums; fm_exp, as
- * every exponential of the router), or on a itself (sigmoid scores). The topk_groups best groups (ties to the lower
- * group index) are listed in increasing index and their experts scanned in
+ * every exponential of the router), or on a itself (sigmoid scores). The
+ * topk_groups best groups (ties to the lower group index) are listed in
+ * increasing index and their experts scanned in
  * that order, so the expert tie-break stays "lower index wins". The two
  * largest entries of every chosen group are known by then and lie at
  * distinct positions, so the k-th largest of them is a floor under the k-th
