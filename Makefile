@@ -4,6 +4,7 @@
 #   make run      install missing packages, build, run the built-in default scenario
 #   make test     install missing packages, build the tests with ASan+UBSan, run every
 #                 CUnit suite, the bad-scenario corpus and the end-to-end checks
+#   make layers   check that every include points down a floor (DESIGN.md)
 #   make bench    build and run the benchmarks (figures with their units)
 #   make valgrind run the unit tests and a short scenario under valgrind
 #   make lint     build with -Wconversion (advisory)
@@ -35,8 +36,10 @@ else
 Q := @
 endif
 
-LIB_SRC  := $(wildcard models/*.c) $(filter-out sim/main.c,$(wildcard sim/*.c))
-MAIN_SRC := sim/main.c
+# sim/ by floor (DESIGN.md): core, scenario, play, report, cmd; `make layers` checks the arrows
+FLOORS   := core scenario play report cmd
+LIB_SRC  := $(wildcard models/*.c) $(filter-out sim/cmd/main.c,$(foreach f,$(FLOORS),$(wildcard sim/$(f)/*.c)))
+MAIN_SRC := sim/cmd/main.c
 TEST_SRC := $(wildcard tests/*.c)
 BENCH_SRC := $(wildcard bench/*.c)
 DEFAULT_CFG := scenarios/mixtral-8x7b-h100x8.cfg
@@ -47,10 +50,10 @@ SAN_OBJ  := $(patsubst %.c,$(B)/san/%.o,$(LIB_SRC)) $(B)/san/gen/default_scenari
 TEST_OBJ := $(patsubst %.c,$(B)/san/%.o,$(TEST_SRC))
 BENCH_BIN := $(patsubst bench/%.c,$(B)/bench/%,$(BENCH_SRC))
 
-.PHONY: all run test unit e2e bench valgrind lint deps clean
+.PHONY: all run test unit e2e layers bench valgrind lint deps clean
 all: moesim
 
-moesim: $(REL_OBJ) $(B)/rel/sim/main.o
+moesim: $(REL_OBJ) $(B)/rel/sim/cmd/main.o
 	@echo "  LINK   $@"
 	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(LIBS)
 
@@ -92,7 +95,7 @@ $(B)/san/moesim_tests: $(SAN_OBJ) $(TEST_OBJ)
 	@echo "  LINK   $@"
 	$(Q)$(CC) $(SANFLAGS) -o $@ $^ $(LIBS) $(CUNIT_LIBS)
 
-$(B)/san/moesim: $(SAN_OBJ) $(B)/san/sim/main.o
+$(B)/san/moesim: $(SAN_OBJ) $(B)/san/sim/cmd/main.o
 	@echo "  LINK   $@"
 	$(Q)$(CC) $(SANFLAGS) -o $@ $^ $(LIBS)
 
@@ -108,7 +111,11 @@ run: deps
 # The unit suites and the end-to-end checks run against sanitizer builds.
 test: deps
 	$(Q)$(MAKE) --no-print-directory $(B)/san/moesim_tests $(B)/san/moesim
-	$(Q)$(MAKE) --no-print-directory unit e2e
+	$(Q)$(MAKE) --no-print-directory layers unit e2e
+
+# The floors of DESIGN.md: every include points down (tests/layers.sh).
+layers:
+	$(Q)sh tests/layers.sh
 
 # tests/lsan.supp: a leak inside libconfig on a syntax error (not moesim's)
 SAN_ENV := ASAN_OPTIONS=detect_leaks=1 LSAN_OPTIONS=suppressions=tests/lsan.supp:print_suppressions=0 \

@@ -15,6 +15,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#define MOESIM_VERSION "0.1.0"
+
 typedef int64_t sim_time_t; /* picoseconds */
 
 #define SIM_TIME_MAX INT64_MAX

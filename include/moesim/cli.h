@@ -10,7 +10,7 @@
 #ifndef MOESIM_CLI_H
 #define MOESIM_CLI_H
 
-#define MOESIM_VERSION "0.1.0"
+#include "moesim/base.h" /* MOESIM_VERSION */
 
 /* The built-in default scenario: the text of
  * scenarios/mixtral-8x7b-h100x8.cfg, embedded at build. */

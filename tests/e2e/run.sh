@@ -121,6 +121,7 @@ fi
 . tests/e2e/place.sh
 . tests/e2e/compare.sh
 . tests/e2e/trace.sh
+. tests/e2e/layers.sh
 
 echo "e2e: $pass passed, $fail failed"
 [ "$fail" = 0 ]

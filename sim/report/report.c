@@ -14,7 +14,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "moesim/cli.h"
 #include "moesim/router.h"
 #include "moesim/units.h"
 
