@@ -15,8 +15,8 @@
 CC       ?= cc
 # B: where objects go (B=/tmp/x keeps parallel builds apart)
 B        ?= build
-PKGS     := gsl libconfig zlib
-DEBS     := libgsl-dev libconfig-dev zlib1g-dev libcunit1-dev pkg-config
+PKGS     := gsl libconfig zlib jansson
+DEBS     := libgsl-dev libconfig-dev zlib1g-dev libcunit1-dev libjansson-dev pkg-config
 
 WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
 # -ffp-contract=off: no fused multiply-adds, so every machine rounds alike
