@@ -1,54 +1,31 @@
 /*
- * cli.c - the command line: parse arguments, load the scenario, run, report.
+ * run.c - `moesim run`: load a scenario, simulate it, report.
  *
- * This is the one place that prints diagnostics and decides the exit status
- * (0 ok, 1 failed run, 2 bad input). Output files are written under a
- * temporary name beside their destination and renamed into place only when
- * the whole run has succeeded, so a failure leaves nothing half-written.
+ * Everything that can be refused is refused before the simulation starts:
+ * the scenario, the options, and every output path (opts_check_files: one
+ * file named twice, an input named as an output, a directory that is
+ * missing or cannot be written). Output files are written whole or not at
+ * all (outfile.h), so a failed or interrupted run leaves nothing behind: a
+ * signal sets a flag (cmd.h), the progress hook asks the run to stop at the
+ * next batch, and the normal unwinding removes every temporary file.
  */
-#include "moesim/cli.h"
+#include "moesim/cmd.h"
 
-#include <errno.h>
-#include <limits.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
-#include "moesim/base.h"
-#include "moesim/coll.h"
-#include "moesim/compare.h"
 #include "moesim/csv.h"
+#include "moesim/cli.h"
+#include "moesim/opts.h"
 #include "moesim/outfile.h"
-#include "moesim/place.h"
 #include "moesim/play.h"
 #include "moesim/report.h"
 #include "moesim/scenario.h"
 #include "moesim/units.h"
 
-#define MAX_SETS 256
-
-static const char usage_main[] =
-    "usage: moesim <command> [options]\n"
-    "\n"
-    "moesim simulates Mixture-of-Experts models on GPU clusters: real routing of\n"
-    "token streams, expert capacity and overflow, all-to-all times and throughput.\n"
-    "\n"
-    "commands:\n"
-    "  run [SCENARIO]   simulate a scenario (none: the built-in Mixtral 8x7B on 8 H100)\n"
-    "  check SCENARIO   validate a scenario file, run nothing\n"
-    "  compare SCENARIO --vary KEY=V1,V2,...  the scenario under each value, side by\n"
-    "                   side, in parallel processes (compare --help)\n"
-    "  place --loads F  an expert placement from a load table, as JSON (place --help)\n"
-    "  collective SCENARIO  collectives/MoE all-to-all, nccl-tests style (collective --help)\n"
-    "  help [COMMAND]   this text, or a command's options; 'help keys': every scenario key\n"
-    "\n"
-    "  moesim --version prints the version.\n"
-    "Exit status: 0 success, 1 the run failed, 2 bad input.\n"
-    "Scenario keys: docs/scenario.md. Output schema: docs/output.md.\n";
-
-static const char usage_run[] =
+const char cmd_run_usage[] =
     "usage: moesim run [SCENARIO] [options]\n"
     "\n"
     "Simulates SCENARIO (a libconfig file; without one, the built-in default\n"
@@ -58,7 +35,8 @@ static const char usage_run[] =
     "  --set KEY=VALUE  override a scenario key, e.g. --set model.top_k=1 or\n"
     "                   --set cluster.gpu=H800-SXM (repeatable; the value is written\n"
     "                   as in a scenario file, a string may drop its quotes)\n"
-    "  --seed N         master seed of every random stream (same as --set seed=N)\n"
+    "  --seed N         master seed of every random stream (same as --set seed=N;\n"
+    "                   0 to 2^64-1)\n"
     "  --json FILE      also write the report as JSON (schema moesim.report/1)\n"
     "  --trace FILE     also write the run's routing trace (docs/trace.md), which\n"
     "                   workload.source.kind = \"trace\" replays\n"
@@ -69,123 +47,86 @@ static const char usage_run[] =
     "                   limits it to the first batches)\n"
     "  --quiet          print no table (errors still go to stderr)\n"
     "  --no-progress    no progress line on stderr\n"
-    "  -h, --help       this text\n";
-
-static const char usage_check[] =
-    "usage: moesim check SCENARIO [--set KEY=VALUE]...\n"
+    "  -h, --help       this text\n"
     "\n"
-    "Loads and validates SCENARIO with the same rules as run (a routing trace it\n"
-    "replays is read whole and checked against the scenario), prints a one-line\n"
-    "summary and exits 0, or prints the first error and exits 2.\n";
+    "FILE - writes to stdout, and then no table is printed. Output files are\n"
+    "written whole or not at all; the outputs must be distinct files, none of\n"
+    "them an input, each in a directory that exists.\n";
 
-typedef struct cli_opts {
-    const char *file;
-    const char *sets[MAX_SETS];
+enum { O_SET, O_SEED, O_JSON, O_TRACE, O_CSV, O_TIMELINE, O_QUIET, O_NO_PROGRESS };
+static const opts_spec run_spec[] = {
+    [O_SET] = {"set", 0, OPTS_VALUE, "KEY=VALUE"},
+    [O_SEED] = {"seed", 0, OPTS_VALUE, "a number"},
+    [O_JSON] = {"json", 0, OPTS_OUTPUT, "a file name"},
+    [O_TRACE] = {"trace", 0, OPTS_OUTPUT, "a file name"},
+    [O_CSV] = {"csv", 0, OPTS_OUTPUT, "a directory"},
+    [O_TIMELINE] = {"timeline", 0, OPTS_OUTPUT, "a file name"},
+    [O_QUIET] = {"quiet", 0, OPTS_FLAG, NULL},
+    [O_NO_PROGRESS] = {"no-progress", 0, OPTS_FLAG, NULL},
+    {NULL, 0, 0, NULL},
+};
+
+/* The files report_csv writes inside --csv DIR (csv.h). */
+static const char *const csv_files[] = {"totals.csv", "layers.csv", "experts.csv", "links.csv",
+                                        NULL};
+
+typedef struct run_opts {
+    opts raw;
+    const char *file;  /* NULL: the built-in default scenario */
+    const char **sets; /* nsets, --seed last; owned array */
     int nsets;
-    char seed_set[64];
+    char seed_set[40];
     const char *json, *trace, *timeline, *csv;
     int quiet, no_progress;
-} cli_opts;
+} run_opts;
 
-/* Does argv[*i] name option `name`, as "--name VALUE" or "--name=VALUE"?
- * Then *val is the value (NULL if none follows) and *i moves past it. */
-static int opt_value(const char *name, int argc, char **argv, int *i, const char **val)
+static void run_opts_fini(run_opts *o)
 {
-    const char *a = argv[*i];
-    size_t n = strlen(name);
-    if (strncmp(a, name, n) != 0 || (a[n] != '\0' && a[n] != '='))
-        return 0;
-    *val = a[n] == '=' ? a + n + 1 : (*i + 1 < argc ? argv[++*i] : NULL);
-    return 1;
+    opts_fini(&o->raw);
+    free(o->sets);
 }
 
-/* An output path option's value into *out: present, not empty, and short
- * enough for the scenario's field (max bytes with its NUL). what: "a file
- * name", "a directory". */
-static int opt_path(const char *cmd, const char *name, const char *what, const char *val,
-                    size_t max, const char **out)
+/* Returns -1 when it printed help (exit 0), 0 on success, ERR_INPUT after a
+ * usage error. */
+static int parse(int argc, char **argv, run_opts *o)
 {
-    if (!val || !*val)
-        return err_usage(cmd, "%s needs %s", name, what);
-    if (strlen(val) >= max)
-        return err_usage(cmd, "%s: the file name is too long", name);
-    *out = val;
-    return 0;
-}
-
-/* Parses the arguments after the command. Returns -1 when it printed help
- * (exit 0), 0 on success, ERR_INPUT after printing a usage error. */
-static int parse_opts(const char *cmd, int argc, char **argv, cli_opts *o)
-{
+    const char *cmd = "run";
     memset(o, 0, sizeof(*o));
-    const int run = strcmp(cmd, "run") == 0;
-    const scenario *sc = NULL; /* for the sizes of the output fields */
-    for (int i = 0; i < argc; i++) {
-        const char *a = argv[i];
-        const char *val = NULL;
-        int rc = 0;
-        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
-            fputs(run ? usage_run : usage_check, stdout);
-            return -1;
+    err_t e = ERR_INIT;
+    if (opts_parse(run_spec, argc, argv, &o->raw, &e) < 0)
+        return cmd_usage(cmd, "%s", e.msg);
+    if (o->raw.help)
+        return cmd_help(cmd) == 0 ? -1 : ERR_INPUT;
+    if (o->raw.npos > 1)
+        return cmd_usage(cmd, "unexpected argument %.200s (one scenario file at most)",
+                         o->raw.pos[1]);
+    o->file = o->raw.npos ? o->raw.pos[0] : NULL;
+    o->sets = xcalloc((size_t)o->raw.nitem + 1, sizeof(*o->sets), "--set options");
+    for (int i = 0; i < o->raw.nitem; i++) {
+        const char *v = o->raw.item[i].value;
+        uint64_t seed;
+        switch (o->raw.item[i].spec) {
+        case O_SET: o->sets[o->nsets++] = v; break;
+        case O_SEED:
+            if (opts_parse_u64(v, &seed) < 0)
+                return cmd_usage(cmd, "--seed %.100s; allowed: a whole number from 0 to "
+                                      "18446744073709551615 (2^64-1)", v);
+            snprintf(o->seed_set, sizeof(o->seed_set), "seed=%llu", (unsigned long long)seed);
+            break;
+        case O_JSON: o->json = v; break;
+        case O_TRACE: o->trace = v; break;
+        case O_CSV: o->csv = v; break;
+        case O_TIMELINE: o->timeline = v; break;
+        case O_QUIET: o->quiet = 1; break;
+        case O_NO_PROGRESS: o->no_progress = 1; break;
         }
-        if (opt_value("--set", argc, argv, &i, &val)) {
-            if (!val)
-                return err_usage(cmd, "%s needs KEY=VALUE", "--set");
-            if (o->nsets == MAX_SETS)
-                return err_usage(cmd, "more than %s --set options", "256");
-            o->sets[o->nsets++] = val;
-        } else if (run && opt_value("--seed", argc, argv, &i, &val)) {
-            if (!val)
-                return err_usage(cmd, "%s needs a number", "--seed");
-            snprintf(o->seed_set, sizeof(o->seed_set), "seed=%s", val);
-        } else if (run && opt_value("--json", argc, argv, &i, &val)) {
-            rc = opt_path(cmd, "--json", "a file name", val, PATH_MAX, &o->json);
-        } else if (run && opt_value("--trace", argc, argv, &i, &val)) {
-            rc = opt_path(cmd, "--trace", "a file name", val, sizeof(sc->output.trace),
-                          &o->trace);
-        } else if (run && opt_value("--timeline", argc, argv, &i, &val)) {
-            rc = opt_path(cmd, "--timeline", "a file name", val, sizeof(sc->output.timeline),
-                          &o->timeline);
-        } else if (run && opt_value("--csv", argc, argv, &i, &val)) {
-            rc = opt_path(cmd, "--csv", "a directory", val, PATH_MAX, &o->csv);
-        } else if (run && strcmp(a, "--quiet") == 0) {
-            o->quiet = 1;
-        } else if (run && strcmp(a, "--no-progress") == 0) {
-            o->no_progress = 1;
-        } else if (a[0] == '-' && a[1] != '\0') {
-            return err_usage(cmd, "unknown option %s", a);
-        } else if (!o->file) {
-            o->file = a;
-        } else {
-            return err_usage(cmd, "unexpected argument %s (one scenario file at most)", a);
-        }
-        if (rc)
-            return rc;
     }
-    /* --seed applies after every --set, whatever the order on the line. */
-    if (o->seed_set[0]) {
-        if (o->nsets == MAX_SETS)
-            return err_usage(cmd, "more than %s --set options", "256");
+    if (o->seed_set[0]) /* --seed applies after every --set, whatever the order */
         o->sets[o->nsets++] = o->seed_set;
-    }
     return 0;
 }
 
-static int print_err(const err_t *e)
-{
-    return err_print(stderr, NULL, e);
-}
-
-static int load(const cli_opts *o, scenario *s, err_t *e)
-{
-    if (o->file)
-        return scenario_load_file(o->file, o->sets, o->nsets, s, e);
-    char name[128];
-    snprintf(name, sizeof(name), "%s (built-in)", cli_default_scenario_file);
-    return scenario_load_string(cli_default_scenario_text, name, o->sets, o->nsets, s, e);
-}
-
-/* ---- progress on a terminal ---- */
+/* ---- progress on a terminal, and the stop a signal asks for ---- */
 
 typedef struct progress {
     int tty;
@@ -200,53 +141,86 @@ static double wall_since(const struct timespec *t0)
     return (double)(t.tv_sec - t0->tv_sec) + 1e-9 * (double)(t.tv_nsec - t0->tv_nsec);
 }
 
-static void on_progress(void *ctx, int done, int total, sim_time_t now)
+static int on_progress(void *ctx, int done, int total, sim_time_t now)
 {
     progress *pr = ctx;
+    if (cmd_signal())
+        return 1;
     double el = wall_since(&pr->start);
     if (!pr->tty || el < 1.0) /* short runs stay quiet */
-        return;
+        return 0;
     char t[32];
     double eta = el / done * (total - done);
     fprintf(stderr, "\rbatch %d/%d, simulated %s, ETA %.0f s   ", done, total,
             units_format_time(now, t, sizeof(t)), eta);
     fflush(stderr);
     pr->shown = 1;
+    return 0;
 }
 
-/* ---- commands ---- */
+/* ---- run ---- */
 
-static int cmd_check(int argc, char **argv)
+/* Puts --trace and --timeline into the scenario (which sim/play reads) and
+ * checks every file before anything is written. */
+static int prepare_outputs(run_opts *o, scenario *s, const char **jpath, err_t *e)
 {
-    cli_opts o;
-    int rc = parse_opts("check", argc, argv, &o);
-    if (rc)
-        return rc < 0 ? 0 : rc;
-    if (!o.file)
-        return err_usage("check", "%s: a scenario file is required", "check");
-    scenario s;
-    memset(&s, 0, sizeof(s));
-    err_t e = ERR_INIT;
-    rc = 0;
-    if (load(&o, &s, &e) < 0 ||
-        (s.workload.source.kind == SOURCE_TRACE && play_check_trace(&s, &e) < 0)) {
-        rc = print_err(&e);
-    } else {
-        printf("%s: ok: %s, %d layers (%d MoE), %d experts top-%d, %d x %d %s\n", s.file,
-               s.name, s.model.layers, s.moe_layers, s.model.experts, s.model.top_k,
-               s.cluster.nodes, s.cluster.gpus_per_node, s.cluster.gpu.name);
+    const char *paths[2] = {o->trace, o->timeline};
+    char *fields[2] = {s->output.trace, s->output.timeline};
+    const size_t sizes[2] = {sizeof(s->output.trace), sizeof(s->output.timeline)};
+    for (int i = 0; i < 2; i++) {
+        if (paths[i] && strlen(paths[i]) >= sizes[i])
+            return err_set(e, ERR_INPUT, NULL, 0, NULL, "--%s: the file name is longer than "
+                           "%zu bytes", i ? "timeline" : "trace", sizes[i] - 1);
+        if (paths[i])
+            snprintf(fields[i], sizes[i], "%s", paths[i]);
     }
-    scenario_fini(&s);
-    return rc;
+    *jpath = o->json ? o->json : (s->output.json[0] ? s->output.json : NULL);
+    const opts_file files[] = {
+        {"the scenario", o->file, 0, NULL},
+        {"the replayed trace", s->workload.source.kind == SOURCE_TRACE
+                                   ? s->workload.trace_file : NULL, 0, NULL},
+        {"--json", *jpath, 1, NULL},
+        {"--trace", s->output.trace[0] ? s->output.trace : NULL, 1, NULL},
+        {"--timeline", s->output.timeline[0] ? s->output.timeline : NULL, 1, NULL},
+        {"--csv", o->csv, 1, csv_files},
+    };
+    if (opts_check_files(files, (int)(sizeof(files) / sizeof(files[0])), e) < 0)
+        return -1;
+    if (o->csv && strcmp(o->csv, "-") == 0)
+        return err_set(e, ERR_INPUT, NULL, 0, NULL,
+                       "--csv -: the CSV output is a directory of four files; allowed: a "
+                       "directory name");
+    for (int i = 0; i < (int)(sizeof(files) / sizeof(files[0])); i++)
+        if (files[i].output && files[i].path && strcmp(files[i].path, "-") == 0)
+            o->quiet = 1; /* stdout carries that output alone */
+    return 0;
 }
 
-static int cmd_run(int argc, char **argv)
+/* The results, once the run is done: CSV, JSON, then the table. */
+static int write_results(const run_opts *o, const scenario *s, play_t *p, outfile *json,
+                         err_t *e)
 {
-    cli_opts o;
-    int rc = parse_opts("run", argc, argv, &o);
-    if (rc)
-        return rc < 0 ? 0 : rc;
+    const metrics *m = play_metrics(p);
+    if (o->csv && report_csv(o->csv, s, m, play_topo(p), e) < 0)
+        return -1;
+    if (json->f) {
+        report_json(json->f, s, m, play_topo(p)); /* a write error shows in commit */
+        if (outfile_commit(json, e) < 0)
+            return -1;
+    }
+    if (!o->quiet && report_text(stdout, s, m, play_topo(p)) < 0)
+        return err_set(e, ERR_RUN, "stdout", 0, NULL, "cannot write the report");
+    return 0;
+}
 
+int cmd_run(int argc, char **argv)
+{
+    run_opts o;
+    int rc = parse(argc, argv, &o);
+    if (rc) {
+        run_opts_fini(&o);
+        return rc < 0 ? 0 : rc;
+    }
     scenario s;
     memset(&s, 0, sizeof(s));
     err_t e = ERR_INIT;
@@ -255,89 +229,34 @@ static int cmd_run(int argc, char **argv)
     const char *jpath = NULL;
     progress pr = {0};
 
-    if (load(&o, &s, &e) < 0)
+    if (cli_load(o.file, o.sets, o.nsets, &s, &e) < 0 || prepare_outputs(&o, &s, &jpath, &e) < 0)
         goto fail;
-    if (o.trace)
-        snprintf(s.output.trace, sizeof(s.output.trace), "%s", o.trace);
-    if (o.timeline)
-        snprintf(s.output.timeline, sizeof(s.output.timeline), "%s", o.timeline);
-    jpath = o.json ? o.json : (s.output.json[0] ? s.output.json : NULL);
     if (jpath && outfile_open(&json, jpath, &e) < 0)
         goto fail;
-    if (!(p = play_new(&s, &e)))
+    if (cmd_signal() || !(p = play_new(&s, &e)))
         goto fail;
-
     pr.tty = !o.no_progress && s.output.progress && isatty(fileno(stderr));
     clock_gettime(CLOCK_MONOTONIC, &pr.start);
     if (play_run(p, on_progress, &pr, &e) < 0)
         goto fail;
     if (pr.shown)
         fprintf(stderr, "\r%60s\r", "");
-
-    const metrics *m = play_metrics(p);
-    if (o.csv && report_csv(o.csv, &s, m, play_topo(p), &e) < 0)
+    if (cmd_signal() || write_results(&o, &s, p, &json, &e) < 0)
         goto fail;
-    if (json.f) {
-        report_json(json.f, &s, m, play_topo(p)); /* a write error shows in commit */
-        if (outfile_commit(&json, &e) < 0)
-            goto fail;
-    }
-    if (!o.quiet && report_text(stdout, &s, m, play_topo(p)) < 0) {
-        err_set(&e, ERR_RUN, "stdout", 0, NULL, "cannot write the report");
-        goto fail;
-    }
     play_free(p);
     scenario_fini(&s);
+    run_opts_fini(&o);
     return 0;
 
 fail:
     outfile_abort(&json);
     play_free(p);
     scenario_fini(&s);
-    return print_err(&e);
-}
-
-int cli_main(int argc, char **argv)
-{
-    if (argc < 2) {
-        fputs(usage_main, stderr);
-        return ERR_INPUT;
+    run_opts_fini(&o);
+    if (cmd_signal()) { /* interrupted: the files are gone, say so briefly */
+        fprintf(stderr, "moesim run: interrupted (signal %d); no output written\n",
+                cmd_signal());
+        return cmd_signal_status();
     }
-    const char *cmd = argv[1];
-    if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "version") == 0) {
-        printf("moesim %s\n", MOESIM_VERSION);
-        return 0;
-    }
-    if (strcmp(cmd, "-h") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "help") == 0) {
-        const char *topic = argc > 2 ? argv[2] : "";
-        if (strcmp(topic, "run") == 0)
-            fputs(usage_run, stdout);
-        else if (strcmp(topic, "check") == 0)
-            fputs(usage_check, stdout);
-        else if (strcmp(topic, "keys") == 0)
-            scenario_write_keys_md(stdout);
-        else if (strcmp(topic, "place") == 0 || strcmp(topic, "collective") == 0 ||
-                 strcmp(topic, "compare") == 0) {
-            char help_arg[] = "--help";
-            char *hv[] = {help_arg, NULL};
-            if (strcmp(topic, "compare") == 0)
-                return compare_main(1, hv);
-            return topic[0] == 'p' ? place_main(1, hv) : coll_main(1, hv);
-        } else if (topic[0])
-            return err_usage(NULL, "no help on '%s'", topic);
-        else
-            fputs(usage_main, stdout);
-        return 0;
-    }
-    if (strcmp(cmd, "run") == 0)
-        return cmd_run(argc - 2, argv + 2);
-    if (strcmp(cmd, "check") == 0)
-        return cmd_check(argc - 2, argv + 2);
-    if (strcmp(cmd, "place") == 0)
-        return place_main(argc - 2, argv + 2);
-    if (strcmp(cmd, "collective") == 0)
-        return coll_main(argc - 2, argv + 2);
-    if (strcmp(cmd, "compare") == 0)
-        return compare_main(argc - 2, argv + 2);
-    return err_usage(NULL, "unknown command '%s'", cmd);
+    return cmd_print_err(stderr, NULL, &e);
 }
