@@ -18,6 +18,7 @@
 #include "moesim/base.h"
 #include "moesim/capacity.h"
 #include "moesim/gpu.h"
+#include "moesim/placement.h"
 #include "moesim/router.h"
 #include "moesim/source.h"
 
@@ -29,16 +30,8 @@ typedef enum scenario_alltoall {
     ALLTOALL_PAIRWISE,
     ALLTOALL_HIERARCHICAL
 } scenario_alltoall;
-/* in the order of placement.strategy's values */
-typedef enum scenario_placement {
-    PLACEMENT_CONTIGUOUS,
-    PLACEMENT_ROUND_ROBIN,
-    PLACEMENT_RANDOM,
-    PLACEMENT_BALANCED,
-    PLACEMENT_EPLB,
-    PLACEMENT_TOPOLOGY_AWARE,
-    PLACEMENT_DYNAMIC
-} scenario_placement;
+/* the model's enum (placement.h) */
+typedef placement_strategy scenario_placement;
 /* in topo_intra's and topo_fabric's orders */
 typedef enum scenario_intra { INTRA_NVSWITCH, INTRA_PCIE, INTRA_NVLINK_MESH } scenario_intra;
 typedef enum scenario_fabric { FABRIC_SINGLE_SWITCH, FABRIC_FAT_TREE, FABRIC_RAIL } scenario_fabric;

@@ -50,22 +50,6 @@ void report_totals(const metrics *m, report_totals_t *t)
     t->throughput = secs > 0 ? (double)m->tokens / secs : 0;
 }
 
-/* workload.source.kind as a scenario writes it. */
-static const char *source_name(source_kind k)
-{
-    switch (k) {
-    case SOURCE_FIXED:
-        return "fixed";
-    case SOURCE_POPULARITY:
-        return "popularity";
-    case SOURCE_TRACE:
-        return "trace";
-    case SOURCE_SYNTHETIC:
-        break;
-    }
-    return "synthetic";
-}
-
 static double mean_over_batches(double sum, int batches)
 {
     return batches > 0 ? sum / batches : 0;
@@ -142,7 +126,7 @@ int report_text(FILE *f, const scenario *s, const metrics *m, const topo_t *t)
     fprintf(f, "  workload  forward, %d batch%s x %d ranks x %d tokens; %s source; ",
             s->workload.batches, s->workload.batches > 1 ? "es" : "", s->parallel.dp,
             s->workload.tokens_per_rank,
-            source_name(s->workload.source.kind));
+            source_kind_name(s->workload.source.kind));
     if (s->model.capacity.overflow == CAPACITY_DROPLESS)
         fprintf(f, "dropless");
     else
@@ -332,7 +316,7 @@ int report_json(FILE *f, const scenario *s, const metrics *m, const topo_t *t)
             s->parallel.dp, s->parallel.tp, s->parallel.pp, s->parallel.ep, s->parallel.etp,
             s->parallel.order);
     fprintf(f, "  \"workload\": {\"source\": \"%s\", \"trace_file\": ",
-            source_name(s->workload.source.kind));
+            source_kind_name(s->workload.source.kind));
     if (s->workload.source.kind == SOURCE_TRACE)
         report_json_str(f, s->workload.trace_file);
     else
