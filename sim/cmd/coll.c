@@ -169,25 +169,12 @@ static int parse(int argc, char **argv, opts *o)
     return 0;
 }
 
-/* The topology shape keys, as play_new passes them. */
-static void topo_shape_of(const scenario *s, topo_config *tc)
-{
-    tc->intra = (topo_intra)s->cluster.intra_kind;
-    tc->gpus_per_switch = s->cluster.gpus_per_switch;
-    tc->nics_per_node = s->cluster.nics_per_node;
-    tc->fabric = (topo_fabric)s->cluster.fabric;
-    tc->oversubscription = s->cluster.oversubscription;
-    tc->nodes_per_leaf = s->cluster.nodes_per_leaf;
-    tc->spines = s->cluster.spines;
-    tc->spine_lat_ps = s->cluster.spine_lat_ps;
-}
-
 /* Times a plan with the scenario's network model. */
 static sim_time_t plan_time(const scenario *s, const topo_t *t, const coll_plan *p,
                             net_result *ar)
 {
     coll_plan_analytical(p, t, s->network.overhead_ps, ar, NULL);
-    if (s->network.model == NETMODEL_FLOW)
+    if (s->network.model == NET_FLOW)
         return flows_time_phases(t, s->network.overhead_ps, p->phases, p->off, p->src, p->dst,
                                  p->bytes, NULL);
     return ar->time_ps;
@@ -299,13 +286,9 @@ static int run_moe(const scenario *s, const topo_t *t, int G, coll_a2a_algo algo
         return err_set(e, ERR_INPUT, NULL, 0, "model.experts",
                        "%d experts over %d GPUs; --moe needs a multiple of the GPUs",
                        s->model.experts, G);
-    topo_config tc = {.nodes = nodes, .gpus_per_node = gpn,
-                      .intra_bw_Bps = s->cluster.intra_bw_Bps,
-                      .intra_lat_ps = s->cluster.intra_lat_ps,
-                      .inter_bw_Bps = s->cluster.inter_bw_Bps,
-                      .inter_lat_ps = s->cluster.inter_lat_ps,
-                      .intra_eff = s->cluster.intra_eff, .inter_eff = s->cluster.inter_eff};
-    topo_shape_of(s, &tc);
+    topo_config tc = s->cluster.topo; /* the scenario's links, on G GPUs */
+    tc.nodes = nodes;
+    tc.gpus_per_node = gpn;
     topo_t *mt = topo_new(&tc, e);
     if (!mt)
         return -1;
@@ -412,14 +395,7 @@ int coll_main(int argc, char **argv)
     double *bytes = NULL;
     if (scenario_load_file(o.file, o.sets, o.nsets, &s, &e) < 0)
         goto fail;
-    topo_config tc = {.nodes = s.cluster.nodes, .gpus_per_node = s.cluster.gpus_per_node,
-                      .intra_bw_Bps = s.cluster.intra_bw_Bps,
-                      .intra_lat_ps = s.cluster.intra_lat_ps,
-                      .inter_bw_Bps = s.cluster.inter_bw_Bps,
-                      .inter_lat_ps = s.cluster.inter_lat_ps, .intra_eff = s.cluster.intra_eff,
-                      .inter_eff = s.cluster.inter_eff};
-    topo_shape_of(&s, &tc);
-    t = topo_new(&tc, &e);
+    t = topo_new(&s.cluster.topo, &e);
     if (!t)
         goto fail;
     int G = topo_gpus(t), n = o.gpus ? o.gpus : G;
@@ -427,7 +403,7 @@ int coll_main(int argc, char **argv)
         err_set(&e, ERR_INPUT, NULL, 0, NULL, "--gpus %d: the scenario has %d GPUs", n, G);
         goto fail;
     }
-    coll_a2a_algo a2a = (coll_a2a_algo)s.network.alltoall;
+    coll_a2a_algo a2a = s.network.alltoall;
     coll_ar_algo ar_algo = COLL_AR_RING;
     const char *algo = "ring";
     if (o.op == OP_ALLTOALL || o.moe) {
@@ -448,9 +424,9 @@ int coll_main(int argc, char **argv)
     }
 
     printf("# moesim collective: %s on %d of %d GPUs (%d x %d %s), %s network\n",
-           o.moe && !o.op_given ? "moe" : op_names[o.op], o.moe ? n : n, G, s.cluster.nodes,
-           s.cluster.gpus_per_node, s.cluster.gpu.name,
-           s.network.model == NETMODEL_FLOW ? "flow" : "analytical");
+           o.moe && !o.op_given ? "moe" : op_names[o.op], o.moe ? n : n, G, s.cluster.topo.nodes,
+           s.cluster.topo.gpus_per_node, s.cluster.gpu.name,
+           net_model_name(s.network.model));
     if (!o.moe || o.op_given) {
         printf("# %12s %12s %8s %12s %10s %10s\n", "size (B)", "count", "type", "time (us)",
                "algbw GB/s", "busbw GB/s");
