@@ -1,11 +1,10 @@
-/* test_compare.c - --vary parsing, the variants' order, rows, JSON and CSV.
+/* test_compare.c - compare's rows, JSON and CSV (the plan: test_sweep.c).
  *
  * Only the pure parts: nothing here forks or runs a simulation (the e2e
  * checks in tests/e2e/compare.sh do), so the suite is valgrind-clean. */
 #include <stdlib.h>
 #include <string.h>
 
-#include "moesim/cli.h"
 #include "moesim/compare.h"
 #include "moesim/metrics.h"
 #include "test.h"
@@ -27,168 +26,12 @@ static void expect_str_eq(const char *a, const char *b, const char *what, int li
 static void add_ok(compare_plan *p, const char *spec)
 {
     err_t e = ERR_INIT;
-    int rc = compare_plan_add(p, spec, &e);
+    int rc = sweep_plan_add(p, spec, &e);
     char m[1024];
-    snprintf(m, sizeof(m), "compare_plan_add(\"%s\") failed: %s", spec, e.msg);
+    snprintf(m, sizeof(m), "sweep_plan_add(\"%s\") failed: %s", spec, e.msg);
     CU_assertImplementation(rc == 0, __LINE__, m, __FILE__, "", CU_FALSE);
 }
 
-static void test_parse(void)
-{
-    compare_plan p = COMPARE_PLAN_INIT;
-    add_ok(&p, "parallel.ep=4,8,16");
-    EXPECT_EQ_I64(p.nvary, 1);
-    EXPECT_EQ_I64(p.variants, 3);
-    EXPECT_STR_EQ(p.vary[0].key, "parallel.ep");
-    EXPECT_EQ_I64(p.vary[0].nvalues, 3);
-    EXPECT_STR_EQ(p.vary[0].value[0], "4");
-    EXPECT_STR_EQ(p.vary[0].value[2], "16");
-    EXPECT_STR_EQ(p.vary[0].assign[1], "parallel.ep=8");
-
-    /* blanks around the key and the values go; blanks inside stay */
-    add_ok(&p, " model.router.kind = softmax_topk , \"topk softmax\" ");
-    EXPECT_STR_EQ(p.vary[1].key, "model.router.kind");
-    EXPECT_EQ_I64(p.vary[1].nvalues, 2);
-    EXPECT_STR_EQ(p.vary[1].value[0], "softmax_topk");
-    EXPECT_STR_EQ(p.vary[1].value[1], "\"topk softmax\"");
-    EXPECT_STR_EQ(p.vary[1].assign[0], "model.router.kind=softmax_topk");
-    EXPECT_EQ_I64(p.variants, 6);
-
-    /* commas inside quotes, arrays, groups and lists do not split */
-    add_ok(&p, "x.y=[1,2],{a=1;b=(3,4)},\"a,b\",\"q\\\",r\",7");
-    EXPECT_EQ_I64(p.vary[2].nvalues, 5);
-    EXPECT_STR_EQ(p.vary[2].value[0], "[1,2]");
-    EXPECT_STR_EQ(p.vary[2].value[1], "{a=1;b=(3,4)}");
-    EXPECT_STR_EQ(p.vary[2].value[2], "\"a,b\"");
-    EXPECT_STR_EQ(p.vary[2].value[3], "\"q\\\",r\"");
-    EXPECT_STR_EQ(p.vary[2].value[4], "7");
-    EXPECT_EQ_I64(p.variants, 30);
-
-    /* a value may itself hold '=' (only the first one ends the key) */
-    add_ok(&p, "seed=1");
-    EXPECT_EQ_I64(p.vary[3].nvalues, 1);
-    EXPECT_EQ_I64(p.variants, 30);
-
-    compare_plan_fini(&p);
-    EXPECT_EQ_I64(p.nvary, 0);
-    EXPECT_EQ_I64(p.variants, 1);
-    compare_plan_fini(&p); /* twice is harmless */
-}
-
-/* spec must be refused with exactly `want` (err_format's text), leaving the
- * plan as it was. */
-static void expect_refused(compare_plan *p, const char *spec, const char *want, int line)
-{
-    int nvary = p->nvary;
-    long variants = p->variants;
-    err_t e = ERR_INIT;
-    char got[1400], m[3000];
-    int rc = compare_plan_add(p, spec, &e);
-    err_format(&e, got, sizeof(got));
-    snprintf(m, sizeof(m), "--vary %s: rc %d, code %d, message\n\"%s\", wanted\n\"%s\"", spec,
-             rc, (int)e.code, got, want);
-    CU_assertImplementation(rc == -1 && e.code == ERR_INPUT && strcmp(got, want) == 0, line,
-                            m, __FILE__, "", CU_FALSE);
-    EXPECT_EQ_I64(p->nvary, nvary);
-    EXPECT_EQ_I64(p->variants, variants);
-}
-
-static void test_bad_specs(void)
-{
-    compare_plan p = COMPARE_PLAN_INIT;
-    expect_refused(&p, "parallel.ep",
-                   "--vary: \"parallel.ep\" has no '='; expected KEY=V1,V2,... such as "
-                   "parallel.ep=4,8",
-                   __LINE__);
-    expect_refused(&p, " =4,8",
-                   "--vary: \" =4,8\" names no key; expected KEY=V1,V2,... such as "
-                   "parallel.ep=4,8",
-                   __LINE__);
-    expect_refused(&p, "parallel.ep= ",
-                   "--vary: parallel.ep= lists no values; expected at least one value after "
-                   "'=', such as parallel.ep=V1,V2",
-                   __LINE__);
-    expect_refused(&p, "parallel.ep=4,,8",
-                   "--vary: parallel.ep=4,,8: value 2 of 3 is empty; allowed: values "
-                   "separated by single commas, such as parallel.ep=V1,V2",
-                   __LINE__);
-    expect_refused(&p, "parallel.ep=4,8,",
-                   "--vary: parallel.ep=4,8,: value 3 of 3 is empty; allowed: values "
-                   "separated by single commas, such as parallel.ep=V1,V2",
-                   __LINE__);
-    expect_refused(&p, "parallel.ep=4, 8,4",
-                   "--vary: parallel.ep: the value 4 is listed twice; allowed: each value "
-                   "once",
-                   __LINE__);
-
-    add_ok(&p, "parallel.ep=4,8");
-    expect_refused(&p, " parallel.ep =16",
-                   "--vary: parallel.ep is varied twice (--vary 1 and 2); allowed: each key "
-                   "in one --vary, with all its values: parallel.ep=V1,V2,...",
-                   __LINE__);
-
-    /* 2 x 5000 variants fit; one more value does not */
-    char *big = malloc(6 * 5001 + 16);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(big);
-    size_t k = (size_t)sprintf(big, "seed=");
-    for (int i = 1; i <= 5001; i++)
-        k += (size_t)sprintf(big + k, i > 1 ? ",%d" : "%d", i);
-    expect_refused(&p, big,
-                   "--vary: seed: 5001 values make 10002 variants; allowed: at most 10000 in "
-                   "all (the product of the --vary value counts)",
-                   __LINE__);
-    big[strlen(big) - 5] = '\0'; /* drop ",5001" */
-    add_ok(&p, big);
-    EXPECT_EQ_I64(p.variants, 10000);
-    free(big);
-    compare_plan_fini(&p);
-
-    /* at most COMPARE_MAX_VARY keys */
-    char spec[32];
-    for (int i = 0; i < COMPARE_MAX_VARY; i++) {
-        snprintf(spec, sizeof(spec), "k%d=1", i);
-        add_ok(&p, spec);
-    }
-    expect_refused(&p, "one.more=1",
-                   "--vary: one.more: more than 16 --vary options; allowed: at most 16 varied "
-                   "keys",
-                   __LINE__);
-    compare_plan_fini(&p);
-}
-
-static void test_order(void)
-{
-    compare_plan p = COMPARE_PLAN_INIT;
-    add_ok(&p, "a=1,2");
-    add_ok(&p, "b=x,y,z");
-    add_ok(&p, "c=p,q");
-    EXPECT_EQ_I64(p.variants, 12);
-    /* nested loops: a slowest, c fastest */
-    static const char *const want[12] = {
-        "a=1, b=x, c=p", "a=1, b=x, c=q", "a=1, b=y, c=p", "a=1, b=y, c=q",
-        "a=1, b=z, c=p", "a=1, b=z, c=q", "a=2, b=x, c=p", "a=2, b=x, c=q",
-        "a=2, b=y, c=p", "a=2, b=y, c=q", "a=2, b=z, c=p", "a=2, b=z, c=q"};
-    char label[128];
-    for (long v = 0; v < 12; v++)
-        EXPECT_STR_EQ(compare_plan_label(&p, v, label, sizeof(label)), want[v]);
-
-    int choice[3];
-    compare_plan_choice(&p, 3, choice); /* 3 = 0*6 + 1*2 + 1 */
-    EXPECT_EQ_I64(choice[0], 0);
-    EXPECT_EQ_I64(choice[1], 1);
-    EXPECT_EQ_I64(choice[2], 1);
-    const char *sets[3];
-    compare_plan_sets(&p, 8, sets); /* 8 = 1*6 + 1*2 + 0 */
-    EXPECT_STR_EQ(sets[0], "a=2");
-    EXPECT_STR_EQ(sets[1], "b=y");
-    EXPECT_STR_EQ(sets[2], "c=p");
-
-    /* a short buffer truncates, terminated */
-    EXPECT_STR_EQ(compare_plan_label(&p, 11, label, 6), "a=2, ");
-    compare_plan_fini(&p);
-}
-
-/* Two hand-made records: two ranks of a capacity-factor sweep. */
 static void sample(compare_plan *p, compare_result r[2])
 {
     add_ok(p, "model.router.capacity_factor=1.0,2.0");
@@ -226,7 +69,7 @@ static void test_ratios(void)
 
 static void test_row(void)
 {
-    compare_plan p = COMPARE_PLAN_INIT;
+    compare_plan p = SWEEP_PLAN_INIT;
     compare_result r[2];
     sample(&p, r);
     char buf[512];
@@ -248,7 +91,7 @@ static void test_row(void)
     EXPECT_EQ_I64(strlen(compare_format_row(&p, 0, &r[0], buf, sizeof(buf))), strlen(head));
     /* a short buffer truncates, terminated */
     EXPECT_EQ_I64(strlen(compare_format_row(&p, 0, &r[0], buf, 10)), 9);
-    compare_plan_fini(&p);
+    sweep_plan_fini(&p);
 }
 
 /* What a writer puts into a memory stream, as a malloc'ed string. */
@@ -276,7 +119,7 @@ static int write_csv(FILE *f, const compare_meta *mt, const compare_plan *p,
 
 static void test_json_csv(void)
 {
-    compare_plan p = COMPARE_PLAN_INIT;
+    compare_plan p = SWEEP_PLAN_INIT;
     compare_result r[2];
     sample(&p, r);
     const char *sets[] = {"workload.batches=2", "seed=7"};
@@ -317,7 +160,7 @@ static void test_json_csv(void)
                   "1.0,0.125,1.25,0.5,2e-05,3.15e-05,1.9e-05,0.0015,0.182,179900,1\n"
                   "2.0,0.015,1.5,0,2e-05,3.15e-05,1.9e-05,0.0015,0.182,2500000,13.8966092273\n");
     free(csv);
-    compare_plan_fini(&p);
+    sweep_plan_fini(&p);
 
     /* CSV quotes a value holding a comma or a quote */
     add_ok(&p, "x.y=[1,2],\"a\"");
@@ -325,12 +168,12 @@ static void test_json_csv(void)
     csv = capture(write_csv, &mt, &p, r);
     EXPECT_STR_CONTAINS(csv, "\n\"[1,2]\",0,0,0,0,0,0,0,0,0,0\n\"\"\"a\"\"\",0,");
     free(csv);
-    compare_plan_fini(&p);
+    sweep_plan_fini(&p);
 }
 
 static void test_table(void)
 {
-    compare_plan p = COMPARE_PLAN_INIT;
+    compare_plan p = SWEEP_PLAN_INIT;
     compare_result r[2];
     sample(&p, r);
     const char *sets[] = {"workload.batches=2"};
@@ -345,7 +188,7 @@ static void test_table(void)
     EXPECT_TRUE(strncmp(t, want, strlen(want)) == 0);
     EXPECT_STR_CONTAINS(t, compare_format_row(&p, 1, &r[1], row, sizeof(row)));
     free(t);
-    compare_plan_fini(&p);
+    sweep_plan_fini(&p);
 }
 
 static void test_from_metrics(void)
@@ -386,8 +229,7 @@ static void test_from_metrics(void)
 
 void test_compare_register(void)
 {
-    TEST_SUITE("compare", {"parse --vary", test_parse}, {"bad --vary specs", test_bad_specs},
-               {"variant order", test_order}, {"throughput ratios", test_ratios},
+    TEST_SUITE("compare", {"throughput ratios", test_ratios},
                {"table row", test_row}, {"JSON and CSV", test_json_csv},
                {"table", test_table}, {"figures from metrics", test_from_metrics});
 }

@@ -1098,8 +1098,12 @@ static void next_layer(play_t *p)
                       "tokens", p->tokens);
     p->m.batches = ++p->batch;
     p->m.tokens += p->tokens;
-    if (p->progress)
-        p->progress(p->progress_ctx, p->batch, s->workload.batches, now);
+    if (p->progress && p->progress(p->progress_ctx, p->batch, s->workload.batches, now)) {
+        err_set(p->err, ERR_RUN, NULL, 0, NULL, "stopped after batch %d", p->batch);
+        p->failed = 1; /* play_run's caller asked to stop: a signal */
+        engine_stop(p->eng);
+        return;
+    }
     if (p->batch < s->workload.batches)
         at(p, 0, PH_BATCH, 0);
 }
