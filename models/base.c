@@ -130,6 +130,19 @@ char *xstrdup(const char *s, const char *what)
     return p;
 }
 
+const char *enum_name(const char *const *names, int count, int v)
+{
+    return (v >= 0 && v < count) ? names[v] : "?";
+}
+
+int enum_find(const char *const *names, int count, const char *s)
+{
+    for (int i = 0; s && i < count; i++)
+        if (strcmp(s, names[i]) == 0)
+            return i;
+    return -1;
+}
+
 static const struct {
     const char *name;
     int bytes;
@@ -152,7 +165,7 @@ const char *dtype_name(dtype_t t)
 
 int dtype_parse(const char *s, dtype_t *out)
 {
-    for (int i = 0; i < DTYPE_COUNT; i++) {
+    for (int i = 0; s && i < DTYPE_COUNT; i++) {
         if (strcmp(s, dtypes[i].name) == 0) {
             *out = (dtype_t)i;
             return 0;

@@ -76,6 +76,14 @@ void *xcalloc(size_t n, size_t size, const char *what);
 void *xrealloc(void *p, size_t n, size_t size, const char *what);
 char *xstrdup(const char *s, const char *what);
 
+/* Name tables of enums. Each model keeps one static table per enum, names[v]
+ * the word scenario files and reports write for value v (0 <= v < count), and
+ * builds its X_name / X_parse on these two. enum_name returns "?" for a value
+ * outside the table; enum_find the value whose name is s, or -1 (s NULL: -1).
+ * Both borrow the table, which is static. */
+const char *enum_name(const char *const *names, int count, int v);
+int enum_find(const char *const *names, int count, const char *s);
+
 /* Element types of tensors on the wire and in GEMMs. */
 typedef enum dtype {
     DTYPE_FP32,

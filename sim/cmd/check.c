@@ -45,7 +45,7 @@ static int check(const opts *o)
     } else {
         printf("%s: ok: %s, %d layers (%d MoE), %d experts top-%d, %d x %d %s\n", s.file,
                s.name, s.model.layers, s.moe_layers, s.model.experts, s.model.top_k,
-               s.cluster.nodes, s.cluster.gpus_per_node, s.cluster.gpu.name);
+               s.cluster.topo.nodes, s.cluster.topo.gpus_per_node, s.cluster.gpu.name);
     }
     scenario_fini(&s);
     free(sets);

@@ -217,25 +217,12 @@ static int parse(int argc, char **argv, coll_opts *o)
     return check_sizes(o);
 }
 
-/* The topology shape keys, as play_new passes them. */
-static void topo_shape_of(const scenario *s, topo_config *tc)
-{
-    tc->intra = (topo_intra)s->cluster.intra_kind;
-    tc->gpus_per_switch = s->cluster.gpus_per_switch;
-    tc->nics_per_node = s->cluster.nics_per_node;
-    tc->fabric = (topo_fabric)s->cluster.fabric;
-    tc->oversubscription = s->cluster.oversubscription;
-    tc->nodes_per_leaf = s->cluster.nodes_per_leaf;
-    tc->spines = s->cluster.spines;
-    tc->spine_lat_ps = s->cluster.spine_lat_ps;
-}
-
 /* Times a plan with the scenario's network model. */
 static sim_time_t plan_time(const scenario *s, const topo_t *t, const coll_plan *p,
                             net_result *ar)
 {
     coll_plan_analytical(p, t, s->network.overhead_ps, ar, NULL);
-    if (s->network.model == NETMODEL_FLOW)
+    if (s->network.model == NET_FLOW)
         return flows_time_phases(t, s->network.overhead_ps, p->phases, p->off, p->src, p->dst,
                                  p->bytes, NULL);
     return ar->time_ps;
@@ -347,13 +334,9 @@ static int run_moe(const scenario *s, const topo_t *t, int G, coll_a2a_algo algo
         return err_set(e, ERR_INPUT, NULL, 0, "model.experts",
                        "%d experts over %d GPUs; --moe needs a multiple of the GPUs",
                        s->model.experts, G);
-    topo_config tc = {.nodes = nodes, .gpus_per_node = gpn,
-                      .intra_bw_Bps = s->cluster.intra_bw_Bps,
-                      .intra_lat_ps = s->cluster.intra_lat_ps,
-                      .inter_bw_Bps = s->cluster.inter_bw_Bps,
-                      .inter_lat_ps = s->cluster.inter_lat_ps,
-                      .intra_eff = s->cluster.intra_eff, .inter_eff = s->cluster.inter_eff};
-    topo_shape_of(s, &tc);
+    topo_config tc = s->cluster.topo; /* the scenario's links, on G GPUs */
+    tc.nodes = nodes;
+    tc.gpus_per_node = gpn;
     topo_t *mt = topo_new(&tc, e);
     if (!mt)
         return -1;
@@ -450,7 +433,7 @@ typedef struct coll_choice {
 
 static int choose_algo(const coll_opts *o, const scenario *s, coll_choice *c, err_t *e)
 {
-    c->a2a = (coll_a2a_algo)s->network.alltoall;
+    c->a2a = s->network.alltoall;
     c->ar = COLL_AR_RING;
     c->name = "ring";
     if (o->op == OP_ALLTOALL || o->moe) {
@@ -523,19 +506,6 @@ static int run_sizes(const coll_opts *o, const scenario *s, const topo_t *t, int
     return rc;
 }
 
-/* The whole cluster's topology, as play_new builds it. */
-static topo_t *cluster_topo(const scenario *s, err_t *e)
-{
-    topo_config tc = {.nodes = s->cluster.nodes, .gpus_per_node = s->cluster.gpus_per_node,
-                      .intra_bw_Bps = s->cluster.intra_bw_Bps,
-                      .intra_lat_ps = s->cluster.intra_lat_ps,
-                      .inter_bw_Bps = s->cluster.inter_bw_Bps,
-                      .inter_lat_ps = s->cluster.inter_lat_ps,
-                      .intra_eff = s->cluster.intra_eff, .inter_eff = s->cluster.inter_eff};
-    topo_shape_of(s, &tc);
-    return topo_new(&tc, e);
-}
-
 /* Everything after the options: load, time, print, write; the exit status.
  * The table goes to stdout unless --json does. */
 static int collective(const coll_opts *o, scenario *s, err_t *e)
@@ -545,7 +515,7 @@ static int collective(const coll_opts *o, scenario *s, err_t *e)
     int nrows = 0, rc = -1;
     coll_choice ch;
     topo_t *t = NULL;
-    if (cli_load(o->file, o->sets, o->nsets, s, e) < 0 || !(t = cluster_topo(s, e)))
+    if (cli_load(o->file, o->sets, o->nsets, s, e) < 0 || !(t = topo_new(&s->cluster.topo, e)))
         goto done;
     int G = topo_gpus(t), n = o->gpus ? o->gpus : G;
     if (n > G) {
@@ -556,9 +526,9 @@ static int collective(const coll_opts *o, scenario *s, err_t *e)
         goto done;
     if (tab)
         fprintf(tab, "# moesim collective: %s on %d of %d GPUs (%d x %d %s), %s network\n",
-                o->moe && !o->op_given ? "moe" : op_names[o->op], n, G, s->cluster.nodes,
-                s->cluster.gpus_per_node, s->cluster.gpu.name,
-                s->network.model == NETMODEL_FLOW ? "flow" : "analytical");
+                o->moe && !o->op_given ? "moe" : op_names[o->op], n, G, s->cluster.topo.nodes,
+                s->cluster.topo.gpus_per_node, s->cluster.gpu.name,
+                net_model_name(s->network.model));
     if (!o->moe || o->op_given) {
         if (tab)
             fprintf(tab, "# %12s %12s %8s %12s %10s %10s\n", "size (B)", "count", "type",

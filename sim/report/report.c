@@ -19,13 +19,6 @@
 
 /* ---- shared figures ---- */
 
-/* Names of the enum values, as scenario files write them. */
-static const char *const a2a[] = {"direct", "pairwise", "hierarchical"};
-static const char *const overflow[] = {"drop", "dropless", "reroute", "adaptive"};
-static const char *const router[] = {"softmax_topk", "topk_softmax", "sigmoid_bias",
-                                     "noisy_topk",   "expert_choice", "hash"};
-
-
 void report_totals(const metrics *m, report_totals_t *t)
 {
     memset(t, 0, sizeof(*t));
@@ -48,22 +41,6 @@ void report_totals(const metrics *m, report_totals_t *t)
         t->internode_share = m->a2a_internode_bytes / m->a2a_bytes;
     double secs = sim_time_to_s(m->sim_time_ps);
     t->throughput = secs > 0 ? (double)m->tokens / secs : 0;
-}
-
-/* workload.source.kind as a scenario writes it. */
-static const char *source_name(source_kind k)
-{
-    switch (k) {
-    case SOURCE_FIXED:
-        return "fixed";
-    case SOURCE_POPULARITY:
-        return "popularity";
-    case SOURCE_TRACE:
-        return "trace";
-    case SOURCE_SYNTHETIC:
-        break;
-    }
-    return "synthetic";
 }
 
 static double mean_over_batches(double sum, int batches)
@@ -108,7 +85,7 @@ int report_text(FILE *f, const scenario *s, const metrics *m, const topo_t *t)
     report_totals_t tt;
     report_totals(m, &tt);
     char a[32], b[32], c[32], d[32];
-    int gpus = s->cluster.nodes * s->cluster.gpus_per_node;
+    int gpus = s->cluster.topo.nodes * s->cluster.topo.gpus_per_node;
 
     fprintf(f, "moesim %s: %s (seed %" PRIu64 ")\n", MOESIM_VERSION, s->name, s->seed);
     fprintf(f, "  model     %d layers (%d MoE), %d experts top-%d", s->model.layers,
@@ -118,11 +95,11 @@ int report_text(FILE *f, const scenario *s, const metrics *m, const topo_t *t)
     fprintf(f, ", hidden %d, expert FFN %d, %s\n", s->model.hidden, s->model.expert_ffn,
             dtype_name(s->model.dtype));
     fprintf(f, "  cluster   %d node%s x %d %s; NVSwitch %s/GPU, %s; NIC %s/GPU, %s\n",
-            s->cluster.nodes, s->cluster.nodes > 1 ? "s" : "", s->cluster.gpus_per_node,
-            s->cluster.gpu.name, units_format_bandwidth(s->cluster.intra_bw_Bps, a, sizeof(a)),
-            units_format_time(s->cluster.intra_lat_ps, b, sizeof(b)),
-            units_format_bandwidth(s->cluster.inter_bw_Bps, c, sizeof(c)),
-            units_format_time(s->cluster.inter_lat_ps, d, sizeof(d)));
+            s->cluster.topo.nodes, s->cluster.topo.nodes > 1 ? "s" : "", s->cluster.topo.gpus_per_node,
+            s->cluster.gpu.name, units_format_bandwidth(s->cluster.topo.intra_bw_Bps, a, sizeof(a)),
+            units_format_time(s->cluster.topo.intra_lat_ps, b, sizeof(b)),
+            units_format_bandwidth(s->cluster.topo.inter_bw_Bps, c, sizeof(c)),
+            units_format_time(s->cluster.topo.inter_lat_ps, d, sizeof(d)));
     fprintf(f, "  layout    %d GPUs: dp %d", gpus, s->parallel.dp);
     if (s->parallel.tp > 1) /* shown only when used: tp = 1 reads as before */
         fprintf(f, ", tp %d", s->parallel.tp);
@@ -131,28 +108,28 @@ int report_text(FILE *f, const scenario *s, const metrics *m, const topo_t *t)
         fprintf(f, ", etp %d", s->parallel.etp);
     if (s->parallel.tp > 1 || s->parallel.etp > 1)
         fprintf(f, " (order %s)", s->parallel.order);
-    fprintf(f, "; %s placement", scenario_placement_name(s->placement.strategy));
+    fprintf(f, "; %s placement", placement_strategy_name(s->placement.strategy));
     if (s->placement.strategy == PLACEMENT_DYNAMIC)
-        fprintf(f, " (%s every %d batches)", scenario_placement_name(s->placement.rebalance),
+        fprintf(f, " (%s every %d batches)", placement_strategy_name(s->placement.rebalance),
                 s->placement.rebalance_every);
     if (s->placement.redundant)
         fprintf(f, ", %d redundant slots", s->placement.redundant);
     fprintf(f, "; %s network, %s all-to-all\n",
-            s->network.model == NETMODEL_FLOW ? "flow" : "analytical", a2a[s->network.alltoall]);
+            net_model_name(s->network.model), coll_a2a_name(s->network.alltoall));
     fprintf(f, "  workload  forward, %d batch%s x %d ranks x %d tokens; %s source; ",
             s->workload.batches, s->workload.batches > 1 ? "es" : "", s->parallel.dp,
             s->workload.tokens_per_rank,
-            source_name(s->workload.source.kind));
+            source_kind_name(s->workload.source.kind));
     if (s->model.capacity.overflow == CAPACITY_DROPLESS)
         fprintf(f, "dropless");
     else
         fprintf(f, "capacity factor %g, %s%s", s->model.capacity.factor,
-                overflow[s->model.capacity.overflow],
+                capacity_overflow_name(s->model.capacity.overflow),
                 s->model.capacity.pad_to_capacity ? ", padded" : "");
     if (s->workload.source.kind == SOURCE_TRACE)
         fprintf(f, "; choices from the trace %s", s->workload.trace_file);
     else
-        fprintf(f, "; router %s", router[s->model.router.kind]);
+        fprintf(f, "; router %s", router_kind_name(s->model.router.kind));
     if (s->model.router.groups > 1)
         fprintf(f, " (%d of %d groups)", s->model.router.topk_groups, s->model.router.groups);
     fprintf(f, "\n");
@@ -301,8 +278,8 @@ int report_json(FILE *f, const scenario *s, const metrics *m, const topo_t *t)
     report_json_str(f, s->file);
     fprintf(f, "},\n");
     fprintf(f, "  \"cluster\": {\"nodes\": %d, \"gpus_per_node\": %d, \"gpus\": %d, \"gpu\": ",
-            s->cluster.nodes, s->cluster.gpus_per_node,
-            s->cluster.nodes * s->cluster.gpus_per_node);
+            s->cluster.topo.nodes, s->cluster.topo.gpus_per_node,
+            s->cluster.topo.nodes * s->cluster.topo.gpus_per_node);
     report_json_str(f, s->cluster.gpu.name);
     fprintf(f, "},\n");
     fprintf(f, "  \"model\": {\"layers\": %d, \"moe_layers\": %d, \"experts\": %d, "
@@ -310,13 +287,13 @@ int report_json(FILE *f, const scenario *s, const metrics *m, const topo_t *t)
                "\"router\": \"%s\", \"overflow\": \"%s\"},\n",
             s->model.layers, s->moe_layers, s->model.experts, s->model.top_k,
             s->model.shared_experts, s->model.hidden, s->model.expert_ffn,
-            router[s->model.router.kind], overflow[s->model.capacity.overflow]);
+            router_kind_name(s->model.router.kind), capacity_overflow_name(s->model.capacity.overflow));
     fprintf(f, "  \"network\": {\"model\": \"%s\", \"alltoall\": \"%s\"},\n",
-            s->network.model == NETMODEL_FLOW ? "flow" : "analytical", a2a[s->network.alltoall]);
+            net_model_name(s->network.model), coll_a2a_name(s->network.alltoall));
     fprintf(f, "  \"placement\": {\"strategy\": \"%s\", \"redundant\": %d, "
                "\"warmup_batches\": %d, \"rebalances\": %d, \"migrated_experts\": %" PRId64
                ", \"kept_layers\": %" PRId64 ", \"migration_bytes\": ",
-            scenario_placement_name(s->placement.strategy), s->placement.redundant,
+            placement_strategy_name(s->placement.strategy), s->placement.redundant,
             s->placement.warmup_batches, m->rebalances, m->migrated_experts, m->kept_layers);
     report_json_num(f, m->migration_bytes);
     fprintf(f, ", \"migration_s\": ");
@@ -332,7 +309,7 @@ int report_json(FILE *f, const scenario *s, const metrics *m, const topo_t *t)
             s->parallel.dp, s->parallel.tp, s->parallel.pp, s->parallel.ep, s->parallel.etp,
             s->parallel.order);
     fprintf(f, "  \"workload\": {\"source\": \"%s\", \"trace_file\": ",
-            source_name(s->workload.source.kind));
+            source_kind_name(s->workload.source.kind));
     if (s->workload.source.kind == SOURCE_TRACE)
         report_json_str(f, s->workload.trace_file);
     else
