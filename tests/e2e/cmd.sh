@@ -135,6 +135,12 @@ expect_rc "cmd: refused: the scenario through a symlink (2)" 2 "$BIN" run "$T/r/
 expect_rc "cmd: refused: collective --json the scenario (2)" 2 "$BIN" collective "$T/r/in.cfg" --json "$T/r/in.cfg"
 expect_rc "cmd: refused: compare --csv the scenario (2)" 2 "$BIN" compare "$T/r/in.cfg" --vary model.top_k=1,2 --csv "$T/r/in.cfg"
 cmp -s "$T/r/in.cfg" $C2 && ok "cmd: the scenario survives every attempt" || bad "cmd: the scenario was overwritten"
+expect_rc "cmd: record a trace to replay" 0 "$BIN" run $MIX $SM --quiet --trace "$T/replay.mtr.gz"
+cp "$T/replay.mtr.gz" "$T/replay.keep"
+expect_rc "cmd: refused: the replayed trace as --trace (2)" 2 "$BIN" run $MIX $SM --quiet \
+  --set workload.source.kind=trace --set "workload.source.file=$T/replay.mtr.gz" --trace "$T/replay.mtr.gz"
+expect_msg "cmd: refused: the replayed trace: message" "$T/replay.mtr.gz: --trace names the replayed trace, which this command reads; allowed: a file it does not read"
+cmp -s "$T/replay.mtr.gz" "$T/replay.keep" && ok "cmd: the replayed trace is untouched" || bad "cmd: the replayed trace was overwritten"
 refused "a value that looks like an option" "moesim run: --json --quiet: that is an option, not a file name (to name such a file, write ./--quiet); see 'moesim run --help'" \
   run $C2 --json --quiet
 refused "a missing directory" "$T/r/no/x.json: --json: cannot write here: No such file or directory" \
