@@ -514,6 +514,12 @@ static int write_table_with_errors(FILE *f, const compare_meta *mt, const sweep_
     char *line = xmalloc(n, "table line");
     fprintf(f, "moesim %s compare: %s (seed %" PRIu64 "), %s, %ld variant%s\n", MOESIM_VERSION,
             mt->name, mt->seed, mt->file, p->variants, p->variants == 1 ? "" : "s");
+    if (mt->nsets > 0) {
+        fputs("  every variant:", f);
+        for (int i = 0; i < mt->nsets; i++)
+            fprintf(f, " %s", mt->sets[i]);
+        fputc('\n', f);
+    }
     fprintf(f, "\n%s\n", compare_format_heading(p, line, n));
     for (long v = 0; v < p->variants; v++) {
         if (r[v].code == ERR_OK)
@@ -521,6 +527,9 @@ static int write_table_with_errors(FILE *f, const compare_meta *mt, const sweep_
         else
             fprintf(f, "%s  failed: %s\n", sweep_plan_label(p, v, line, n), r[v].error);
     }
+    fputs("\ndispatch, combine: over batches and MoE layers; step: one forward pass;\n"
+          "vs first: throughput over the first row that ran\n",
+          f);
     free(line);
     return ferror(f) ? -1 : 0;
 }
@@ -610,7 +619,10 @@ static int compare(compare_opts *o)
     if (failed < 0 || cmd_signal()) {
         rc = -1;
     } else if (failed > 0) {
-        compare_ratios(results, n);
+        long first = 0; /* "vs first": over the first row that ran */
+        while (first < n && results[first].code != ERR_OK)
+            first++;
+        compare_ratios(results + first, n - first);
         if (!o->quiet)
             write_table_with_errors(stdout, &mt, &o->plan, results);
         rc = ERR_RUN;

@@ -75,6 +75,11 @@ static void suggest(const opts_spec *spec, const char *arg, char *buf, size_t n)
     memcpy(name, arg, len);
     name[len] = '\0';
     int best = -1, bd = 0;
+    for (int i = 0; spec[i].name; i++) /* an abbreviation: the name it stands for */
+        if (strncmp(spec[i].name, name, len) == 0) {
+            snprintf(buf, n, " (did you mean --%s?)", spec[i].name);
+            return;
+        }
     for (int i = 0; spec[i].name; i++) {
         int d = opts_distance(name, spec[i].name);
         if (best < 0 || d < bd)
