@@ -111,7 +111,7 @@ static void test_long_paths(void)
 {
     char dir[700] = "/tmp/moesim-outfile-XXXXXX";
     CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(dir));
-    char top[64];
+    char top[sizeof(dir)];
     snprintf(top, sizeof(top), "%s", dir);
     while (strlen(dir) < 560) {
         strcat(dir, "/dddddddddddddddddddddddddddddddddddddddd");
