@@ -77,6 +77,12 @@ cmp -s "$T/out" "$T/eq.json" && ok "cmd: --json /dev/stdout writes to stdout" ||
 [ -L /dev/stdout ] || [ -c /dev/stdout ] && ok "cmd: /dev/stdout is still what it was" || bad "cmd: /dev/stdout replaced"
 expect_rc "cmd: --json /dev/null" 0 "$BIN" run $C2 --quiet --json /dev/null --timeline /dev/null
 [ -c /dev/null ] && ok "cmd: /dev/null stays a device" || bad "cmd: /dev/null replaced"
+expect_rc "cmd: run --timeline -" 0 "$BIN" run $C2 --timeline -
+json_ok "cmd: --timeline - is the timeline alone" "$T/out"
+expect_rc "cmd: run --trace -" 0 "$BIN" run $MIX $SM --trace -
+if command -v gzip >/dev/null 2>&1; then
+  gzip -t < "$T/out" 2>/dev/null && ok "cmd: --trace - is the gzip trace alone" || bad "cmd: --trace - output"
+fi
 expect_rc "cmd: two outputs on - (2)" 2 "$BIN" run $C2 --json - --timeline -
 expect_msg "cmd: two outputs on - named" "--json - and --timeline -: only one output can go to stdout"
 expect_rc "cmd: collective --json -" 0 "$BIN" collective $C2 -b 8 -e 64 --json -
