@@ -77,8 +77,8 @@ void net_analytical(const topo_t *t, const double *bytes, net_result *out, doubl
             double b = row[d];
             if (!(b > 0) || s == d) /* no bytes, or a local copy: no link */
                 continue;
-            const int *links;
-            int n = topo_route(t, s, d, &links);
+            int links[TOPO_MAX_HOPS];
+            int n = topo_route(t, s, d, links);
             sim_time_t lat = 0;
             for (int h = 0; h < n; h++) {
                 lb[links[h]] += b;
@@ -114,8 +114,8 @@ void net_analytical_list(const topo_t *t, int n, const int *src, const int *dst,
     for (int i = 0; i < n; i++) {
         if (!(bytes[i] > 0) || src[i] == dst[i])
             continue;
-        const int *links;
-        int h = topo_route(t, src[i], dst[i], &links);
+        int links[TOPO_MAX_HOPS];
+        int h = topo_route(t, src[i], dst[i], links);
         sim_time_t lat = 0;
         for (int k = 0; k < h; k++) {
             lb[links[k]] += bytes[i];
