@@ -320,3 +320,21 @@ void net_maxmin_solve(net_maxmin_t *m, int nlinks, const double *cap, int nflows
         }
     }
 }
+
+/* ---- names ---- */
+
+static const char *const model_names[NET_MODEL_COUNT] = {"analytical", "flow"};
+
+const char *net_model_name(net_model v)
+{
+    return enum_name(model_names, NET_MODEL_COUNT, (int)v);
+}
+
+int net_model_parse(const char *s, net_model *out)
+{
+    int v = enum_find(model_names, NET_MODEL_COUNT, s);
+    if (v < 0)
+        return -1;
+    *out = (net_model)v;
+    return 0;
+}

@@ -125,6 +125,8 @@ static int route_build(const topo_t *t, int src, int dst, int out[TOPO_MAX_HOPS]
             out[3] = link_id(dst, TOPO_NVLINK_DOWN);
             return 4;
         }
+        case TOPO_INTRA_COUNT: /* not a kind; no scenario sets it */
+            break;
         }
     }
     int n = 0;
@@ -446,4 +448,54 @@ sim_time_t topo_route_latency(const topo_t *t, int src, int dst)
     for (int h = 0; h < n; h++)
         lat += t->links[links[h]].lat_ps;
     return lat;
+}
+
+/* ---- names ---- */
+
+static const char *const intra_names[TOPO_INTRA_COUNT] = {"nvswitch", "pcie", "nvlink_mesh"};
+
+const char *topo_intra_name(topo_intra v)
+{
+    return enum_name(intra_names, TOPO_INTRA_COUNT, (int)v);
+}
+
+int topo_intra_parse(const char *s, topo_intra *out)
+{
+    int v = enum_find(intra_names, TOPO_INTRA_COUNT, s);
+    if (v < 0)
+        return -1;
+    *out = (topo_intra)v;
+    return 0;
+}
+
+static const char *const fabric_names[TOPO_FABRIC_COUNT] = {"single_switch", "fat_tree", "rail_optimized"};
+
+const char *topo_fabric_name(topo_fabric v)
+{
+    return enum_name(fabric_names, TOPO_FABRIC_COUNT, (int)v);
+}
+
+int topo_fabric_parse(const char *s, topo_fabric *out)
+{
+    int v = enum_find(fabric_names, TOPO_FABRIC_COUNT, s);
+    if (v < 0)
+        return -1;
+    *out = (topo_fabric)v;
+    return 0;
+}
+
+static const char *const inter_names[TOPO_INTER_COUNT] = {"ib", "roce"};
+
+const char *topo_inter_name(topo_inter v)
+{
+    return enum_name(inter_names, TOPO_INTER_COUNT, (int)v);
+}
+
+int topo_inter_parse(const char *s, topo_inter *out)
+{
+    int v = enum_find(inter_names, TOPO_INTER_COUNT, s);
+    if (v < 0)
+        return -1;
+    *out = (topo_inter)v;
+    return 0;
 }

@@ -216,8 +216,8 @@ static void test_failed_row(void)
     sw.error = error;
     char buf[512];
     EXPECT_STR_EQ(compare_out_row(&sw, 1, buf, sizeof(buf)),
-                  "                         2.0  failed: s.cfg:3: cluster.gpu: does not fit "
-                  "in memory");
+                  "model.router.capacity_factor=2.0  failed: s.cfg:3: cluster.gpu: does not "
+                  "fit in memory");
     char *json = capture(compare_out_json, &sw);
     EXPECT_STR_CONTAINS(json, "{\"set\": {\"model.router.capacity_factor\": \"2.0\"}, "
                               "\"error\": \"s.cfg:3: cluster.gpu: does not fit in memory\"}\n");

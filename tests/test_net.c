@@ -135,11 +135,18 @@ static void test_uniform_1024(void)
     topo_free(t);
 }
 
+/* One name table per enum (issue 10): names round-trip, unknown is -1. */
+static void test_names(void)
+{
+    EXPECT_NAME_TABLE(net_model, net_model_name, net_model_parse, NET_MODEL_COUNT);
+}
+
 void test_net_register(void);
 void test_net_register(void)
 {
     TEST_SUITE("net", {"one transfer", test_one_transfer}, {"all-to-all 2x2", test_alltoall_2x2},
                {"latency only where bytes", test_latency_only_where_bytes},
                {"self and zero traffic", test_self_and_zero},
-               {"uniform 1024 GPUs", test_uniform_1024});
+               {"uniform 1024 GPUs", test_uniform_1024},
+               {"name tables: every value round-trips, unknown is -1", test_names});
 }

@@ -273,6 +273,14 @@ static void test_rail(void)
     topo_free(t);
 }
 
+/* One name table per enum (issue 10): names round-trip, unknown is -1. */
+static void test_name_tables(void)
+{
+    EXPECT_NAME_TABLE(topo_intra, topo_intra_name, topo_intra_parse, TOPO_INTRA_COUNT);
+    EXPECT_NAME_TABLE(topo_fabric, topo_fabric_name, topo_fabric_parse, TOPO_FABRIC_COUNT);
+    EXPECT_NAME_TABLE(topo_inter, topo_inter_name, topo_inter_parse, TOPO_INTER_COUNT);
+}
+
 void test_topo_register(void);
 void test_topo_register(void)
 {
@@ -281,5 +289,6 @@ void test_topo_register(void)
                {"single GPU", test_single_gpu}, {"bad config", test_bad_config},
                {"pcie routes", test_pcie_routes}, {"nvlink mesh routes", test_mesh_routes},
                {"shared NICs", test_shared_nics}, {"fat tree, ECMP", test_fat_tree},
-               {"rail-optimised", test_rail});
+               {"rail-optimised", test_rail},
+               {"name tables: every value round-trips, unknown is -1", test_name_tables});
 }

@@ -68,8 +68,8 @@ typedef struct compare_out_sweep {
 
 /* The table's column headings, or row `row`'s cells, without a newline:
  * right-aligned, two blanks apart, a column per varied key (as wide as the
- * key or its widest value), then the figures with their units (a failed
- * row: "failed: " and its error). Write at most n bytes into buf (always
+ * key or its widest value), then the figures with their units; a failed
+ * row is "KEY=V, KEY=V  failed: " and its error. Write at most n bytes into buf (always
  * terminated) and return buf. */
 char *compare_out_heading(const compare_out_sweep *sw, char *buf, size_t n);
 char *compare_out_row(const compare_out_sweep *sw, long row, char *buf, size_t n);

@@ -48,15 +48,25 @@ typedef enum topo_link_kind {
 typedef enum topo_intra {
     TOPO_INTRA_NVSWITCH,   /* per-GPU up/down links to a non-blocking switch */
     TOPO_INTRA_PCIE,       /* GPUs under PCIe switches under the CPU root */
-    TOPO_INTRA_NVLINK_MESH /* a direct link between every pair of GPUs */
+    TOPO_INTRA_NVLINK_MESH, /* a direct link between every pair of GPUs */
+    TOPO_INTRA_COUNT
 } topo_intra;
 
 /* The fabric between the nodes' NICs. */
 typedef enum topo_fabric {
     TOPO_FABRIC_SINGLE_SWITCH, /* non-blocking: a NIC hop each end */
     TOPO_FABRIC_FAT_TREE,      /* leaves of nodes_per_leaf nodes, spines above */
-    TOPO_FABRIC_RAIL           /* NIC i of every node on leaf i, spines above */
+    TOPO_FABRIC_RAIL,          /* NIC i of every node on leaf i, spines above */
+    TOPO_FABRIC_COUNT
 } topo_fabric;
+
+/* The link technology between nodes. The topology is the same for both; the
+ * scenario's default inter-node latency depends on it. */
+typedef enum topo_inter {
+    TOPO_INTER_IB,   /* InfiniBand */
+    TOPO_INTER_ROCE, /* RDMA over Converged Ethernet */
+    TOPO_INTER_COUNT
+} topo_inter;
 
 typedef struct topo_link {
     topo_link_kind kind;
@@ -123,5 +133,16 @@ void topo_link_name(const topo_t *t, int id, char *buf, size_t n);
 int topo_route(const topo_t *t, int src, int dst, const int **links);
 /* Sum of the latencies of the route's links. */
 sim_time_t topo_route_latency(const topo_t *t, int src, int dst);
+
+/* The values as scenario files write them (intra: "nvswitch", "pcie",
+ * "nvlink_mesh"; fabric: "single_switch", "fat_tree", "rail_optimized";
+ * inter: "ib", "roce"); "?" outside the enum. parse returns 0, or -1 for an
+ * unknown name (*out untouched). */
+const char *topo_intra_name(topo_intra v);
+int topo_intra_parse(const char *s, topo_intra *out);
+const char *topo_fabric_name(topo_fabric v);
+int topo_fabric_parse(const char *s, topo_fabric *out);
+const char *topo_inter_name(topo_inter v);
+int topo_inter_parse(const char *s, topo_inter *out);
 
 #endif

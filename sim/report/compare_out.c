@@ -193,13 +193,16 @@ char *compare_out_row(const compare_out_sweep *sw, long row, char *buf, size_t n
     size_t k = 0;
     if (n)
         buf[0] = '\0';
-    for (int i = 0; i < sw->nkeys; i++)
-        k = put(buf, n, k, "%s%*s", i ? "  " : "", key_width(sw, i),
-                sw->cell[row * sw->nkeys + i]);
-    if (row_error(sw, row)) {
+    if (row_error(sw, row)) { /* "KEY=V, KEY=V  failed: why": the key named */
+        for (int i = 0; i < sw->nkeys; i++)
+            k = put(buf, n, k, "%s%s=%s", i ? ", " : "", sw->key[i],
+                    sw->cell[row * sw->nkeys + i]);
         put(buf, n, k, "%sfailed: %s", k ? "  " : "", row_error(sw, row));
         return buf;
     }
+    for (int i = 0; i < sw->nkeys; i++)
+        k = put(buf, n, k, "%s%*s", i ? "  " : "", key_width(sw, i),
+                sw->cell[row * sw->nkeys + i]);
     char cell[48];
     for (int c = 0; c < nc; c++) {
         if (!cols[c].head[0])

@@ -23,6 +23,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -214,7 +215,7 @@ static int make_dir(const char *dir, int *made, err_t *e)
 int report_csv(const char *dir, const scenario *s, const metrics *m, const topo_t *t, err_t *e)
 {
     outfile o[CSV_FILES] = {OUTFILE_INIT, OUTFILE_INIT, OUTFILE_INIT, OUTFILE_INIT};
-    char path[CSV_FILES][sizeof(o[0].path)];
+    char path[CSV_FILES][PATH_MAX]; /* the outfile has no limit; PATH_MAX is the kernel's */
     int made, committed = 0;
 
     for (int i = 0; i < CSV_FILES; i++) { /* before anything exists: paths that fit */

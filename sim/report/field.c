@@ -15,40 +15,25 @@
 #include <math.h>
 #include <string.h>
 
+#include "moesim/capacity.h"
+#include "moesim/collective.h"
+#include "moesim/net.h"
+#include "moesim/placement.h"
 #include "moesim/router.h"
+#include "moesim/source.h"
 #include "moesim/units.h"
 
 /* ---- enum names ---- */
 
 /* names[v], or "?" when v is outside the table: no report array is read out
- * of bounds, whatever value the enum holds. */
+ * of bounds, whatever value an enum holds. (The scenario's enums are named by
+ * their models: router_kind_name ... , each bounds-checked there.) */
 static const char *name_in(const char *const *names, size_t n, int v)
 {
     return v >= 0 && (size_t)v < n ? names[v] : "?";
 }
 
 #define NAME_IN(table, v) name_in((table), sizeof(table) / sizeof((table)[0]), (int)(v))
-
-static const char *const a2a_names[] = {"direct", "pairwise", "hierarchical"};
-static const char *const overflow_names[] = {"drop", "dropless", "reroute", "adaptive"};
-static const char *const router_names[] = {"softmax_topk", "topk_softmax", "sigmoid_bias",
-                                           "noisy_topk",   "expert_choice", "hash"};
-static const char *const netmodel_names[] = {"analytical", "flow"};
-
-static const char *source_name(source_kind k)
-{
-    switch (k) {
-    case SOURCE_FIXED:
-        return "fixed";
-    case SOURCE_POPULARITY:
-        return "popularity";
-    case SOURCE_TRACE:
-        return "trace";
-    case SOURCE_SYNTHETIC:
-        break;
-    }
-    return "synthetic";
-}
 
 /* ---- getters ---- */
 
@@ -65,11 +50,11 @@ static double per_batch(double sum, int batches)
 static void g_name(const field_src *src, field_value *v) { v->s = S->name; }
 static void g_seed(const field_src *src, field_value *v) { v->u = S->seed; }
 static void g_file(const field_src *src, field_value *v) { v->s = S->file; }
-static void g_nodes(const field_src *src, field_value *v) { v->i = S->cluster.nodes; }
-static void g_gpn(const field_src *src, field_value *v) { v->i = S->cluster.gpus_per_node; }
+static void g_nodes(const field_src *src, field_value *v) { v->i = S->cluster.topo.nodes; }
+static void g_gpn(const field_src *src, field_value *v) { v->i = S->cluster.topo.gpus_per_node; }
 static void g_gpus(const field_src *src, field_value *v)
 {
-    v->i = (int64_t)S->cluster.nodes * S->cluster.gpus_per_node;
+    v->i = (int64_t)S->cluster.topo.nodes * S->cluster.topo.gpus_per_node;
 }
 static void g_gpu(const field_src *src, field_value *v) { v->s = S->cluster.gpu.name; }
 static void g_layers(const field_src *src, field_value *v) { v->i = S->model.layers; }
@@ -81,25 +66,25 @@ static void g_hidden(const field_src *src, field_value *v) { v->i = S->model.hid
 static void g_expert_ffn(const field_src *src, field_value *v) { v->i = S->model.expert_ffn; }
 static void g_router(const field_src *src, field_value *v)
 {
-    v->s = NAME_IN(router_names, S->model.router.kind);
+    v->s = router_kind_name(S->model.router.kind);
 }
 static void g_overflow(const field_src *src, field_value *v)
 {
-    v->s = NAME_IN(overflow_names, S->model.capacity.overflow);
+    v->s = capacity_overflow_name(S->model.capacity.overflow);
 }
 static void g_netmodel(const field_src *src, field_value *v)
 {
-    v->s = NAME_IN(netmodel_names, S->network.model);
+    v->s = net_model_name(S->network.model);
 }
 static void g_alltoall(const field_src *src, field_value *v)
 {
-    v->s = NAME_IN(a2a_names, S->network.alltoall);
+    v->s = coll_a2a_name(S->network.alltoall);
 }
 
 /* placement, layout, workload, memory */
 static void g_strategy(const field_src *src, field_value *v)
 {
-    v->s = scenario_placement_name(S->placement.strategy);
+    v->s = placement_strategy_name(S->placement.strategy);
 }
 static void g_redundant(const field_src *src, field_value *v) { v->i = S->placement.redundant; }
 static void g_warmup(const field_src *src, field_value *v) { v->i = S->placement.warmup_batches; }
@@ -119,7 +104,7 @@ static void g_etp(const field_src *src, field_value *v) { v->i = S->parallel.etp
 static void g_order(const field_src *src, field_value *v) { v->s = S->parallel.order; }
 static void g_source(const field_src *src, field_value *v)
 {
-    v->s = source_name(S->workload.source.kind);
+    v->s = source_kind_name(S->workload.source.kind);
 }
 static void g_trace_file(const field_src *src, field_value *v)
 {

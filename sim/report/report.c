@@ -131,7 +131,7 @@ static void text_scenario(FILE *f, const field_src *src)
 {
     const scenario *s = src->s;
     char a[32], b[32], c[32], d[32];
-    int gpus = s->cluster.nodes * s->cluster.gpus_per_node;
+    int gpus = s->cluster.topo.nodes * s->cluster.topo.gpus_per_node;
 
     fprintf(f, "moesim %s: %s (seed %" PRIu64 ")\n", MOESIM_VERSION, s->name, s->seed);
     fprintf(f, "  model     %d layers (%d MoE), %d experts top-%d", s->model.layers,
@@ -141,11 +141,11 @@ static void text_scenario(FILE *f, const field_src *src)
     fprintf(f, ", hidden %d, expert FFN %d, %s\n", s->model.hidden, s->model.expert_ffn,
             dtype_name(s->model.dtype));
     fprintf(f, "  cluster   %d node%s x %d %s; NVSwitch %s/GPU, %s; NIC %s/GPU, %s\n",
-            s->cluster.nodes, s->cluster.nodes > 1 ? "s" : "", s->cluster.gpus_per_node,
-            s->cluster.gpu.name, units_format_bandwidth(s->cluster.intra_bw_Bps, a, sizeof(a)),
-            units_format_time(s->cluster.intra_lat_ps, b, sizeof(b)),
-            units_format_bandwidth(s->cluster.inter_bw_Bps, c, sizeof(c)),
-            units_format_time(s->cluster.inter_lat_ps, d, sizeof(d)));
+            s->cluster.topo.nodes, s->cluster.topo.nodes > 1 ? "s" : "", s->cluster.topo.gpus_per_node,
+            s->cluster.gpu.name, units_format_bandwidth(s->cluster.topo.intra_bw_Bps, a, sizeof(a)),
+            units_format_time(s->cluster.topo.intra_lat_ps, b, sizeof(b)),
+            units_format_bandwidth(s->cluster.topo.inter_bw_Bps, c, sizeof(c)),
+            units_format_time(s->cluster.topo.inter_lat_ps, d, sizeof(d)));
     fprintf(f, "  layout    %d GPUs: dp %d", gpus, s->parallel.dp);
     if (s->parallel.tp > 1) /* shown only when used: tp = 1 reads as before */
         fprintf(f, ", tp %d", s->parallel.tp);
@@ -154,9 +154,9 @@ static void text_scenario(FILE *f, const field_src *src)
         fprintf(f, ", etp %d", s->parallel.etp);
     if (s->parallel.tp > 1 || s->parallel.etp > 1)
         fprintf(f, " (order %s)", s->parallel.order);
-    fprintf(f, "; %s placement", scenario_placement_name(s->placement.strategy));
+    fprintf(f, "; %s placement", placement_strategy_name(s->placement.strategy));
     if (s->placement.strategy == PLACEMENT_DYNAMIC)
-        fprintf(f, " (%s every %d batches)", scenario_placement_name(s->placement.rebalance),
+        fprintf(f, " (%s every %d batches)", placement_strategy_name(s->placement.rebalance),
                 s->placement.rebalance_every);
     if (s->placement.redundant)
         fprintf(f, ", %d redundant slots", s->placement.redundant);

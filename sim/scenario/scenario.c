@@ -82,7 +82,10 @@ struct key_row {
     const char *max_key;      /* an int key above whose value is the upper bound */
     const char *na_what;      /* ints: values above `max` are "<na_what> not available
                                * in this version" ("tensor parallelism is") */
-    const char *const *vals;  /* enum: the values this version runs (NULL-ended) */
+    const char *(*names)(int);/* enum: the model's name table, values 0 .. count - 1 */
+    int count;
+    const char *const *vals;  /* enum: values after the model's (aliases), or all of
+                               * them for the scenario's own enums (NULL-ended) */
     const int *codes;         /* enum: the code stored for vals[i]; NULL: i */
     const char *const *na;    /* enum: recognised, not available yet (NULL-ended) */
     check_fn check;           /* a check across keys, run after storing, or NULL */
@@ -94,35 +97,35 @@ struct key_row {
 
 static const char *const E_ACTIVATION[] = {"swiglu", "gelu", NULL};
 static const int C_ACTIVATION[] = {3, 2}; /* weight matrices per FFN */
-static const char *const E_DTYPE[] = {"fp32", "bf16", "fp16", "fp8", NULL}; /* dtype_t order */
-static const char *const E_ROUTER[] = {"softmax_topk", "switch",       "topk_softmax",
-                                       "sigmoid_bias", "noisy_topk",   "expert_choice",
-                                       "hash",         NULL};
-static const int C_ROUTER[] = {ROUTER_SOFTMAX_TOPK, ROUTER_SOFTMAX_TOPK, ROUTER_TOPK_SOFTMAX,
-                               ROUTER_SIGMOID_BIAS, ROUTER_NOISY_TOPK,   ROUTER_EXPERT_CHOICE,
-                               ROUTER_HASH};
-static const char *const E_SCOPE[] = {"rank", "global", NULL};
-static const char *const E_OVERFLOW[] = {"drop", "dropless", "reroute", "adaptive", NULL};
-static const int C_OVERFLOW[] = {CAPACITY_DROP, CAPACITY_DROPLESS, CAPACITY_REROUTE,
-                                 CAPACITY_ADAPTIVE};
-static const char *const E_PRIORITY[] = {"order", "score", NULL};
-static const char *const E_INTRA[] = {"nvswitch", "pcie", "nvlink_mesh", NULL};
-static const char *const E_FABRIC[] = {"single_switch", "fat_tree", "rail_optimized", NULL};
-static const char *const E_INTER[] = {"ib", "roce", NULL};
-/* scenario_placement's order */
-static const char *const E_PLACEMENT[] = {"contiguous", "round_robin",    "random", "balanced",
-                                          "eplb",       "topology_aware", "dynamic", NULL};
+/* an alias after the model's names: Switch is softmax_topk with top_k 1 */
+static const char *const E_ROUTER_ALIAS[] = {"switch", NULL};
+static const int C_ROUTER_ALIAS[] = {ROUTER_SOFTMAX_TOPK};
 /* the load-driven strategies a dynamic placement recomputes */
 static const char *const E_REBALANCE[] = {"balanced", "eplb", "topology_aware", NULL};
 static const int C_REBALANCE[] = {PLACEMENT_BALANCED, PLACEMENT_EPLB, PLACEMENT_TOPOLOGY_AWARE};
 static const char *const E_MODE[] = {"forward", NULL};
 static const char *const NA_MODE[] = {"training", "inference", NULL};
-static const char *const E_SOURCE[] = {"synthetic", "fixed", "popularity", "trace", NULL};
-static const int C_SOURCE[] = {SOURCE_SYNTHETIC, SOURCE_FIXED, SOURCE_POPULARITY,
-                               SOURCE_TRACE};
-static const char *const E_DIST[] = {"uniform", "zipf", "hot", "lognormal", NULL};
-static const char *const E_NETMODEL[] = {"analytical", "flow", NULL};
-static const char *const E_ALLTOALL[] = {"direct", "pairwise", "hierarchical", NULL};
+
+/* The models' name tables (one per enum, owned by the model), as rows take
+ * them: the value as an int, its name. */
+#define NAMES_OF(fn, type)                                                              \
+    static const char *fn##_of(int v) { return fn((type)v); }
+NAMES_OF(dtype_name, dtype_t)
+NAMES_OF(router_kind_name, router_kind)
+NAMES_OF(capacity_scope_name, capacity_scope)
+NAMES_OF(capacity_overflow_name, capacity_overflow)
+NAMES_OF(capacity_priority_name, capacity_priority)
+NAMES_OF(topo_intra_name, topo_intra)
+NAMES_OF(topo_fabric_name, topo_fabric)
+NAMES_OF(topo_inter_name, topo_inter)
+NAMES_OF(placement_strategy_name, placement_strategy)
+NAMES_OF(source_kind_name, source_kind)
+NAMES_OF(source_dist_name, source_dist)
+NAMES_OF(net_model_name, net_model)
+NAMES_OF(coll_a2a_name, coll_a2a_algo)
+#undef NAMES_OF
+/* An enum row's model table: .names = name function, .count = X_COUNT. */
+#define MODEL_ENUM(fn, n) .names = fn##_of, .count = (n)
 
 /* Computed defaults (each reads only rows above its own). */
 static void def_dense_ffn(const scenario *s, const key_row *r, value *v);
@@ -201,16 +204,17 @@ static const key_row keys[] = {
     {.path = "model.activation", .type = KT_ENUM, .def = "\"swiglu\"", .vals = E_ACTIVATION,
      .codes = C_ACTIVATION, FIELD(model.ffn_matrices),
      .help = "FFN form: swiglu (3 weight matrices) or gelu (2)"},
-    {.path = "model.dtype", .type = KT_ENUM, .def = "\"bf16\"", .vals = E_DTYPE,
+    {.path = "model.dtype", .type = KT_ENUM, .def = "\"bf16\"", MODEL_ENUM(dtype_name, DTYPE_COUNT),
      FIELD(model.dtype), .help = "element type of weights and activations"},
     {.path = "model.weight_dtype", .type = KT_ENUM, .def = "model.dtype",
-     .deflt = def_model_dtype, .vals = E_DTYPE, FIELD(model.weight_dtype),
+     .deflt = def_model_dtype, MODEL_ENUM(dtype_name, DTYPE_COUNT), FIELD(model.weight_dtype),
      .help = "element type of the stored weights, for the memory fit and the bytes a "
              "re-placement copies (DeepSeek-V3 ships FP8 weights); compute runs in "
              "model.dtype"},
 
     {.path = "model.router.kind", .type = KT_ENUM, .def = "\"softmax_topk\"",
-     .vals = E_ROUTER, .codes = C_ROUTER, .check = check_router_kind,
+     MODEL_ENUM(router_kind_name, ROUTER_KIND_COUNT),
+     .vals = E_ROUTER_ALIAS, .codes = C_ROUTER_ALIAS, .check = check_router_kind,
      FIELD(model.router.kind),
      .help = "gating (docs/routing.md): softmax_topk, topk_softmax (Mixtral), sigmoid_bias "
              "(DeepSeek-V3), noisy_topk, expert_choice, hash; switch is softmax_topk with "
@@ -229,14 +233,13 @@ static const key_row keys[] = {
      .max = 64, .flags = F_MIN_OPEN, FIELD(model.capacity.factor),
      .help = "capacity = ceil(tokens x top_k / experts x this); ignored when dropless"},
     {.path = "model.router.capacity_scope", .type = KT_ENUM, .def = "\"rank\"",
-     .vals = E_SCOPE, FIELD(model.capacity.scope),
+     MODEL_ENUM(capacity_scope_name, CAPACITY_SCOPE_COUNT), FIELD(model.capacity.scope),
      .help = "tokens that share one capacity: those of a source rank, or the whole batch"},
-    {.path = "model.router.overflow", .type = KT_ENUM, .def = "\"drop\"", .vals = E_OVERFLOW,
-     .codes = C_OVERFLOW, FIELD(model.capacity.overflow),
+    {.path = "model.router.overflow", .type = KT_ENUM, .def = "\"drop\"", MODEL_ENUM(capacity_overflow_name, CAPACITY_OVERFLOW_COUNT), FIELD(model.capacity.overflow),
      .help = "an assignment beyond capacity: drop; reroute to the next-best expert with room; "
              "dropless (no limit); adaptive (drop against a capacity from recent load)"},
     {.path = "model.router.priority", .type = KT_ENUM, .def = "\"order\"",
-     .vals = E_PRIORITY, FIELD(model.capacity.priority),
+     MODEL_ENUM(capacity_priority_name, CAPACITY_PRIORITY_COUNT), FIELD(model.capacity.priority),
      .help = "which assignments win a full expert: arrival order, or higher router weight"},
     {.path = "model.router.min_capacity", .type = KT_INT64, .def = "0", .min = 0,
      .flags = F_NO_MAX, FIELD(model.capacity.min_capacity),
@@ -267,9 +270,9 @@ static const key_row keys[] = {
      .help = "a system preset (\"DGX-H100\", \"HGX-H800\", \"DGX-A100\") whose GPU, node size "
              "and links fill in the cluster keys the scenario leaves out"},
     {.path = "cluster.nodes", .type = KT_INT, .def = "1", .min = 1, .max = 65536,
-     FIELD(cluster.nodes), .help = "nodes (machines)"},
+     FIELD(cluster.topo.nodes), .help = "nodes (machines)"},
     {.path = "cluster.gpus_per_node", .type = KT_INT, .def = "8", .min = 1, .max = 64,
-     FIELD(cluster.gpus_per_node), .help = "GPUs in each node"},
+     FIELD(cluster.topo.gpus_per_node), .help = "GPUs in each node"},
     {.path = "cluster.gpu.preset", .type = KT_STRING, .def = "\"H100-SXM\"",
      FIELD(cluster.gpu.name),
      .help = "the preset the overrides below apply to, when cluster.gpu is a group"},
@@ -309,49 +312,49 @@ static const key_row keys[] = {
      FIELD(cluster.check_memory),
      .help = "refuse a scenario whose weights and activations do not fit a GPU's HBM "
              "(docs/hardware.md); false only for what-if studies"},
-    {.path = "cluster.intra.kind", .type = KT_ENUM, .def = "\"nvswitch\"", .vals = E_INTRA,
-     FIELD(cluster.intra_kind),
+    {.path = "cluster.intra.kind", .type = KT_ENUM, .def = "\"nvswitch\"", MODEL_ENUM(topo_intra_name, TOPO_INTRA_COUNT),
+     FIELD(cluster.topo.intra),
      .help = "links inside a node: nvswitch (per-GPU links to a switch), pcie (PCIe "
              "switches under the CPU root), nvlink_mesh (a direct link per GPU pair, "
              "bandwidth split over the peers)"},
     {.path = "cluster.intra.gpus_per_switch", .type = KT_INT, .def = "2", .min = 1, .max = 64,
-     FIELD(cluster.gpus_per_switch), .help = "pcie: GPUs under one PCIe switch"},
+     FIELD(cluster.topo.gpus_per_switch), .help = "pcie: GPUs under one PCIe switch"},
     {.path = "cluster.intra.bandwidth", .type = KT_BANDWIDTH,
      .def = "cluster.gpu's NVLink bandwidth", .deflt = def_intra_bw, .flags = F_MIN_OPEN,
-     FIELD(cluster.intra_bw_Bps), .help = "per GPU, per direction"},
+     FIELD(cluster.topo.intra_bw_Bps), .help = "per GPU, per direction"},
     {.path = "cluster.intra.latency", .type = KT_TIME, .def = "\"3.33 us\"",
-     FIELD(cluster.intra_lat_ps), .help = "latency of one transfer inside a node"},
+     FIELD(cluster.topo.intra_lat_ps), .help = "latency of one transfer inside a node"},
     {.path = "cluster.intra.efficiency", .type = KT_FLOAT, .def = "0.66", .min = 0, .max = 1,
-     .flags = F_MIN_OPEN, FIELD(cluster.intra_eff),
+     .flags = F_MIN_OPEN, FIELD(cluster.topo.intra_eff),
      .help = "achievable fraction of the intra-node bandwidth (calibrated: docs/network.md)"},
-    {.path = "cluster.inter.kind", .type = KT_ENUM, .def = "\"ib\"", .vals = E_INTER,
+    {.path = "cluster.inter.kind", .type = KT_ENUM, .def = "\"ib\"", MODEL_ENUM(topo_inter_name, TOPO_INTER_COUNT),
      FIELD(cluster.inter_kind), .help = "fabric between nodes: InfiniBand or RoCE"},
     {.path = "cluster.inter.bandwidth", .type = KT_BANDWIDTH, .def = "\"400 Gb/s\"",
-     .flags = F_MIN_OPEN, FIELD(cluster.inter_bw_Bps), .help = "per NIC, per direction"},
+     .flags = F_MIN_OPEN, FIELD(cluster.topo.inter_bw_Bps), .help = "per NIC, per direction"},
     {.path = "cluster.inter.latency", .type = KT_TIME,
      .def = "\"2.8 us\" (ib), \"3.6 us\" (roce)", .deflt = def_inter_lat,
-     FIELD(cluster.inter_lat_ps), .help = "latency of one transfer between nodes"},
+     FIELD(cluster.topo.inter_lat_ps), .help = "latency of one transfer between nodes"},
     {.path = "cluster.inter.efficiency", .type = KT_FLOAT, .def = "0.92", .min = 0, .max = 1,
-     .flags = F_MIN_OPEN, FIELD(cluster.inter_eff),
+     .flags = F_MIN_OPEN, FIELD(cluster.topo.inter_eff),
      .help = "achievable fraction of the NIC bandwidth (calibrated: docs/network.md)"},
     {.path = "cluster.inter.nics_per_node", .type = KT_INT, .def = "cluster.gpus_per_node",
      .deflt = def_nics, .min = 1, .max_key = "cluster.gpus_per_node",
-     FIELD(cluster.nics_per_node),
+     FIELD(cluster.topo.nics_per_node),
      .help = "NICs per node; fewer than GPUs: neighbouring GPUs share one"},
     {.path = "cluster.inter.fabric", .type = KT_ENUM, .def = "\"single_switch\"",
-     .vals = E_FABRIC, FIELD(cluster.fabric),
+     MODEL_ENUM(topo_fabric_name, TOPO_FABRIC_COUNT), FIELD(cluster.topo.fabric),
      .help = "single_switch (non-blocking), fat_tree (leaves of nodes_per_leaf nodes), "
              "rail_optimized (NIC i of every node on leaf i); spines above the leaves"},
     {.path = "cluster.inter.oversubscription", .type = KT_FLOAT, .def = "1.0", .min = 1,
-     .max = 64, FIELD(cluster.oversubscription),
+     .max = 64, FIELD(cluster.topo.oversubscription),
      .help = "fat_tree/rail: a leaf's NIC bandwidth over its uplink bandwidth"},
     {.path = "cluster.inter.nodes_per_leaf", .type = KT_INT, .def = "16", .min = 1,
-     .max = 65536, FIELD(cluster.nodes_per_leaf), .help = "fat_tree: nodes under one leaf"},
+     .max = 65536, FIELD(cluster.topo.nodes_per_leaf), .help = "fat_tree: nodes under one leaf"},
     {.path = "cluster.inter.spines", .type = KT_INT, .def = "4", .min = 1, .max = 256,
-     FIELD(cluster.spines),
+     FIELD(cluster.topo.spines),
      .help = "spine switches: equal-cost paths between leaves (deterministic ECMP)"},
     {.path = "cluster.inter.spine_latency", .type = KT_TIME, .def = "\"0.9 us\"",
-     FIELD(cluster.spine_lat_ps),
+     FIELD(cluster.topo.spine_lat_ps),
      .help = "extra latency across leaves (ISCA 2025 Table 5: IB 3.7 us vs 2.8 us)"},
 
     {.path = "parallel.tp", .type = KT_INT, .def = "1", .min = 1, .max = 1024,
@@ -378,7 +381,7 @@ static const key_row keys[] = {
      .help = "how ranks are numbered, fastest-varying dimension first"},
 
     {.path = "placement.strategy", .type = KT_ENUM, .def = "\"contiguous\"",
-     .vals = E_PLACEMENT, FIELD(placement.strategy),
+     MODEL_ENUM(placement_strategy_name, PLACEMENT_STRATEGY_COUNT), FIELD(placement.strategy),
      .help = "which experts live on which EP rank: contiguous blocks, round_robin, random, "
              "balanced (LPT by warm-up load), eplb (DeepSeek's EPLB, with replicas), "
              "topology_aware (co-chosen experts in one node), dynamic (re-placed during the "
@@ -418,7 +421,7 @@ static const key_row keys[] = {
      FIELD(workload.seq_len),
      .help = "tokens per sequence: attention context and the synthetic source's sequences"},
     {.path = "workload.source.kind", .type = KT_ENUM, .def = "\"synthetic\"",
-     .vals = E_SOURCE, .codes = C_SOURCE, FIELD(workload.source.kind),
+     MODEL_ENUM(source_kind_name, SOURCE_KIND_COUNT), FIELD(workload.source.kind),
      .help = "where routing comes from: router logits from latent topics, the fixed table "
              "below or a popularity law; or a recorded routing trace (docs/trace.md)"},
     {.path = "workload.source.latent_dim", .type = KT_INT, .def = "32", .min = 1,
@@ -442,7 +445,7 @@ static const key_row keys[] = {
      FIELD(workload.source.drift),
      .help = "synthetic: random-walk step of the topic mix's logits per batch"},
     {.path = "workload.source.distribution", .type = KT_ENUM, .def = "\"zipf\"",
-     .vals = E_DIST, FIELD(workload.source.dist),
+     MODEL_ENUM(source_dist_name, SOURCE_DIST_COUNT), FIELD(workload.source.dist),
      .help = "popularity: law of the per-expert weights: uniform, zipf, hot, lognormal"},
     {.path = "workload.source.s", .type = KT_FLOAT, .def = "1.0", .min = 0, .max = 100,
      FIELD(workload.source.zipf_s), .help = "popularity: zipf exponent"},
@@ -463,11 +466,11 @@ static const key_row keys[] = {
      .help = "trace: the routing trace to replay (moesim run --trace writes one); a "
              "relative path is taken from the scenario file's folder"},
 
-    {.path = "network.model", .type = KT_ENUM, .def = "\"analytical\"", .vals = E_NETMODEL,
+    {.path = "network.model", .type = KT_ENUM, .def = "\"analytical\"", MODEL_ENUM(net_model_name, NET_MODEL_COUNT),
      FIELD(network.model),
      .help = "network fidelity: analytical (bottleneck bytes over bandwidth plus latency) "
              "or flow (max-min fair sharing, re-shared as flows start and end)"},
-    {.path = "network.alltoall", .type = KT_ENUM, .def = "\"direct\"", .vals = E_ALLTOALL,
+    {.path = "network.alltoall", .type = KT_ENUM, .def = "\"direct\"", MODEL_ENUM(coll_a2a_name, COLL_A2A_COUNT),
      FIELD(network.alltoall),
      .help = "all-to-all algorithm: direct (all pairs at once), pairwise (N-1 shifts), "
              "hierarchical (RDMA to the same local index, then NVLink)"},
@@ -479,10 +482,10 @@ static const key_row keys[] = {
      .help = "flow model: flows due within this of a completion finish with it, in one "
              "re-share (0: exact); trades a bounded error for speed on skewed all-to-alls"},
     {.path = "network.dispatch_dtype", .type = KT_ENUM, .def = "model.dtype",
-     .deflt = def_model_dtype, .vals = E_DTYPE, FIELD(network.dispatch_dtype),
+     .deflt = def_model_dtype, MODEL_ENUM(dtype_name, DTYPE_COUNT), FIELD(network.dispatch_dtype),
      .help = "element type of dispatched rows (fp8 adds a 4-byte scale per 128 values)"},
     {.path = "network.combine_dtype", .type = KT_ENUM, .def = "model.dtype",
-     .deflt = def_model_dtype, .vals = E_DTYPE, FIELD(network.combine_dtype),
+     .deflt = def_model_dtype, MODEL_ENUM(dtype_name, DTYPE_COUNT), FIELD(network.combine_dtype),
      .help = "element type of combined rows"},
 
     {.path = "output.json", .type = KT_STRING, .def = "\"\"", FIELD(output.json),
@@ -651,11 +654,32 @@ static const char *unit_examples(key_type t)
     }
 }
 
-/* Appends `"a", "b"` for the NULL-ended list; returns the new length. */
-static size_t join_quoted(char *buf, size_t n, size_t k, const char *const *list)
+/* The i-th value an enum row allows, the model's names first and then the
+ * row's own; NULL past the last. *code: what is stored for it. */
+static const char *enum_at(const key_row *r, int i, int *code)
 {
-    for (int i = 0; list[i] && k < n; i++) {
-        int w = snprintf(buf + k, n - k, "%s\"%s\"", i ? ", " : "", list[i]);
+    if (i < r->count) {
+        *code = i;
+        return r->names(i);
+    }
+    i -= r->count;
+    for (int k = 0; r->vals && r->vals[k]; k++)
+        if (k == i) {
+            *code = r->codes ? r->codes[k] : k;
+            return r->vals[k];
+        }
+    return NULL;
+}
+
+/* Appends `"a", "b"` for the values (enum_at of r, or the NULL-ended list);
+ * returns the new length. */
+static size_t join_quoted(char *buf, size_t n, size_t k, const key_row *r,
+                          const char *const *list)
+{
+    int code;
+    const char *v;
+    for (int i = 0; (v = r ? enum_at(r, i, &code) : list[i]) && k < n; i++) {
+        int w = snprintf(buf + k, n - k, "%s\"%s\"", i ? ", " : "", v);
         k = w < 0 ? n : k + (size_t)w;
     }
     return k < n ? k : n - 1;
@@ -701,12 +725,12 @@ static void allowed(const loader *L, const key_row *r, char *buf, size_t n)
             snprintf(buf, n, "a string of at most %zu characters", r->size - 1);
         break;
     case KT_ENUM: {
-        size_t k = join_quoted(buf, n, 0, r->vals);
+        size_t k = join_quoted(buf, n, 0, r, NULL);
         if (!L && r->na && k + 1 < n) {
             int w = snprintf(buf + k, n - k, " (not yet: ");
             k = w < 0 ? n - 1 : k + (size_t)w;
             if (k + 1 < n)
-                k = join_quoted(buf, n, k, r->na);
+                k = join_quoted(buf, n, k, NULL, r->na);
             if (k + 1 < n)
                 snprintf(buf + k, n - k, ")");
         }
@@ -1045,10 +1069,11 @@ static int read_value(const loader *L, const key_row *r, const config_setting_t 
         if (t != CONFIG_TYPE_STRING)
             return type_error(L, r, st, "a string", e);
         const char *s = config_setting_get_string(st);
-        for (int i = 0; r->vals[i]; i++) {
-            if (strcmp(s, r->vals[i]) == 0) {
-                v->i = r->codes ? r->codes[i] : i;
-                v->s = r->vals[i];
+        int code;
+        for (int i = 0; enum_at(r, i, &code); i++) {
+            if (strcmp(s, enum_at(r, i, &code)) == 0) {
+                v->i = code;
+                v->s = enum_at(r, i, &code);
                 return 0;
             }
         }
@@ -1283,7 +1308,7 @@ static void def_intra_bw(const scenario *s, const key_row *r, value *v)
 static void def_inter_lat(const scenario *s, const key_row *r, value *v)
 {
     (void)r;
-    v->i = s->cluster.inter_kind == INTER_ROCE ? SIM_NS(3600) : SIM_NS(2800);
+    v->i = s->cluster.inter_kind == TOPO_INTER_ROCE ? SIM_NS(3600) : SIM_NS(2800);
 }
 
 /* Rows travel in the model's own type unless a kernel casts them (DeepEP
@@ -1298,13 +1323,13 @@ static void def_model_dtype(const scenario *s, const key_row *r, value *v)
 static void def_nics(const scenario *s, const key_row *r, value *v)
 {
     (void)r;
-    v->i = s->cluster.gpus_per_node;
+    v->i = s->cluster.topo.gpus_per_node;
 }
 
 static void def_dp(const scenario *s, const key_row *r, value *v)
 {
     (void)r;
-    int64_t world = (int64_t)s->cluster.nodes * s->cluster.gpus_per_node;
+    int64_t world = (int64_t)s->cluster.topo.nodes * s->cluster.topo.gpus_per_node;
     v->i = world / ((int64_t)s->parallel.tp * s->parallel.pp);
 }
 
@@ -1321,7 +1346,7 @@ static void def_rebalance(const scenario *s, const key_row *r, value *v)
     v->i = s->placement.redundant > 0 ? PLACEMENT_EPLB : PLACEMENT_BALANCED;
 }
 
-static bool placement_needs_loads(scenario_placement p)
+static bool placement_needs_loads(placement_strategy p)
 {
     return p == PLACEMENT_BALANCED || p == PLACEMENT_EPLB || p == PLACEMENT_TOPOLOGY_AWARE;
 }
@@ -1330,11 +1355,6 @@ static void def_warmup(const scenario *s, const key_row *r, value *v)
 {
     (void)r;
     v->i = placement_needs_loads(s->placement.strategy) ? 4 : 0;
-}
-
-const char *scenario_placement_name(scenario_placement p)
-{
-    return E_PLACEMENT[p];
 }
 
 /* ---- checks across keys ---- */
@@ -1431,7 +1451,7 @@ static int check_gpu(loader *L, const key_row *r, const value *v, err_t *e)
 static int check_dp(loader *L, const key_row *r, const value *v, err_t *e)
 {
     const scenario *s = L->s;
-    int64_t world = (int64_t)s->cluster.nodes * s->cluster.gpus_per_node;
+    int64_t world = (int64_t)s->cluster.topo.nodes * s->cluster.topo.gpus_per_node;
     int64_t tp_pp = (int64_t)s->parallel.tp * s->parallel.pp;
     if (v->i * tp_pp == world)
         return 0;
@@ -1444,7 +1464,7 @@ static int check_dp(loader *L, const key_row *r, const value *v, err_t *e)
                 "%lld x parallel.tp (%d) x parallel.pp (%d) = %lld is not the %lld GPUs "
                 "(cluster.nodes %d x cluster.gpus_per_node %d); allowed: %s",
                 (long long)v->i, s->parallel.tp, s->parallel.pp, (long long)(v->i * tp_pp),
-                (long long)world, s->cluster.nodes, s->cluster.gpus_per_node, ok);
+                (long long)world, s->cluster.topo.nodes, s->cluster.topo.gpus_per_node, ok);
 }
 
 /* EP groups are carved out of the DP ranks, and each EP rank holds the same
@@ -1452,7 +1472,7 @@ static int check_dp(loader *L, const key_row *r, const value *v, err_t *e)
 static int check_ep(loader *L, const key_row *r, const value *v, err_t *e)
 {
     const scenario *s = L->s;
-    int64_t world = (int64_t)s->cluster.nodes * s->cluster.gpus_per_node;
+    int64_t world = (int64_t)s->cluster.topo.nodes * s->cluster.topo.gpus_per_node;
     /* the ranks an EP group is carved from: dp, or dp x tp with tensor
      * parallelism (Megatron-Core's expert grid folds tp into the expert
      * data-parallel and expert-parallel dimensions) */
@@ -1467,8 +1487,8 @@ static int check_ep(loader *L, const key_row *r, const value *v, err_t *e)
         return fail(L, v->st, r->path, e,
                     "%lld is larger than the %lld GPUs (cluster.nodes %d x "
                     "cluster.gpus_per_node %d); allowed: a divisor of %s",
-                    (long long)v->i, (long long)world, s->cluster.nodes,
-                    s->cluster.gpus_per_node, dps);
+                    (long long)v->i, (long long)world, s->cluster.topo.nodes,
+                    s->cluster.topo.gpus_per_node, dps);
     if (dp % v->i != 0)
         return fail(L, v->st, r->path, e, "%lld does not divide %s; allowed: a divisor of %s",
                     (long long)v->i, dps, dps);
@@ -1504,7 +1524,7 @@ static int check_ep(loader *L, const key_row *r, const value *v, err_t *e)
 static int check_tp(loader *L, const key_row *r, const value *v, err_t *e)
 {
     const scenario *s = L->s;
-    int64_t world = (int64_t)s->cluster.nodes * s->cluster.gpus_per_node;
+    int64_t world = (int64_t)s->cluster.topo.nodes * s->cluster.topo.gpus_per_node;
     int tp = (int)v->i, dense = 0;
     for (int l = 0; l < s->model.layers; l++) /* moe_layers is derived after the rows */
         dense += !scenario_is_moe_layer(s, l);
@@ -1522,7 +1542,7 @@ static int check_tp(loader *L, const key_row *r, const value *v, err_t *e)
         return fail(L, v->st, r->path, e,
                     "%d does not divide the %lld GPUs (cluster.nodes %d x "
                     "cluster.gpus_per_node %d); allowed: a divisor of %lld",
-                    tp, (long long)world, s->cluster.nodes, s->cluster.gpus_per_node,
+                    tp, (long long)world, s->cluster.topo.nodes, s->cluster.topo.gpus_per_node,
                     (long long)world);
     for (size_t i = 0; i < sizeof(split) / sizeof(split[0]); i++) {
         if (!split[i].need || split[i].n % tp == 0)
@@ -1571,7 +1591,7 @@ static int check_tokens(loader *L, const key_row *r, const value *v, err_t *e)
 static int check_redundant(loader *L, const key_row *r, const value *v, err_t *e)
 {
     const scenario *s = L->s;
-    scenario_placement st = s->placement.strategy;
+    placement_strategy st = s->placement.strategy;
     int ep = s->parallel.ep;
     if (v->i == 0)
         return 0;
@@ -1579,7 +1599,7 @@ static int check_redundant(loader *L, const key_row *r, const value *v, err_t *e
         return fail(L, v->st, r->path, e,
                     "%lld needs placement.strategy \"eplb\" or \"dynamic\" (replicas are "
                     "placed by EPLB), not \"%s\"; allowed: 0",
-                    (long long)v->i, E_PLACEMENT[st]);
+                    (long long)v->i, placement_strategy_name(st));
     if (v->i % ep != 0)
         return fail(L, v->st, r->path, e,
                     "%lld does not spread evenly over parallel.ep (%d) ranks; allowed: a "
@@ -1597,19 +1617,19 @@ static int check_rebalance(loader *L, const key_row *r, const value *v, err_t *e
     return fail(L, v->st, r->path, e,
                 "\"%s\" cannot fill placement.redundant (%d) replica slots; allowed: "
                 "\"eplb\" (or placement.redundant = 0)",
-                E_PLACEMENT[v->i], s->placement.redundant);
+                placement_strategy_name((placement_strategy)v->i), s->placement.redundant);
 }
 
 /* balanced, eplb and topology_aware place by measured loads. */
 static int check_warmup(loader *L, const key_row *r, const value *v, err_t *e)
 {
-    scenario_placement st = L->s->placement.strategy;
+    placement_strategy st = L->s->placement.strategy;
     if (v->i > 0 || !placement_needs_loads(st))
         return 0;
     return fail(L, v->st, r->path, e,
                 "0 leaves placement.strategy \"%s\" no loads to place by; allowed: an "
                 "integer in [1, 100000]",
-                E_PLACEMENT[st]);
+                placement_strategy_name(st));
 }
 
 /* "tp-ep-dp-pp": the dimensions a layout numbers ranks by, fastest first; cp

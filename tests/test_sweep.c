@@ -1,13 +1,11 @@
-/* test_compare.c - --vary parsing and the variants' order (the rows, JSON
- * and CSV are compare_out's: tests/test_compare_out.c).
+/* test_sweep.c - the sweep plan: --vary parsing and the variants' order.
  *
- * Only the pure parts: nothing here forks or runs a simulation (the e2e
- * checks in tests/e2e/compare.sh do), so the suite is valgrind-clean. */
+ * The pool test forks a few children that run no simulation (the e2e
+ * checks in tests/e2e/compare.sh run real ones). */
 #include <stdlib.h>
 #include <string.h>
 
-#include "moesim/cli.h"
-#include "moesim/compare.h"
+#include "moesim/sweep.h"
 #include "test.h"
 
 /* Exact string equality; a failure prints both strings whole. */
@@ -24,18 +22,18 @@ static void expect_str_eq(const char *a, const char *b, const char *what, int li
 #define EXPECT_STR_EQ(a, b) expect_str_eq((a), (b), #a, __LINE__)
 
 /* Adds a spec that must parse. */
-static void add_ok(compare_plan *p, const char *spec)
+static void add_ok(sweep_plan *p, const char *spec)
 {
     err_t e = ERR_INIT;
-    int rc = compare_plan_add(p, spec, &e);
+    int rc = sweep_plan_add(p, spec, &e);
     char m[1024];
-    snprintf(m, sizeof(m), "compare_plan_add(\"%s\") failed: %s", spec, e.msg);
+    snprintf(m, sizeof(m), "sweep_plan_add(\"%s\") failed: %s", spec, e.msg);
     CU_assertImplementation(rc == 0, __LINE__, m, __FILE__, "", CU_FALSE);
 }
 
 static void test_parse(void)
 {
-    compare_plan p = COMPARE_PLAN_INIT;
+    sweep_plan p = SWEEP_PLAN_INIT;
     add_ok(&p, "parallel.ep=4,8,16");
     EXPECT_EQ_I64(p.nvary, 1);
     EXPECT_EQ_I64(p.variants, 3);
@@ -69,21 +67,21 @@ static void test_parse(void)
     EXPECT_EQ_I64(p.vary[3].nvalues, 1);
     EXPECT_EQ_I64(p.variants, 30);
 
-    compare_plan_fini(&p);
+    sweep_plan_fini(&p);
     EXPECT_EQ_I64(p.nvary, 0);
     EXPECT_EQ_I64(p.variants, 1);
-    compare_plan_fini(&p); /* twice is harmless */
+    sweep_plan_fini(&p); /* twice is harmless */
 }
 
 /* spec must be refused with exactly `want` (err_format's text), leaving the
  * plan as it was. */
-static void expect_refused(compare_plan *p, const char *spec, const char *want, int line)
+static void expect_refused(sweep_plan *p, const char *spec, const char *want, int line)
 {
     int nvary = p->nvary;
     long variants = p->variants;
     err_t e = ERR_INIT;
     char got[1400], m[3000];
-    int rc = compare_plan_add(p, spec, &e);
+    int rc = sweep_plan_add(p, spec, &e);
     err_format(&e, got, sizeof(got));
     snprintf(m, sizeof(m), "--vary %s: rc %d, code %d, message\n\"%s\", wanted\n\"%s\"", spec,
              rc, (int)e.code, got, want);
@@ -95,7 +93,7 @@ static void expect_refused(compare_plan *p, const char *spec, const char *want, 
 
 static void test_bad_specs(void)
 {
-    compare_plan p = COMPARE_PLAN_INIT;
+    sweep_plan p = SWEEP_PLAN_INIT;
     expect_refused(&p, "parallel.ep",
                    "--vary: \"parallel.ep\" has no '='; expected KEY=V1,V2,... such as "
                    "parallel.ep=4,8",
@@ -141,11 +139,11 @@ static void test_bad_specs(void)
     add_ok(&p, big);
     EXPECT_EQ_I64(p.variants, 10000);
     free(big);
-    compare_plan_fini(&p);
+    sweep_plan_fini(&p);
 
-    /* at most COMPARE_MAX_VARY keys */
+    /* at most SWEEP_MAX_VARY keys */
     char spec[32];
-    for (int i = 0; i < COMPARE_MAX_VARY; i++) {
+    for (int i = 0; i < SWEEP_MAX_VARY; i++) {
         snprintf(spec, sizeof(spec), "k%d=1", i);
         add_ok(&p, spec);
     }
@@ -153,12 +151,12 @@ static void test_bad_specs(void)
                    "--vary: one.more: more than 16 --vary options; allowed: at most 16 varied "
                    "keys",
                    __LINE__);
-    compare_plan_fini(&p);
+    sweep_plan_fini(&p);
 }
 
 static void test_order(void)
 {
-    compare_plan p = COMPARE_PLAN_INIT;
+    sweep_plan p = SWEEP_PLAN_INIT;
     add_ok(&p, "a=1,2");
     add_ok(&p, "b=x,y,z");
     add_ok(&p, "c=p,q");
@@ -170,26 +168,76 @@ static void test_order(void)
         "a=2, b=y, c=p", "a=2, b=y, c=q", "a=2, b=z, c=p", "a=2, b=z, c=q"};
     char label[128];
     for (long v = 0; v < 12; v++)
-        EXPECT_STR_EQ(compare_plan_label(&p, v, label, sizeof(label)), want[v]);
+        EXPECT_STR_EQ(sweep_plan_label(&p, v, label, sizeof(label)), want[v]);
 
     int choice[3];
-    compare_plan_choice(&p, 3, choice); /* 3 = 0*6 + 1*2 + 1 */
+    sweep_plan_choice(&p, 3, choice); /* 3 = 0*6 + 1*2 + 1 */
     EXPECT_EQ_I64(choice[0], 0);
     EXPECT_EQ_I64(choice[1], 1);
     EXPECT_EQ_I64(choice[2], 1);
     const char *sets[3];
-    compare_plan_sets(&p, 8, sets); /* 8 = 1*6 + 1*2 + 0 */
+    sweep_plan_sets(&p, 8, sets); /* 8 = 1*6 + 1*2 + 0 */
     EXPECT_STR_EQ(sets[0], "a=2");
     EXPECT_STR_EQ(sets[1], "b=y");
     EXPECT_STR_EQ(sets[2], "c=p");
 
     /* a short buffer truncates, terminated */
-    EXPECT_STR_EQ(compare_plan_label(&p, 11, label, 6), "a=2, ");
-    compare_plan_fini(&p);
+    EXPECT_STR_EQ(sweep_plan_label(&p, 11, label, 6), "a=2, ");
+    sweep_plan_fini(&p);
 }
 
-void test_compare_register(void)
+/* Two hand-made records: two ranks of a capacity-factor sweep. */
+/* A variant function: the square of the index, and odd ones fail with a
+ * message naming them (issue 10: a failing variant is a row, not the end). */
+static int square(void *ctx, long index, void *record, err_t *e)
 {
-    TEST_SUITE("compare", {"parse --vary", test_parse}, {"bad --vary specs", test_bad_specs},
-               {"variant order", test_order});
+    int64_t *r = record;
+    EXPECT_TRUE(ctx == NULL);
+    if (index % 2)
+        return err_set(e, ERR_INPUT, "v.cfg", 3, "k", "variant %ld refused", index);
+    *r = (int64_t)(index * index);
+    return 0;
+}
+
+static void test_pool(void)
+{
+    enum { N = 7 };
+    int64_t rec[N];
+    sweep_status st[N];
+    for (long jobs = 1; jobs <= 3; jobs += 2) {
+        sweep_config c = {.backend = SWEEP_FORK, .variants = N, .jobs = jobs,
+                          .record_size = sizeof(rec[0]), .run = square};
+        err_t e = ERR_INIT;
+        EXPECT_EQ_I64(sweep_run(&c, rec, st, &e), 0);
+        for (long v = 0; v < N; v++) {
+            EXPECT_EQ_I64(st[v].code, v % 2 ? ERR_INPUT : ERR_OK);
+            EXPECT_EQ_I64(rec[v], v % 2 ? 0 : v * v);
+        }
+        EXPECT_STR_EQ(st[3].error, "v.cfg:3: k: variant 3 refused");
+        EXPECT_STR_EQ(st[2].error, "");
+    }
+}
+
+static int stop_now(void)
+{
+    return 1;
+}
+
+static void test_stop(void)
+{
+    int64_t rec[3];
+    sweep_status st[3];
+    sweep_config c = {.backend = SWEEP_FORK, .variants = 3, .jobs = 2,
+                      .record_size = sizeof(rec[0]), .run = square, .stop = stop_now};
+    err_t e = ERR_INIT;
+    EXPECT_EQ_I64(sweep_run(&c, rec, st, &e), -1);
+    EXPECT_STR_EQ(e.msg, "stopped");
+    EXPECT_EQ_I64(st[0].code, -1); /* never ran */
+}
+
+void test_sweep_register(void)
+{
+    TEST_SUITE("sweep", {"parse --vary", test_parse}, {"bad --vary specs", test_bad_specs},
+               {"variant order", test_order}, {"pool: failures are rows", test_pool},
+               {"pool: stop", test_stop});
 }
