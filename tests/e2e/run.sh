@@ -123,6 +123,7 @@ fi
 . tests/e2e/trace.sh
 . tests/e2e/layers.sh
 . tests/e2e/cmd.sh
+. tests/e2e/json.sh
 
 echo "e2e: $pass passed, $fail failed"
 [ "$fail" = 0 ]
