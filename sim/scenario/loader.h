@@ -8,11 +8,13 @@
  *               checks across keys
  *   preset.c    system presets (cluster.system) and their sources
  *   memfit.c    what one GPU holds, and the check that it fits
+ *   lex.c       a first pass over the text for libconfig's sharp edges
  */
 #ifndef MOESIM_SCENARIO_LOADER_H
 #define MOESIM_SCENARIO_LOADER_H
 
 #include <libconfig.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -46,10 +48,45 @@ typedef struct value {
     const char *s; /* string, enum name; borrowed from the tree or the table */
 } value;
 
+/* Limits of the text itself, checked before libconfig reads it (lex.c). */
+#define SCENARIO_MAX_STRING 4096 /* bytes of one string, adjacent literals joined */
+#define SCENARIO_MAX_DEPTH 64    /* groups and lists inside each other */
+#define SCENARIO_MAX_INCLUDE 8   /* @include inside @include */
+
+/* An integer literal libconfig reads as another value (wrapped past 32 bits
+ * without L, saturated past 64 bits): where it is and its true value. */
+typedef struct scenario_wide {
+    char file[256];   /* as libconfig names the file; "" for a string */
+    int line;         /* of the literal */
+    int name_line;    /* of the name it is assigned to */
+    char name[64];    /* that name; "" inside a list */
+    char text[40];    /* the literal as written */
+    int64_t value;    /* its value, when it fits 64 bits */
+    bool too_big;     /* it does not */
+} scenario_wide;
+
+typedef struct scenario_lex {
+    scenario_wide *wide; /* owned; scenario_lex_fini frees */
+    int n, cap;
+} scenario_lex;
+
+/* Lexes a file (and the files it includes, `depth` levels down already) or a
+ * string; `shown` names it in errors. 0, or -1 with e filled (ERR_INPUT). A
+ * file that cannot be opened is left for libconfig to report. */
+int scenario_lex_file(scenario_lex *x, const char *path, const char *shown, int depth,
+                      err_t *e);
+int scenario_lex_string(scenario_lex *x, const char *text, const char *name, err_t *e);
+/* The record of the literal assigned to `name` at (file, line); NULL if none.
+ * Borrowed from x. */
+const scenario_wide *scenario_lex_find(const scenario_lex *x, const char *file, int line,
+                                       const char *name);
+void scenario_lex_fini(scenario_lex *x);
+
 typedef struct loader {
     scenario *s;
     config_t *cfg;
     const char *name; /* file name for errors when libconfig has none */
+    const scenario_lex *lex; /* integers libconfig reads wrong; borrowed */
 } loader;
 
 typedef struct key_row key_row;
@@ -98,6 +135,11 @@ void scenario_allowed(const loader *L, const key_row *r, char *buf, size_t n);
 void scenario_describe(const config_setting_t *st, char *buf, size_t n);
 /* The loaded value of the int key `path` (0 if there is none). */
 int64_t scenario_key_int(const scenario *s, const char *path);
+/* The integer at st (an int setting) as the file wrote it, not as libconfig
+ * wrapped it; one beyond 64 bits fails naming r's key and range (r NULL:
+ * st's name). */
+int scenario_int_of(const loader *L, const key_row *r, const config_setting_t *st, int64_t *v,
+                    err_t *e);
 /* Applies "key.path=value" to the tree, as --set does. */
 int scenario_apply_set(loader *L, const char *set, err_t *e);
 

@@ -28,6 +28,7 @@
 #include "loader.h"
 
 #include <assert.h>
+#include <errno.h>
 #include <libconfig.h>
 #include <limits.h>
 #include <math.h>
@@ -465,6 +466,14 @@ int scenario_apply_set(loader *L, const char *set, err_t *e)
      * command line should not need to know that */
     size_t digits = strspn(val + (val[0] == '-'), "0123456789");
     int wide = digits > 9 && val[(val[0] == '-') + digits] == '\0';
+    errno = 0;
+    if (wide && (strtoll(val, NULL, 10), errno == ERANGE)) { /* L would saturate it */
+        char ok[512] = "a number that fits 64 bits";
+        if (row_find(key))
+            scenario_allowed(NULL, row_find(key), ok, sizeof(ok));
+        return err_set(e, ERR_INPUT, "--set", 0, key, "%s does not fit 64 bits; allowed: %s",
+                       val, ok);
+    }
     snprintf(text, sizeof(text), "v = %s%s;", val, wide ? "L" : "");
     if (!config_read_string(&tmp, text)) { /* not a libconfig value: a bare string */
         config_destroy(&tmp);
@@ -555,6 +564,58 @@ static int walk(loader *L, const config_setting_t *g, const char *prefix, err_t 
 
 /* ---- one row: read, default, bounds, store, check ---- */
 
+/* The integer the file wrote at st: libconfig's value, or the true one of
+ * a literal it wrapped (lex.c); one beyond 64 bits is refused. */
+int scenario_int_of(const loader *L, const key_row *r, const config_setting_t *st, int64_t *v,
+                    err_t *e)
+{
+    *v = config_setting_get_int64(st);
+    const char *file = config_setting_source_file(st);
+    const char *name = config_setting_name(st);
+    int line = (int)config_setting_source_line(st);
+    const scenario_wide *w =
+        L->lex && line > 0 ? scenario_lex_find(L->lex, file, line, name) : NULL;
+    if (!w)
+        return 0;
+    if (!w->too_big) {
+        *v = w->value;
+        return 0;
+    }
+    char ok[512];
+    if (r)
+        scenario_allowed(L, r, ok, sizeof(ok));
+    else
+        snprintf(ok, sizeof(ok), "a number that fits 64 bits");
+    return scenario_fail(L, st, r ? r->path : name, e, "%s does not fit 64 bits; allowed: %s",
+                         w->text, ok);
+}
+
+/* The offset of the first byte of s that is not well-formed UTF-8 (RFC 3629:
+ * no overlong forms, no surrogates, nothing above U+10FFFF), or -1. Every
+ * string reaches the JSON report or a message, which must stay UTF-8. */
+static long utf8_bad(const char *str)
+{
+    const unsigned char *s = (const unsigned char *)str;
+    for (long i = 0; s[i];) {
+        unsigned c = s[i];
+        int n = c < 0x80 ? 0 : (c & 0xE0) == 0xC0 ? 1 : (c & 0xF0) == 0xE0 ? 2
+                         : (c & 0xF8) == 0xF0 ? 3 : -1;
+        if (n < 0 || (n == 1 && c < 0xC2) || (n == 3 && c > 0xF4))
+            return i;
+        unsigned cp = n ? c & (0x3Fu >> n) : c;
+        for (int k = 1; k <= n; k++) {
+            if ((s[i + k] & 0xC0) != 0x80)
+                return i;
+            cp = cp << 6 | (s[i + k] & 0x3Fu);
+        }
+        if ((n == 2 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) ||
+            (n == 3 && (cp < 0x10000 || cp > 0x10FFFF)))
+            return i;
+        i += n + 1;
+    }
+    return -1;
+}
+
 /* Reads the setting st as row r wants it. */
 static int read_value(const loader *L, const key_row *r, const config_setting_t *st,
                       value *v, err_t *e)
@@ -562,17 +623,25 @@ static int read_value(const loader *L, const key_row *r, const config_setting_t 
     int t = config_setting_type(st);
     int is_int = t == CONFIG_TYPE_INT || t == CONFIG_TYPE_INT64;
     v->st = st;
+    long bad = t == CONFIG_TYPE_STRING ? utf8_bad(config_setting_get_string(st)) : -1;
+    if (bad >= 0)
+        return scenario_fail(L, st, r->path, e,
+                             "the text is not UTF-8 (byte 0x%02x at offset %ld); allowed: "
+                             "UTF-8 text",
+                             (unsigned char)config_setting_get_string(st)[bad], bad);
     switch (r->type) {
     case KT_INT:
     case KT_INT64:
         if (!is_int)
             return type_error(L, r, st, "an integer", e);
-        v->i = config_setting_get_int64(st);
-        return 0;
+        return scenario_int_of(L, r, st, &v->i, e);
     case KT_FLOAT:
-        if (is_int) /* "capacity_factor = 2" means 2.0: auto-convert is off, so do it here */
-            v->d = (double)config_setting_get_int64(st);
-        else if (t == CONFIG_TYPE_FLOAT)
+        if (is_int) { /* "capacity_factor = 2" means 2.0: auto-convert is off, so do it here */
+            int64_t i;
+            if (scenario_int_of(L, r, st, &i, e) < 0)
+                return -1;
+            v->d = (double)i;
+        } else if (t == CONFIG_TYPE_FLOAT)
             v->d = config_setting_get_float(st);
         else
             return type_error(L, r, st, "a number", e);
@@ -830,42 +899,42 @@ static int syntax_error(const config_t *cfg, const char *name, err_t *e)
                    config_error_text(cfg) ? config_error_text(cfg) : "syntax error");
 }
 
-int scenario_load_file(const char *path, const char *const *sets, int nsets, scenario *out,
-                       err_t *e)
+/* Lexes, parses and loads: the text (file NULL) or the file `path`. */
+static int load_from(const char *path, const char *text, const char *const *sets, int nsets,
+                     scenario *out, err_t *e)
 {
     memset(out, 0, sizeof(*out));
     err_clear(e);
     snprintf(out->file, sizeof(out->file), "%s", path);
+    if (utf8_bad(path) >= 0) /* it goes into the reports as it is */
+        return err_set(e, ERR_INPUT, NULL, 0, NULL,
+                       "the scenario file's name is not UTF-8; allowed: a name in UTF-8");
+    scenario_lex lex = {0};
     config_t cfg;
     config_init(&cfg);
-    int rc;
-    if (!config_read_file(&cfg, path)) {
+    int rc = text ? scenario_lex_string(&lex, text, path, e)
+                  : scenario_lex_file(&lex, path, path, 0, e);
+    if (rc == 0 && !(text ? config_read_string(&cfg, text) : config_read_file(&cfg, path))) {
         rc = syntax_error(&cfg, path, e);
-    } else {
-        loader L = {out, &cfg, path};
+    } else if (rc == 0) {
+        loader L = {out, &cfg, path, &lex};
         rc = load(&L, sets, nsets, e);
     }
     config_destroy(&cfg);
+    scenario_lex_fini(&lex);
     return rc;
+}
+
+int scenario_load_file(const char *path, const char *const *sets, int nsets, scenario *out,
+                       err_t *e)
+{
+    return load_from(path, NULL, sets, nsets, out, e);
 }
 
 int scenario_load_string(const char *text, const char *name, const char *const *sets,
                          int nsets, scenario *out, err_t *e)
 {
-    memset(out, 0, sizeof(*out));
-    err_clear(e);
-    snprintf(out->file, sizeof(out->file), "%s", name);
-    config_t cfg;
-    config_init(&cfg);
-    int rc;
-    if (!config_read_string(&cfg, text)) {
-        rc = syntax_error(&cfg, name, e);
-    } else {
-        loader L = {out, &cfg, name};
-        rc = load(&L, sets, nsets, e);
-    }
-    config_destroy(&cfg);
-    return rc;
+    return load_from(name, text, sets, nsets, out, e);
 }
 
 void scenario_fini(scenario *s)

@@ -937,10 +937,12 @@ static int check_logits(loader *L, const key_row *r, const value *v, err_t *e)
             int ct = config_setting_type(c);
             if (ct == CONFIG_TYPE_FLOAT)
                 x[(size_t)i * (size_t)experts + (size_t)j] = config_setting_get_float(c);
-            else if (ct == CONFIG_TYPE_INT || ct == CONFIG_TYPE_INT64)
-                x[(size_t)i * (size_t)experts + (size_t)j] =
-                    (double)config_setting_get_int64(c);
-            else {
+            else if (ct == CONFIG_TYPE_INT || ct == CONFIG_TYPE_INT64) {
+                int64_t iv;
+                if (scenario_int_of(L, NULL, c, &iv, e) < 0)
+                    return -1;
+                x[(size_t)i * (size_t)experts + (size_t)j] = (double)iv;
+            } else {
                 snprintf(key, sizeof(key), "%s[%d][%d]", r->path, i, j);
                 scenario_describe(c, what, sizeof(what));
                 return scenario_fail(L, c, key, e, "%s is not a number; allowed: a number", what);
