@@ -124,6 +124,7 @@ fi
 . tests/e2e/layers.sh
 . tests/e2e/cmd.sh
 . tests/e2e/json.sh
+. tests/e2e/harden.sh
 
 echo "e2e: $pass passed, $fail failed"
 [ "$fail" = 0 ]
