@@ -15,8 +15,6 @@
 
 #include <errno.h>
 #include <inttypes.h>
-#include <math.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -26,9 +24,7 @@
 #include "moesim/opts.h"
 #include "moesim/outfile.h"
 #include "moesim/play.h"
-#include "moesim/report.h"
 #include "moesim/scenario.h"
-#include "moesim/units.h"
 
 const char cmd_compare_usage[] =
     "usage: moesim compare [SCENARIO] --vary KEY=V1,V2,... [--vary ...] [options]\n"
@@ -62,278 +58,65 @@ const char cmd_compare_usage[] =
     "           --vary model.router.capacity_factor=1.0,1.25,2.0 --vary parallel.ep=4,8\n"
     "Columns and schemas: docs/compare.md.\n";
 
-void compare_plan_choice(const compare_plan *p, long index, int *choice)
+/* ---- the outputs' view of the sweep ---- */
+
+/* What the outputs say about the scenario; all borrowed. `sets` are the
+ * --set overrides (and "seed=N" from --seed) applied to every variant. */
+typedef struct compare_meta {
+    const char *name, *file;
+    uint64_t seed; /* the first variant's seed */
+    const char *const *sets;
+    int nsets;
+} compare_meta;
+
+/* The plain data compare_out writes from (compare_out.h): the plan's keys
+ * and values, each variant's values, its record and its error. Owns its
+ * arrays; sweep_view_fini releases them. */
+typedef struct sweep_view {
+    compare_out_sweep sw;
+    const char *key[SWEEP_MAX_VARY];
+    int nvalues[SWEEP_MAX_VARY];
+    const char *const *values[SWEEP_MAX_VARY];
+    const char **cell;
+    compare_out_record *rec;
+    const char **error;
+} sweep_view;
+
+/* Fills v from the plan and the results (all borrowed, and must outlive v);
+ * sets the records' throughput ratios. */
+static void sweep_view_init(sweep_view *v, const sweep_plan *p, const compare_meta *mt,
+                            const compare_result *results)
 {
-    sweep_plan_choice(p, index, choice);
-}
-
-/* ---- result records ---- */
-
-void compare_result_from_metrics(compare_result *r, const metrics *m)
-{
-    report_totals_t t;
-    metrics_summary d, c, st;
-    report_totals(m, &t);
-    metrics_series_summarize(&m->dispatch_all, &d);
-    metrics_series_summarize(&m->combine_all, &c);
-    metrics_series_summarize(&m->batch_time, &st);
-    memset(r, 0, sizeof(*r));
-    r->code = ERR_OK;
-    r->dropped_share = t.dropped_share;
-    r->gpu_load_max_over_mean = t.gpu_max_over_mean;
-    r->internode_byte_share = t.internode_share;
-    r->dispatch_p50_s = d.p50_s;
-    r->dispatch_p99_s = d.p99_s;
-    r->combine_p50_s = c.p50_s;
-    r->combine_p99_s = c.p99_s;
-    r->step_p50_s = st.p50_s;
-    r->throughput_tokens_per_s = t.throughput;
-    r->sim_time_ps = m->sim_time_ps;
-}
-
-void compare_ratios(compare_result *r, long n)
-{
-    double first = n > 0 ? r[0].throughput_tokens_per_s : 0;
-    for (long i = 0; i < n; i++)
-        r[i].throughput_ratio = first > 0 ? r[i].throughput_tokens_per_s / first : 0;
-}
-
-/* ---- the table ---- */
-
-/* The figures' columns: heading and width. */
-enum { COL_DROPPED, COL_GPU, COL_INTER, COL_DP50, COL_DP99, COL_CP50, COL_CP99, COL_STEP,
-       COL_THR, COL_RATIO, NCOLS };
-static const struct {
-    const char *head;
-    int width;
-} cols[NCOLS] = {{"dropped", 8},      {"gpu max/mean", 12}, {"inter-node", 10},
-                 {"dispatch p50", 12}, {"dispatch p99", 12}, {"combine p50", 11},
-                 {"combine p99", 11},  {"step p50", 9},      {"throughput", 14},
-                 {"vs first", 8}};
-
-/* Appends to buf (n bytes, k used); returns the new k, at most n - 1. */
-static size_t put(char *buf, size_t n, size_t k, const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 4, 5)))
-#endif
-    ;
-static size_t put(char *buf, size_t n, size_t k, const char *fmt, ...)
-{
-    if (n == 0 || k >= n - 1)
-        return k;
-    va_list ap;
-    va_start(ap, fmt);
-    int w = vsnprintf(buf + k, n - k, fmt, ap);
-    va_end(ap);
-    if (w < 0)
-        return k;
-    return k + (size_t)w < n - 1 ? k + (size_t)w : n - 1;
-}
-
-/* A varied key's column: as wide as the key or its widest value. */
-static int vary_width(const compare_vary *v)
-{
-    size_t w = strlen(v->key);
-    for (int i = 0; i < v->nvalues; i++)
-        if (strlen(v->value[i]) > w)
-            w = strlen(v->value[i]);
-    return w > 1000 ? 1000 : (int)w;
-}
-
-static char *fmt_time(double s, char *buf, size_t n)
-{
-    return units_format_time(sim_time_from_s(s), buf, n);
-}
-
-char *compare_format_heading(const compare_plan *p, char *buf, size_t n)
-{
-    size_t k = 0;
-    if (n)
-        buf[0] = '\0';
-    for (int i = 0; i < p->nvary; i++)
-        k = put(buf, n, k, "%s%*s", i ? "  " : "", vary_width(&p->vary[i]), p->vary[i].key);
-    for (int c = 0; c < NCOLS; c++)
-        k = put(buf, n, k, "%s%*s", k ? "  " : "", cols[c].width, cols[c].head);
-    return buf;
-}
-
-char *compare_format_row(const compare_plan *p, long index, const compare_result *r,
-                         char *buf, size_t n)
-{
-    int choice[COMPARE_MAX_VARY];
-    compare_plan_choice(p, index, choice);
-    char f[NCOLS][40];
-    snprintf(f[COL_DROPPED], sizeof(f[0]), "%.2f%%", 100.0 * r->dropped_share);
-    snprintf(f[COL_GPU], sizeof(f[0]), "%.3fx", r->gpu_load_max_over_mean);
-    snprintf(f[COL_INTER], sizeof(f[0]), "%.1f%%", 100.0 * r->internode_byte_share);
-    fmt_time(r->dispatch_p50_s, f[COL_DP50], sizeof(f[0]));
-    fmt_time(r->dispatch_p99_s, f[COL_DP99], sizeof(f[0]));
-    fmt_time(r->combine_p50_s, f[COL_CP50], sizeof(f[0]));
-    fmt_time(r->combine_p99_s, f[COL_CP99], sizeof(f[0]));
-    fmt_time(r->step_p50_s, f[COL_STEP], sizeof(f[0]));
-    double thr = r->throughput_tokens_per_s; /* as report.c prints it */
-    if (thr >= 1e6)
-        snprintf(f[COL_THR], sizeof(f[0]), "%.3f M tok/s", thr / 1e6);
-    else
-        snprintf(f[COL_THR], sizeof(f[0]), "%.1f k tok/s", thr / 1e3);
-    snprintf(f[COL_RATIO], sizeof(f[0]), "%.3fx", r->throughput_ratio);
-
-    size_t k = 0;
-    if (n)
-        buf[0] = '\0';
-    for (int i = 0; i < p->nvary; i++)
-        k = put(buf, n, k, "%s%*s", i ? "  " : "", vary_width(&p->vary[i]),
-                p->vary[i].value[choice[i]]);
-    for (int c = 0; c < NCOLS; c++)
-        k = put(buf, n, k, "%s%*s", k ? "  " : "", cols[c].width, f[c]);
-    return buf;
-}
-
-static size_t line_size(const compare_plan *p)
-{
-    size_t n = 256;
-    for (int c = 0; c < NCOLS; c++)
-        n += (size_t)cols[c].width + 2;
-    for (int i = 0; i < p->nvary; i++)
-        n += (size_t)vary_width(&p->vary[i]) + 2;
-    return n;
-}
-
-int compare_write_table(FILE *f, const compare_meta *mt, const compare_plan *p,
-                        const compare_result *r)
-{
-    size_t n = line_size(p);
-    char *line = xmalloc(n, "table line");
-    fprintf(f, "moesim %s compare: %s (seed %" PRIu64 "), %s, %ld variant%s\n", MOESIM_VERSION,
-            mt->name, mt->seed, mt->file, p->variants, p->variants == 1 ? "" : "s");
-    if (mt->nsets > 0) {
-        fputs("  every variant:", f);
-        for (int i = 0; i < mt->nsets; i++)
-            fprintf(f, " %s", mt->sets[i]);
-        fputc('\n', f);
-    }
-    fputc('\n', f);
-    fprintf(f, "%s\n", compare_format_heading(p, line, n));
-    for (long i = 0; i < p->variants; i++)
-        fprintf(f, "%s\n", compare_format_row(p, i, &r[i], line, n));
-    fputs("\ndispatch, combine: over batches and MoE layers; step: one forward pass;\n"
-          "vs first: throughput over the first row's\n",
-          f);
-    free(line);
-    return ferror(f) ? -1 : 0;
-}
-
-/* ---- JSON and CSV ---- */
-
-int compare_write_json(FILE *f, const compare_meta *mt, const compare_plan *p,
-                       const compare_result *r)
-{
-    fprintf(f, "{\n  \"schema\": \"%s\",\n  \"moesim_version\": \"%s\",\n", COMPARE_SCHEMA,
-            MOESIM_VERSION);
-    fputs("  \"scenario\": {\"name\": ", f);
-    report_json_str(f, mt->name);
-    fputs(", \"file\": ", f);
-    report_json_str(f, mt->file);
-    fprintf(f, ", \"seed\": %" PRIu64 ", \"set\": [", mt->seed);
-    for (int i = 0; i < mt->nsets; i++) {
-        fputs(i ? ", " : "", f);
-        report_json_str(f, mt->sets[i]);
-    }
-    fputs("]},\n  \"vary\": [\n", f);
+    memset(v, 0, sizeof(*v));
+    long n = p->variants;
+    v->cell = xcalloc((size_t)n * (size_t)(p->nvary ? p->nvary : 1), sizeof(*v->cell), "rows");
+    v->rec = xcalloc((size_t)n, sizeof(*v->rec), "records");
+    v->error = xcalloc((size_t)n, sizeof(*v->error), "row errors");
     for (int k = 0; k < p->nvary; k++) {
-        fputs("    {\"key\": ", f);
-        report_json_str(f, p->vary[k].key);
-        fputs(", \"values\": [", f);
-        for (int i = 0; i < p->vary[k].nvalues; i++) {
-            fputs(i ? ", " : "", f);
-            report_json_str(f, p->vary[k].value[i]);
-        }
-        fprintf(f, "]}%s\n", k + 1 < p->nvary ? "," : "");
+        v->key[k] = p->vary[k].key;
+        v->nvalues[k] = p->vary[k].nvalues;
+        v->values[k] = p->vary[k].value;
     }
-    fputs("  ],\n  \"variants\": [\n", f);
-    int choice[COMPARE_MAX_VARY];
-    for (long v = 0; v < p->variants; v++) {
-        const compare_result *x = &r[v];
-        compare_plan_choice(p, v, choice);
-        fputs("    {\"set\": {", f);
-        for (int k = 0; k < p->nvary; k++) {
-            fputs(k ? ", " : "", f);
-            report_json_str(f, p->vary[k].key);
-            fputs(": ", f);
-            report_json_str(f, p->vary[k].value[choice[k]]);
-        }
-        fputs("}, \"dropped_share\": ", f);
-        report_json_num(f, x->dropped_share);
-        fputs(", \"gpu_load_max_over_mean\": ", f);
-        report_json_num(f, x->gpu_load_max_over_mean);
-        fputs(", \"internode_byte_share\": ", f);
-        report_json_num(f, x->internode_byte_share);
-        fputs(", \"dispatch_s\": {\"p50\": ", f);
-        report_json_num(f, x->dispatch_p50_s);
-        fputs(", \"p99\": ", f);
-        report_json_num(f, x->dispatch_p99_s);
-        fputs("}, \"combine_s\": {\"p50\": ", f);
-        report_json_num(f, x->combine_p50_s);
-        fputs(", \"p99\": ", f);
-        report_json_num(f, x->combine_p99_s);
-        fputs("}, \"step_s\": {\"p50\": ", f);
-        report_json_num(f, x->step_p50_s);
-        fputs("}, \"throughput_tokens_per_s\": ", f);
-        report_json_num(f, x->throughput_tokens_per_s);
-        fputs(", \"throughput_ratio\": ", f);
-        report_json_num(f, x->throughput_ratio);
-        fprintf(f, ", \"sim_time_ps\": %" PRId64 "}%s\n", x->sim_time_ps,
-                v + 1 < p->variants ? "," : "");
+    int choice[SWEEP_MAX_VARY];
+    for (long i = 0; i < n; i++) {
+        sweep_plan_choice(p, i, choice);
+        for (int k = 0; k < p->nvary; k++)
+            v->cell[i * p->nvary + k] = p->vary[k].value[choice[k]];
+        v->rec[i] = results[i].fig;
+        v->error[i] = results[i].code == ERR_OK ? NULL : results[i].error;
     }
-    fputs("  ]\n}\n", f);
-    return ferror(f) ? -1 : 0;
+    compare_out_ratios(v->rec, n, v->error);
+    v->sw = (compare_out_sweep){.name = mt->name, .file = mt->file, .seed = mt->seed,
+                                .sets = mt->sets, .nsets = mt->nsets, .nkeys = p->nvary,
+                                .key = v->key, .nvalues = v->nvalues, .values = v->values,
+                                .nrows = n, .cell = v->cell, .rec = v->rec, .error = v->error};
 }
 
-/* A CSV field, quoted (RFC 4180) when it holds a comma, a quote or a line
- * break. */
-static void csv_str(FILE *f, const char *s)
+static void sweep_view_fini(sweep_view *v)
 {
-    if (!s[strcspn(s, ",\"\r\n")]) {
-        fputs(s, f);
-        return;
-    }
-    fputc('"', f);
-    for (; *s; s++) {
-        if (*s == '"')
-            fputc('"', f);
-        fputc(*s, f);
-    }
-    fputc('"', f);
-}
-
-int compare_write_csv(FILE *f, const compare_plan *p, const compare_result *r)
-{
-    for (int k = 0; k < p->nvary; k++) {
-        csv_str(f, p->vary[k].key);
-        fputc(',', f);
-    }
-    fputs("dropped_share,gpu_load_max_over_mean,internode_byte_share,dispatch_p50_s,"
-          "dispatch_p99_s,combine_p50_s,combine_p99_s,step_p50_s,throughput_tokens_per_s,"
-          "throughput_ratio\n",
-          f);
-    int choice[COMPARE_MAX_VARY];
-    for (long v = 0; v < p->variants; v++) {
-        const compare_result *x = &r[v];
-        compare_plan_choice(p, v, choice);
-        for (int k = 0; k < p->nvary; k++) {
-            csv_str(f, p->vary[k].value[choice[k]]);
-            fputc(',', f);
-        }
-        const double fig[] = {x->dropped_share,  x->gpu_load_max_over_mean,
-                              x->internode_byte_share, x->dispatch_p50_s,
-                              x->dispatch_p99_s, x->combine_p50_s,
-                              x->combine_p99_s,  x->step_p50_s,
-                              x->throughput_tokens_per_s, x->throughput_ratio};
-        for (size_t i = 0; i < sizeof(fig) / sizeof(fig[0]); i++)
-            fprintf(f, i ? ",%.12g" : "%.12g", fig[i]);
-        fputc('\n', f);
-    }
-    return ferror(f) ? -1 : 0;
+    free(v->cell);
+    free(v->rec);
+    free(v->error);
 }
 
 /* ---- options ---- */
@@ -453,7 +236,8 @@ static int run_variant(void *ctx, long index, void *record, err_t *e)
     if (cli_load(o->file, variant_sets(o, index, sets), o->nsets + o->plan.nvary, &s, e) == 0) {
         s.output.trace[0] = s.output.timeline[0] = '\0'; /* one file, many writers */
         if ((p = play_new(&s, e)) && play_run(p, NULL, NULL, e) == 0) {
-            compare_result_from_metrics(record, play_metrics(p));
+            compare_out_from_run(&((compare_result *)record)->fig, &s, play_metrics(p),
+                                 play_topo(p));
             rc = 0;
         }
     }
@@ -503,35 +287,15 @@ static long validate(const compare_opts *o, int say, compare_meta *mt, char *nam
     return loaded;
 }
 
-/* The table when some variant failed: its row says why (the writers of
- * compare_write_table take only complete results). */
+/* The table when some variant failed: its row says why. */
 static int write_table_with_errors(FILE *f, const compare_meta *mt, const sweep_plan *p,
                                    const compare_result *r)
 {
-    size_t n = 4096;
-    for (int i = 0; i < p->nvary; i++)
-        n += strlen(p->vary[i].key) + 1024;
-    char *line = xmalloc(n, "table line");
-    fprintf(f, "moesim %s compare: %s (seed %" PRIu64 "), %s, %ld variant%s\n", MOESIM_VERSION,
-            mt->name, mt->seed, mt->file, p->variants, p->variants == 1 ? "" : "s");
-    if (mt->nsets > 0) {
-        fputs("  every variant:", f);
-        for (int i = 0; i < mt->nsets; i++)
-            fprintf(f, " %s", mt->sets[i]);
-        fputc('\n', f);
-    }
-    fprintf(f, "\n%s\n", compare_format_heading(p, line, n));
-    for (long v = 0; v < p->variants; v++) {
-        if (r[v].code == ERR_OK)
-            fprintf(f, "%s\n", compare_format_row(p, v, &r[v], line, n));
-        else
-            fprintf(f, "%s  failed: %s\n", sweep_plan_label(p, v, line, n), r[v].error);
-    }
-    fputs("\ndispatch, combine: over batches and MoE layers; step: one forward pass;\n"
-          "vs first: throughput over the first row that ran\n",
-          f);
-    free(line);
-    return ferror(f) ? -1 : 0;
+    sweep_view view;
+    sweep_view_init(&view, p, mt, r);
+    int rc = compare_out_table(f, &view.sw);
+    sweep_view_fini(&view);
+    return rc;
 }
 
 /* Runs the variants into results; returns the count that failed (their
@@ -573,14 +337,16 @@ static int write_outputs(const compare_opts *o, const compare_meta *mt,
                          const compare_result *results, err_t *e)
 {
     outfile json = OUTFILE_INIT, csv = OUTFILE_INIT;
+    sweep_view view;
+    sweep_view_init(&view, &o->plan, mt, results);
     int rc = -1;
     if ((o->json && outfile_open(&json, o->json, e) < 0) ||
         (o->csv && outfile_open(&csv, o->csv, e) < 0))
         goto done;
     if (json.f) /* write errors show in commit */
-        compare_write_json(json.f, mt, &o->plan, results);
+        compare_out_json(json.f, &view.sw);
     if (csv.f)
-        compare_write_csv(csv.f, &o->plan, results);
+        compare_out_csv(csv.f, &view.sw);
     if (json.f && outfile_commit(&json, e) < 0)
         goto done;
     if (csv.f && outfile_commit(&csv, e) < 0) {
@@ -588,8 +354,7 @@ static int write_outputs(const compare_opts *o, const compare_meta *mt,
             remove(o->json); /* both files or neither */
         goto done;
     }
-    if (!o->quiet && (compare_write_table(stdout, mt, &o->plan, results) < 0 ||
-                      fflush(stdout) != 0)) {
+    if (!o->quiet && (compare_out_table(stdout, &view.sw) < 0 || fflush(stdout) != 0)) {
         err_set(e, ERR_RUN, "stdout", 0, NULL, "cannot write the table");
         goto done;
     }
@@ -597,6 +362,7 @@ static int write_outputs(const compare_opts *o, const compare_meta *mt,
 done:
     outfile_abort(&json);
     outfile_abort(&csv);
+    sweep_view_fini(&view);
     return rc;
 }
 
@@ -619,15 +385,10 @@ static int compare(compare_opts *o)
     if (failed < 0 || cmd_signal()) {
         rc = -1;
     } else if (failed > 0) {
-        long first = 0; /* "vs first": over the first row that ran */
-        while (first < n && results[first].code != ERR_OK)
-            first++;
-        compare_ratios(results + first, n - first);
         if (!o->quiet)
             write_table_with_errors(stdout, &mt, &o->plan, results);
         rc = ERR_RUN;
     } else {
-        compare_ratios(results, n);
         if (write_outputs(o, &mt, results, &e) < 0)
             rc = cmd_signal() ? -1 : cmd_print_err(stderr, "moesim compare", &e);
     }
