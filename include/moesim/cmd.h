@@ -53,7 +53,8 @@ int cmd_usage(const char *cmd, const char *fmt, ...)
 /* Installs the handlers of SIGINT, SIGTERM and SIGHUP: each only records
  * the signal (sigaction, SA_RESTART), and the command in progress stops at
  * its next check, removes its temporary files and returns
- * cmd_signal_status(). */
+ * cmd_signal_status(). A signal ignored when moesim starts (nohup's SIGHUP, a
+ * background job's SIGINT) stays ignored. */
 void cmd_signals_install(void);
 /* The first signal received since cmd_signals_install, or 0. Safe to call
  * often (one load). */

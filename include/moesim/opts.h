@@ -60,9 +60,6 @@ typedef struct opts {
 int opts_parse(const opts_spec *spec, int argc, char **argv, opts *o, err_t *e);
 void opts_fini(opts *o);
 
-/* The row of spec named `name`, or -1. */
-int opts_find(const opts_spec *spec, const char *name);
-
 /* The edit distance (Levenshtein) between a and b, at most 1000 bytes each
  * compared; for "did you mean". */
 int opts_distance(const char *a, const char *b);

@@ -1,7 +1,7 @@
 /*
  * scenario.h - a scenario file, parsed, checked and converted to units.
  *
- * Scenario files are libconfig text. The schema is one table (scenario.c):
+ * Scenario files are libconfig text. The schema is one table (schema.c):
  * each row a key path, its type and unit, bounds, default and help; the same
  * table drives parsing, `moesim check`, `--set` overrides and the key
  * reference in docs/scenario.md. Every error names file:line, the key, the

@@ -76,6 +76,7 @@ typedef struct coll_opts {
     int nsets;
     int op, op_given;
     double b, e, f;
+    const char *b_text, *e_text, *f_text; /* as given, for messages */
     const char *algo;
     int gpus;
     int moe;
@@ -136,12 +137,14 @@ static int take(coll_opts *o, int spec, const char *v)
         if (parse_size(v, spec == O_B ? &o->b : &o->e) < 0)
             return cmd_usage("collective", "size %.100s; expected a number of bytes with K, "
                                            "M or G, such as 1G", v);
+        *(spec == O_B ? &o->b_text : &o->e_text) = v;
         return 0;
     case O_F:
         errno = 0;
         o->f = strtod(v, &end);
         if (end == v || *end || errno || !(o->f > 1) || !isfinite(o->f))
             return cmd_usage("collective", "-f %.100s; allowed: a factor > 1", v);
+        o->f_text = v;
         return 0;
     case O_ALGO: o->algo = v; return 0;
     case O_GPUS: {
@@ -165,18 +168,19 @@ static int take(coll_opts *o, int spec, const char *v)
 static int check_sizes(const coll_opts *o)
 {
     if (!(o->b >= 1))
-        return cmd_usage("collective", "-b %.17g; allowed: a size of at least 1 byte", o->b);
-    if (o->b > MAX_SIZE || o->e > MAX_SIZE)
-        return cmd_usage("collective", "-%c %.17g bytes; allowed: sizes up to 1024G "
-                                       "(2^40 bytes)", o->b > MAX_SIZE ? 'b' : 'e',
-                         o->b > MAX_SIZE ? o->b : o->e);
+        return cmd_usage("collective", "-b %.100s; allowed: a size of at least 1 byte",
+                         o->b_text);
+    if (o->b > MAX_SIZE || o->e > MAX_SIZE) /* inf included */
+        return cmd_usage("collective", "-%c %.100s; allowed: sizes up to 1024G (2^40 bytes), "
+                                       "whose times fit the clock",
+                         o->b > MAX_SIZE ? 'b' : 'e', o->b > MAX_SIZE ? o->b_text : o->e_text);
     if (o->b > o->e)
         return cmd_usage("collective", "-b is larger than -e%s", "");
     double rows = floor(log(o->e * (1 + 1e-12) / o->b) / log(o->f)) + 1;
     if (rows > MAX_ROWS)
-        return cmd_usage("collective", "-b %.17g -e %.17g -f %.17g gives %.0f rows; allowed: "
+        return cmd_usage("collective", "-b %.40s -e %.40s -f %.40s gives %.0f rows; allowed: "
                                        "at most %d (a larger -f or a narrower range)",
-                         o->b, o->e, o->f, rows, MAX_ROWS);
+                         o->b_text, o->e_text, o->f_text, rows, MAX_ROWS);
     return 0;
 }
 
@@ -189,6 +193,7 @@ static int parse(int argc, char **argv, coll_opts *o)
     o->b = 8;
     o->e = 1024.0 * 1024 * 1024;
     o->f = 2;
+    o->b_text = "8", o->e_text = "1G", o->f_text = "2";
     err_t e = ERR_INIT;
     if (opts_parse(coll_spec, argc, argv, &o->raw, &e) < 0)
         return cmd_usage("collective", "%s", e.msg);

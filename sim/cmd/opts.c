@@ -26,7 +26,8 @@
 
 #define LONG_VAL 256 /* getopt_long's val for row i is LONG_VAL + i */
 
-int opts_find(const opts_spec *spec, const char *name)
+/* The row of spec named `name`, or -1. */
+static int opts_find(const opts_spec *spec, const char *name)
 {
     for (int i = 0; spec[i].name; i++)
         if (strcmp(spec[i].name, name) == 0)
@@ -145,6 +146,37 @@ static int add_item(const opts_spec *spec, int r, const char *value, opts *o, in
     return 0;
 }
 
+/* getopt_long takes any unambiguous prefix (--js for --json); moesim does
+ * not, so that a new option never changes what an old command line means.
+ * Walks the arguments as getopt will, skipping the values of options. */
+static int exact_names(const opts_spec *spec, int nspec, int argc, char **argv, err_t *e)
+{
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--") == 0)
+            return 0;
+        if (a[0] != '-' || a[1] == '\0')
+            continue;
+        if (a[1] != '-') { /* -b 8 or -b8: the value is the next word only in the first */
+            int r = row_of(spec, nspec, (unsigned char)a[1]);
+            i += r >= 0 && spec[r].arg != OPTS_FLAG && a[2] == '\0';
+            continue;
+        }
+        char name[64];
+        size_t len = strcspn(a + 2, "=");
+        snprintf(name, sizeof(name), "%.*s", (int)(len < sizeof(name) ? len : 0), a + 2);
+        int r = opts_find(spec, name);
+        if (r < 0 && strcmp(name, "help") != 0) {
+            char hint[96];
+            suggest(spec, a, hint, sizeof(hint));
+            return err_set(e, ERR_INPUT, NULL, 0, NULL, "unknown option --%.60s%s",
+                           len < sizeof(name) ? name : "(too long)", hint);
+        }
+        i += r >= 0 && spec[r].arg != OPTS_FLAG && a[2 + len] == '\0';
+    }
+    return 0;
+}
+
 int opts_parse(const opts_spec *spec, int argc, char **argv, opts *o, err_t *e)
 {
     int nspec = 0;
@@ -170,7 +202,7 @@ int opts_parse(const opts_spec *spec, int argc, char **argv, opts *o, err_t *e)
     o->pos = xcalloc((size_t)argc + 1, sizeof(*o->pos), "operands");
     opterr = 0;
     optind = 0;
-    int rc = 0, c;
+    int rc = exact_names(spec, nspec, argc, argv, e), c;
     while (rc == 0 && (c = getopt_long(argc, argv, shorts, lo, NULL)) != -1) {
         int r = c == '?' || c == ':' ? -2 : row_of(spec, nspec, c);
         if (r == -1)
@@ -303,15 +335,16 @@ static int inside(const opts_file *d, const resolved *dr, const resolved *a)
     return 0;
 }
 
-static int clash(const opts_file *a, const opts_file *b, err_t *e)
+/* a and b name one file (path: the one to show). */
+static int clash(const opts_file *a, const opts_file *b, const char *path, err_t *e)
 {
     if (a->output && b->output)
-        return err_set(e, ERR_INPUT, b->path, 0, NULL,
+        return err_set(e, ERR_INPUT, path, 0, NULL,
                        "%s and %s name the same file; allowed: a file of its own for each "
                        "output", a->opt, b->opt);
     const opts_file *in = a->output ? b : a, *out = a->output ? a : b;
-    return err_set(e, ERR_INPUT, out->path, 0, NULL,
-                   "%s names the %s, which this command reads; allowed: a file it does not "
+    return err_set(e, ERR_INPUT, path, 0, NULL,
+                   "%s names %s, which this command reads; allowed: a file it does not "
                    "read", out->opt, in->opt);
 }
 
@@ -334,9 +367,12 @@ int opts_check_files(const opts_file *f, int n, err_t *e)
         for (int j = 0; j < i && rc == 0; j++) {
             if (!r[j].canon || !r[i].canon || (!f[i].output && !f[j].output))
                 continue;
-            if (same(&r[i], &r[j]) || (f[i].inside && inside(&f[i], &r[i], &r[j])) ||
-                (f[j].inside && inside(&f[j], &r[j], &r[i])))
-                rc = clash(&f[j], &f[i], e);
+            if (same(&r[i], &r[j]))
+                rc = clash(&f[j], &f[i], f[i].path, e);
+            else if (f[i].inside && inside(&f[i], &r[i], &r[j]))
+                rc = clash(&f[j], &f[i], f[j].path, e);
+            else if (f[j].inside && inside(&f[j], &r[j], &r[i]))
+                rc = clash(&f[j], &f[i], f[i].path, e);
         }
     }
     for (int i = 0; i < n; i++)

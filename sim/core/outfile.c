@@ -65,6 +65,31 @@ static int open_failed(outfile *o, const char *path, int err, err_t *e)
     return err_set(e, ERR_RUN, path, 0, NULL, "cannot write: %s", strerror(err));
 }
 
+/* Creates o->tmp beside o->path: "<path>.tmp.<pid>", or, where the base name
+ * is too long to take the suffix (NAME_MAX is 255 bytes on Linux), its first
+ * 100 bytes, ".tmp.<pid>" and a number that makes it new. Returns the
+ * descriptor, or -1 with errno set. */
+static int open_tmp(outfile *o)
+{
+    const char *slash = strrchr(o->path, '/');
+    size_t dir = slash ? (size_t)(slash - o->path) + 1 : 0;
+    size_t base = strlen(o->path) - dir;
+    size_t n = strlen(o->path) + 48;
+    o->tmp = xmalloc(n, "temporary file name");
+    if (base + 24 <= 255) {
+        snprintf(o->tmp, n, "%s.tmp.%ld", o->path, (long)getpid());
+        return open(o->tmp, O_WRONLY | O_CREAT | O_TRUNC, 0666);
+    }
+    for (int k = 0; k < 1000; k++) {
+        snprintf(o->tmp, n, "%.*s.tmp.%ld.%d", (int)(dir + 100), o->path, (long)getpid(), k);
+        int fd = open(o->tmp, O_WRONLY | O_CREAT | O_EXCL, 0666);
+        if (fd >= 0 || errno != EEXIST)
+            return fd;
+    }
+    errno = EEXIST;
+    return -1;
+}
+
 int outfile_open(outfile *o, const char *path, err_t *e)
 {
     *o = (outfile)OUTFILE_INIT;
@@ -84,10 +109,7 @@ int outfile_open(outfile *o, const char *path, err_t *e)
     }
     if (!(o->path = follow(path)))
         return open_failed(o, path, errno, e);
-    size_t n = strlen(o->path) + 32;
-    o->tmp = xmalloc(n, "temporary file name");
-    snprintf(o->tmp, n, "%s.tmp.%ld", o->path, (long)getpid());
-    int fd = open(o->tmp, O_WRONLY | O_CREAT | O_TRUNC, 0666);
+    int fd = open_tmp(o);
     if (fd < 0)
         return open_failed(o, path, errno, e);
     if (exists) /* the replacement keeps the mode of what it replaces */

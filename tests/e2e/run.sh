@@ -122,7 +122,9 @@ fi
 . tests/e2e/compare.sh
 . tests/e2e/trace.sh
 . tests/e2e/layers.sh
+. tests/e2e/cmd.sh
 . tests/e2e/json.sh
+. tests/e2e/harden.sh
 
 echo "e2e: $pass passed, $fail failed"
 [ "$fail" = 0 ]
