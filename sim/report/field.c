@@ -131,6 +131,11 @@ static void g_rshare(const field_src *src, field_value *v) { v->r = src->tot.rer
 static void g_gpu_mom(const field_src *src, field_value *v) { v->r = src->tot.gpu_max_over_mean; }
 static void g_a2a(const field_src *src, field_value *v) { v->r = M->a2a_bytes; }
 static void g_inter(const field_src *src, field_value *v) { v->r = src->tot.internode_share; }
+static void g_unrouted(const field_src *src, field_value *v)
+{
+    for (int i = 0; i < M->moe_layers; i++)
+        v->i += M->layer[i].unrouted;
+}
 static void g_step(const field_src *src, field_value *v)
 {
     metrics_series_summarize(&M->batch_time, &v->st);
@@ -349,6 +354,8 @@ static const field fields[] = {
     {"activations_bytes", G(MEMORY), FIELD_REAL, "B", g_acts, "its activations"},
     {"hbm_bytes", G(MEMORY), FIELD_REAL, "B", g_hbm, "cluster.gpu's HBM"},
     {"checked", G(MEMORY), FIELD_BOOL, "", g_checked, "cluster.check_memory"},
+    {"unrouted_tokens", G(TOTALS), FIELD_INT, "tokens", g_unrouted,
+     "the layers' unrouted_tokens summed: token-layers that got no expert (expert_choice)"},
 
     /* one per MoE layer (layers[], layers.csv) */
     {"layer", LAYER, FIELD_INT, "", l_layer, "index among all layers (0-based)",
