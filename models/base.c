@@ -77,31 +77,6 @@ void err_format(const err_t *e, char *buf, size_t n)
         snprintf(buf, n, "%s%s", where, e->msg);
 }
 
-int err_print(FILE *f, const char *prefix, const err_t *e)
-{
-    char buf[1400];
-    err_format(e, buf, sizeof(buf));
-    if (prefix)
-        fprintf(f, "%s: %s\n", prefix, buf);
-    else
-        fprintf(f, "%s\n", buf);
-    return e->code == ERR_OK ? ERR_RUN : (int)e->code;
-}
-
-int err_usage(const char *cmd, const char *fmt, ...)
-{
-    fprintf(stderr, "moesim%s%s: ", cmd ? " " : "", cmd ? cmd : "");
-    va_list ap;
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    if (cmd)
-        fprintf(stderr, "; see 'moesim %s --help'\n", cmd);
-    else
-        fprintf(stderr, "; see 'moesim help'\n");
-    return ERR_INPUT;
-}
-
 void err_list_divisors(int n, char *buf, size_t size)
 {
     size_t k = 0;
@@ -155,6 +130,19 @@ char *xstrdup(const char *s, const char *what)
     return p;
 }
 
+const char *enum_name(const char *const *names, int count, int v)
+{
+    return (v >= 0 && v < count) ? names[v] : "?";
+}
+
+int enum_find(const char *const *names, int count, const char *s)
+{
+    for (int i = 0; s && i < count; i++)
+        if (strcmp(s, names[i]) == 0)
+            return i;
+    return -1;
+}
+
 static const struct {
     const char *name;
     int bytes;
@@ -177,7 +165,7 @@ const char *dtype_name(dtype_t t)
 
 int dtype_parse(const char *s, dtype_t *out)
 {
-    for (int i = 0; i < DTYPE_COUNT; i++) {
+    for (int i = 0; s && i < DTYPE_COUNT; i++) {
         if (strcmp(s, dtypes[i].name) == 0) {
             *out = (dtype_t)i;
             return 0;

@@ -357,3 +357,53 @@ int capacity_apply(const capacity_config *cfg, int experts, int top_k, int ranks
                              (1.0 - cfg->ema) * counts->ema[i];
     return 0;
 }
+
+/* ---- names ---- */
+
+static const char *const scope_names[CAPACITY_SCOPE_COUNT] = {"rank", "global"};
+
+const char *capacity_scope_name(capacity_scope v)
+{
+    return enum_name(scope_names, CAPACITY_SCOPE_COUNT, (int)v);
+}
+
+int capacity_scope_parse(const char *s, capacity_scope *out)
+{
+    int v = enum_find(scope_names, CAPACITY_SCOPE_COUNT, s);
+    if (v < 0)
+        return -1;
+    *out = (capacity_scope)v;
+    return 0;
+}
+
+static const char *const overflow_names[CAPACITY_OVERFLOW_COUNT] = {"drop", "dropless", "reroute", "adaptive"};
+
+const char *capacity_overflow_name(capacity_overflow v)
+{
+    return enum_name(overflow_names, CAPACITY_OVERFLOW_COUNT, (int)v);
+}
+
+int capacity_overflow_parse(const char *s, capacity_overflow *out)
+{
+    int v = enum_find(overflow_names, CAPACITY_OVERFLOW_COUNT, s);
+    if (v < 0)
+        return -1;
+    *out = (capacity_overflow)v;
+    return 0;
+}
+
+static const char *const priority_names[CAPACITY_PRIORITY_COUNT] = {"order", "score"};
+
+const char *capacity_priority_name(capacity_priority v)
+{
+    return enum_name(priority_names, CAPACITY_PRIORITY_COUNT, (int)v);
+}
+
+int capacity_priority_parse(const char *s, capacity_priority *out)
+{
+    int v = enum_find(priority_names, CAPACITY_PRIORITY_COUNT, s);
+    if (v < 0)
+        return -1;
+    *out = (capacity_priority)v;
+    return 0;
+}

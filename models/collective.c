@@ -78,27 +78,20 @@ static void add(coll_plan *p, int src, int dst, double bytes)
     p->off[p->phases] = p->nflows;
 }
 
+static const char *const a2a_names[COLL_A2A_COUNT] = {"direct", "pairwise", "hierarchical"};
+
 const char *coll_a2a_name(coll_a2a_algo a)
 {
-    switch (a) {
-    case COLL_A2A_DIRECT:
-        return "direct";
-    case COLL_A2A_PAIRWISE:
-        return "pairwise";
-    case COLL_A2A_HIERARCHICAL:
-        return "hierarchical";
-    }
-    return "?";
+    return enum_name(a2a_names, COLL_A2A_COUNT, (int)a);
 }
 
 int coll_a2a_parse(const char *s, coll_a2a_algo *out)
 {
-    for (int a = COLL_A2A_DIRECT; a <= COLL_A2A_HIERARCHICAL; a++)
-        if (strcmp(s, coll_a2a_name((coll_a2a_algo)a)) == 0) {
-            *out = (coll_a2a_algo)a;
-            return 0;
-        }
-    return -1;
+    int v = enum_find(a2a_names, COLL_A2A_COUNT, s);
+    if (v < 0)
+        return -1;
+    *out = (coll_a2a_algo)v;
+    return 0;
 }
 
 /* Transfers are generated in (src, dst) order within a phase, so a plan,
@@ -154,6 +147,8 @@ void coll_alltoallv(coll_plan *p, const topo_t *t, coll_a2a_algo algo, const dou
                 add(p, s, proxy, rdma);
             }
         }
+        break;
+    case COLL_A2A_COUNT: /* not an algorithm: an empty plan */
         break;
     }
 }

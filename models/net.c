@@ -86,8 +86,8 @@ void net_analytical(const topo_t *t, const double *bytes, net_result *out, doubl
             double b = row[d];
             if (!(b > 0) || s == d) /* no bytes, or a local copy: no link */
                 continue;
-            const int *links;
-            int n = topo_route(t, s, d, &links);
+            int links[TOPO_MAX_HOPS];
+            int n = topo_route(t, s, d, links);
             sim_time_t lat = 0;
             for (int h = 0; h < n; h++) {
                 lb[links[h]] += b;
@@ -123,8 +123,8 @@ void net_analytical_list(const topo_t *t, int n, const int *src, const int *dst,
     for (int i = 0; i < n; i++) {
         if (!(bytes[i] > 0) || src[i] == dst[i])
             continue;
-        const int *links;
-        int h = topo_route(t, src[i], dst[i], &links);
+        int links[TOPO_MAX_HOPS];
+        int h = topo_route(t, src[i], dst[i], links);
         sim_time_t lat = 0;
         for (int k = 0; k < h; k++) {
             lb[links[k]] += bytes[i];
@@ -328,4 +328,22 @@ void net_maxmin_solve(net_maxmin_t *m, int nlinks, const double *cap, int nflows
                 heap_push(m, (heap_ent){m->rem[k] / m->n[k], k, m->ver[k]});
         }
     }
+}
+
+/* ---- names ---- */
+
+static const char *const model_names[NET_MODEL_COUNT] = {"analytical", "flow"};
+
+const char *net_model_name(net_model v)
+{
+    return enum_name(model_names, NET_MODEL_COUNT, (int)v);
+}
+
+int net_model_parse(const char *s, net_model *out)
+{
+    int v = enum_find(model_names, NET_MODEL_COUNT, s);
+    if (v < 0)
+        return -1;
+    *out = (net_model)v;
+    return 0;
 }

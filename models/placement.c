@@ -710,3 +710,21 @@ double placement_migration_bytes(const placement *from, const placement *to,
     free(m);
     return n < 0 ? -1 : n * expert_bytes;
 }
+
+/* ---- names ---- */
+
+static const char *const strategy_names[PLACEMENT_STRATEGY_COUNT] = {"contiguous", "round_robin", "random", "balanced", "eplb", "topology_aware", "dynamic"};
+
+const char *placement_strategy_name(placement_strategy v)
+{
+    return enum_name(strategy_names, PLACEMENT_STRATEGY_COUNT, (int)v);
+}
+
+int placement_strategy_parse(const char *s, placement_strategy *out)
+{
+    int v = enum_find(strategy_names, PLACEMENT_STRATEGY_COUNT, s);
+    if (v < 0)
+        return -1;
+    *out = (placement_strategy)v;
+    return 0;
+}

@@ -71,19 +71,6 @@
  * (DeepSeek-V3 has 256); wider routers take one heap row per call. */
 #define ROUTER_STACK_EXPERTS 512
 
-static const char *kind_name(router_kind k)
-{
-    switch (k) {
-    case ROUTER_SOFTMAX_TOPK: return "softmax_topk";
-    case ROUTER_TOPK_SOFTMAX: return "topk_softmax";
-    case ROUTER_SIGMOID_BIAS: return "sigmoid_bias";
-    case ROUTER_NOISY_TOPK: return "noisy_topk";
-    case ROUTER_EXPERT_CHOICE: return "expert_choice";
-    case ROUTER_HASH: return "hash";
-    }
-    return "?";
-}
-
 int router_check(const router_config *cfg, err_t *e)
 {
     if ((unsigned)cfg->kind > (unsigned)ROUTER_HASH)
@@ -110,7 +97,7 @@ int router_check(const router_config *cfg, err_t *e)
         return err_set(e, ERR_INPUT, NULL, 0, "model.router.groups",
                        "%d groups with router kind \"%s\"; allowed: 1 (group-limited routing "
                        "applies to softmax_topk, topk_softmax, sigmoid_bias, noisy_topk)", g,
-                       kind_name(cfg->kind));
+                       router_kind_name(cfg->kind));
     if (g > 1 && cfg->top_k > tg * (cfg->experts / g))
         return err_set(e, ERR_INPUT, NULL, 0, "model.top_k",
                        "top_k %d is more than the %d experts of %d groups; allowed: at most "
@@ -887,4 +874,22 @@ double router_aux_loss(int experts, const int64_t *counts, const double *prob_su
     for (int i = 0; i < experts; i++)
         acc += ((double)counts[i] / (double)total) * (prob_sum[i] / (double)tokens);
     return (double)experts * acc;
+}
+
+/* ---- names ---- */
+
+static const char *const router_kind_names[ROUTER_KIND_COUNT] = {"softmax_topk", "topk_softmax", "sigmoid_bias", "noisy_topk", "expert_choice", "hash"};
+
+const char *router_kind_name(router_kind v)
+{
+    return enum_name(router_kind_names, ROUTER_KIND_COUNT, (int)v);
+}
+
+int router_kind_parse(const char *s, router_kind *out)
+{
+    int v = enum_find(router_kind_names, ROUTER_KIND_COUNT, s);
+    if (v < 0)
+        return -1;
+    *out = (router_kind)v;
+    return 0;
 }

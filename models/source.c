@@ -189,6 +189,8 @@ static int check(const source_config *cfg, err_t *e)
                                i / (size_t)cfg->experts, i % (size_t)cfg->experts,
                                cfg->fixed_logits[i]);
         return 0;
+    case SOURCE_KIND_COUNT: /* not a kind: refused below */
+        break;
     }
     return err_set(e, ERR_INPUT, NULL, 0, "workload.source.kind",
                    "unknown source kind %d; allowed: synthetic, fixed, popularity",
@@ -311,6 +313,8 @@ static void draw_popularity(source_t *s, const source_config *cfg, gsl_rng *init
             case SOURCE_LOGNORMAL:
                 w = exp(gsl_ran_gaussian_ziggurat(init, cfg->sigma));
                 break;
+            case SOURCE_DIST_COUNT: /* check() refused it */
+                break;
             }
             lw[i] = w > 0 ? log(w) : -1e3;
         }
@@ -352,6 +356,7 @@ source_t *source_new(const source_config *cfg, gsl_rng *init, err_t *e)
         break;
     }
     case SOURCE_TRACE: /* check() refused it */
+    case SOURCE_KIND_COUNT:
         break;
     }
     return s;
@@ -702,6 +707,41 @@ void source_logits(source_t *s, int layer, double *logits)
                    E * sizeof(*logits));
         break;
     case SOURCE_TRACE: /* never built (source_new refuses it) */
+    case SOURCE_KIND_COUNT:
         break;
     }
+}
+
+/* ---- names ---- */
+
+static const char *const kind_names[SOURCE_KIND_COUNT] = {"synthetic", "fixed", "popularity", "trace"};
+
+const char *source_kind_name(source_kind v)
+{
+    return enum_name(kind_names, SOURCE_KIND_COUNT, (int)v);
+}
+
+int source_kind_parse(const char *s, source_kind *out)
+{
+    int v = enum_find(kind_names, SOURCE_KIND_COUNT, s);
+    if (v < 0)
+        return -1;
+    *out = (source_kind)v;
+    return 0;
+}
+
+static const char *const dist_names[SOURCE_DIST_COUNT] = {"uniform", "zipf", "hot", "lognormal"};
+
+const char *source_dist_name(source_dist v)
+{
+    return enum_name(dist_names, SOURCE_DIST_COUNT, (int)v);
+}
+
+int source_dist_parse(const char *s, source_dist *out)
+{
+    int v = enum_find(dist_names, SOURCE_DIST_COUNT, s);
+    if (v < 0)
+        return -1;
+    *out = (source_dist)v;
+    return 0;
 }

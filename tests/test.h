@@ -88,6 +88,30 @@ static inline play_t *test_play_run(const char *file, const char *text,
     return p;
 }
 
+/* An enum's name table (issue 10): every value's name parses back to the
+ * value, an unknown name and NULL are -1 and leave *out alone, and the name of
+ * COUNT (one past the last) is "?", not a read past the table. */
+#define EXPECT_NAME_TABLE(type, name_fn, parse_fn, count)                               \
+    do {                                                                                \
+        for (int v_ = 0; v_ < (int)(count); v_++) {                                     \
+            type got_ = (type)(count);                                                  \
+            const char *nm_ = name_fn((type)v_);                                        \
+            char m_[256];                                                               \
+            TEST_MSG_(m_, #type " %d: name \"%s\" parses to %d", v_, nm_,                \
+                      parse_fn(nm_, &got_) == 0 ? (int)got_ : -1);                      \
+            CU_assertImplementation(strcmp(nm_, "?") != 0 && parse_fn(nm_, &got_) == 0 \
+                                        && (int)got_ == v_,                             \
+                                    __LINE__, m_, __FILE__, "", CU_FALSE);              \
+        }                                                                               \
+        type keep_ = (type)0;                                                           \
+        EXPECT_EQ_I64(parse_fn("no-such-name", &keep_), -1);                            \
+        EXPECT_EQ_I64(parse_fn("", &keep_), -1);                                        \
+        EXPECT_EQ_I64(parse_fn(NULL, &keep_), -1);                                      \
+        EXPECT_EQ_I64(keep_, 0);                                                        \
+        EXPECT_TRUE(strcmp(name_fn((type)(count)), "?") == 0);                          \
+        EXPECT_TRUE(strcmp(name_fn((type)-1), "?") == 0);                               \
+    } while (0)
+
 /* Adds a suite and its tests: TEST_SUITE("engine", {"ordering", test_order}, ...). */
 #define TEST_SUITE(name, ...)                                                           \
     do {                                                                                \

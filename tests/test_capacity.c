@@ -393,6 +393,14 @@ static void test_bad_input(void)
     capacity_counts_fini(&n);
 }
 
+/* One name table per enum (issue 10): names round-trip, unknown is -1. */
+static void test_names(void)
+{
+    EXPECT_NAME_TABLE(capacity_scope, capacity_scope_name, capacity_scope_parse, CAPACITY_SCOPE_COUNT);
+    EXPECT_NAME_TABLE(capacity_overflow, capacity_overflow_name, capacity_overflow_parse, CAPACITY_OVERFLOW_COUNT);
+    EXPECT_NAME_TABLE(capacity_priority, capacity_priority_name, capacity_priority_parse, CAPACITY_PRIORITY_COUNT);
+}
+
 /* Issue 16: min_capacity = 9223372036854775807L with pad_to_capacity
  * overflowed the padding summed over scopes; it saturates. */
 static void test_padding_saturates(void)
@@ -426,5 +434,6 @@ void test_capacity_register(void)
                {"adaptive capacity follows the load", test_adaptive},
                {"padding counts the empty slots", test_padding},
                {"bad input names the key", test_bad_input},
+               {"name tables: every value round-trips, unknown is -1", test_names},
                {"padding saturates (issue 16)", test_padding_saturates});
 }

@@ -194,6 +194,12 @@ static void test_row_bytes(void)
     EXPECT_EQ_I64(coll_a2a_parse("ring", &a), -1);
 }
 
+/* One name table per enum (issue 10): names round-trip, unknown is -1. */
+static void test_names(void)
+{
+    EXPECT_NAME_TABLE(coll_a2a_algo, coll_a2a_name, coll_a2a_parse, COLL_A2A_COUNT);
+}
+
 void test_collective_register(void)
 {
     CU_pSuite s = CU_add_suite("collective", NULL, NULL);
@@ -204,4 +210,5 @@ void test_collective_register(void)
     CU_add_test(s, "all-reduce hierarchical 2x2", test_allreduce_hierarchical);
     CU_add_test(s, "all-gather, reduce-scatter", test_allgather_reducescatter);
     CU_add_test(s, "row bytes, names", test_row_bytes);
+    CU_add_test(s, "name tables: every value round-trips, unknown is -1", test_names);
 }

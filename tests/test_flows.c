@@ -227,7 +227,7 @@ static void test_play_flow_model(void)
         memset(&s, 0, sizeof(s));
         err_t e = ERR_INIT;
         CU_ASSERT_EQUAL_FATAL(scenario_load_file("tests/e2e/two-gpus.cfg", sets, 2, &s, &e), 0);
-        EXPECT_EQ_I64(s.network.model, NETMODEL_FLOW);
+        EXPECT_EQ_I64(s.network.model, NET_FLOW);
         play_t *p = play_new(&s, &e);
         CU_ASSERT_PTR_NOT_NULL_FATAL(p);
         EXPECT_EQ_I64(play_run(p, NULL, NULL, &e), 0);

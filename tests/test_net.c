@@ -135,6 +135,12 @@ static void test_uniform_1024(void)
     topo_free(t);
 }
 
+/* One name table per enum (issue 10): names round-trip, unknown is -1. */
+static void test_names(void)
+{
+    EXPECT_NAME_TABLE(net_model, net_model_name, net_model_parse, NET_MODEL_COUNT);
+}
+
 /* Issue 16: "1 B/s" and "9000000 s" links gave drains and latency sums
  * past 2^63 ps that wrapped; they saturate at SIM_TIME_MAX. */
 static void test_beyond_the_clock_saturates(void)
@@ -177,5 +183,6 @@ void test_net_register(void)
                {"latency only where bytes", test_latency_only_where_bytes},
                {"self and zero traffic", test_self_and_zero},
                {"uniform 1024 GPUs", test_uniform_1024},
+               {"name tables: every value round-trips, unknown is -1", test_names},
                {"times beyond the clock saturate (issue 16)", test_beyond_the_clock_saturates});
 }

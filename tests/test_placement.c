@@ -476,6 +476,17 @@ static void test_count(void)
     EXPECT_NEAR(load[2], 4, 0);
 }
 
+/* One name table per enum (issue 10): names round-trip, unknown is -1. */
+static void test_names(void)
+{
+    EXPECT_NAME_TABLE(placement_strategy, placement_strategy_name, placement_strategy_parse,
+                      PLACEMENT_STRATEGY_COUNT);
+    /* every strategy placement_build knows has a name in the table */
+    placement_strategy st;
+    EXPECT_EQ_I64(placement_strategy_parse("topology_aware", &st), 0);
+    EXPECT_TRUE(placement_strategy_known(placement_strategy_name(st)));
+}
+
 void test_placement_register(void)
 {
     TEST_SUITE("placement", {"contiguous", test_contiguous},
@@ -493,5 +504,6 @@ void test_placement_register(void)
                {"migration bytes = weights moved", test_moves_eplb},
                {"align by hand", test_align_by_hand},
                {"align never adds copies", test_align_never_worse},
-               {"warm-up counts", test_count});
+               {"warm-up counts", test_count},
+               {"name tables: every value round-trips, unknown is -1", test_names});
 }

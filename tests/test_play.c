@@ -455,9 +455,15 @@ static void expect_beyond(void (*edit)(scenario *), const char *const *sets, int
 }
 
 static void slow_flops(scenario *s) { s->cluster.gpu.peak_flops[DTYPE_BF16] = 1e-3; }
-static void slow_link(scenario *s) { s->cluster.intra_bw_Bps = 1e-9; }
-static void long_latency(scenario *s) { s->cluster.intra_lat_ps = INT64_C(9000000000000000000); }
-static void half_latency(scenario *s) { s->cluster.intra_lat_ps = INT64_C(5000000000000000000); }
+static void slow_link(scenario *s) { s->cluster.topo.intra_bw_Bps = 1e-9; }
+static void long_latency(scenario *s)
+{
+    s->cluster.topo.intra_lat_ps = SIM_S(9000000);
+}
+static void half_latency(scenario *s)
+{
+    s->cluster.topo.intra_lat_ps = SIM_S(5000000);
+}
 static void huge_floor(scenario *s)
 {
     s->model.capacity.overflow = CAPACITY_DROP;

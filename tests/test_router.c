@@ -585,6 +585,12 @@ static void test_bad_groups(void)
     EXPECT_STR_CONTAINS(e.msg, "expert_choice");
 }
 
+/* One name table per enum (issue 10): names round-trip, unknown is -1. */
+static void test_names(void)
+{
+    EXPECT_NAME_TABLE(router_kind, router_kind_name, router_kind_parse, ROUTER_KIND_COUNT);
+}
+
 void test_router_register(void);
 void test_router_register(void)
 {
@@ -604,5 +610,6 @@ void test_router_register(void)
                {"noisy_topk: std 0, seeded noise, distinct", test_noisy},
                {"expert_choice: fixed count per expert, unrouted", test_expert_choice},
                {"hash: distinct, by token id, uniform", test_hash},
-               {"group config errors", test_bad_groups});
+               {"group config errors", test_bad_groups},
+               {"name tables: every value round-trips, unknown is -1", test_names});
 }

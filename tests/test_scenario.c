@@ -64,10 +64,10 @@ static void test_good(void)
     EXPECT_STR_CONTAINS(s.cluster.gpu.name, "H800-SXM");
     EXPECT_NEAR(s.cluster.gpu.hbm_bytes, 64.0 * 1073741824.0, 0);
     EXPECT_NEAR(s.cluster.gpu.compute_eff, 0.5, 0);
-    EXPECT_EQ_I64(s.cluster.inter_kind, INTER_ROCE);
-    EXPECT_NEAR(s.cluster.inter_bw_Bps, 25e9, 0);
-    EXPECT_EQ_I64(s.cluster.inter_lat_ps, 3600000); /* the RoCE default */
-    EXPECT_NEAR(s.cluster.intra_bw_Bps, s.cluster.gpu.nvlink_bw_Bps, 0);
+    EXPECT_EQ_I64(s.cluster.inter_kind, TOPO_INTER_ROCE);
+    EXPECT_NEAR(s.cluster.topo.inter_bw_Bps, 25e9, 0);
+    EXPECT_EQ_I64(s.cluster.topo.inter_lat_ps, 3600000); /* the RoCE default */
+    EXPECT_NEAR(s.cluster.topo.intra_bw_Bps, s.cluster.gpu.nvlink_bw_Bps, 0);
     EXPECT_EQ_I64(s.parallel.dp, 16);
     EXPECT_EQ_I64(s.parallel.ep, 8);
     EXPECT_EQ_I64(s.workload.tokens_per_rank, 2048);
@@ -104,16 +104,16 @@ static void test_defaults(void)
     EXPECT_EQ_I64(s.model.capacity.min_capacity, 0);
     EXPECT_EQ_I64(s.model.groups, 1);
     EXPECT_EQ_I64(s.model.topk_groups, 1);
-    EXPECT_EQ_I64(s.cluster.nodes, 1);
-    EXPECT_EQ_I64(s.cluster.gpus_per_node, 8);
+    EXPECT_EQ_I64(s.cluster.topo.nodes, 1);
+    EXPECT_EQ_I64(s.cluster.topo.gpus_per_node, 8);
     EXPECT_STR_CONTAINS(s.cluster.gpu.name, "H100-SXM");
     EXPECT_TRUE(s.cluster.gpu.peak_flops[DTYPE_BF16] > 0);
-    EXPECT_EQ_I64(s.cluster.intra_kind, INTRA_NVSWITCH);
-    EXPECT_NEAR(s.cluster.intra_bw_Bps, s.cluster.gpu.nvlink_bw_Bps, 0);
-    EXPECT_EQ_I64(s.cluster.intra_lat_ps, 3330000);
-    EXPECT_EQ_I64(s.cluster.inter_kind, INTER_IB);
-    EXPECT_NEAR(s.cluster.inter_bw_Bps, 50e9, 0);
-    EXPECT_EQ_I64(s.cluster.inter_lat_ps, 2800000);
+    EXPECT_EQ_I64(s.cluster.topo.intra, TOPO_INTRA_NVSWITCH);
+    EXPECT_NEAR(s.cluster.topo.intra_bw_Bps, s.cluster.gpu.nvlink_bw_Bps, 0);
+    EXPECT_EQ_I64(s.cluster.topo.intra_lat_ps, 3330000);
+    EXPECT_EQ_I64(s.cluster.inter_kind, TOPO_INTER_IB);
+    EXPECT_NEAR(s.cluster.topo.inter_bw_Bps, 50e9, 0);
+    EXPECT_EQ_I64(s.cluster.topo.inter_lat_ps, 2800000);
     EXPECT_EQ_I64(s.parallel.tp, 1);
     EXPECT_EQ_I64(s.parallel.pp, 1);
     EXPECT_EQ_I64(s.parallel.etp, 1);
@@ -133,8 +133,8 @@ static void test_defaults(void)
     EXPECT_NEAR(s.workload.source.layer_corr, 0.5, 0);
     EXPECT_NEAR(s.workload.source.topic_std, 1.0, 0);
     EXPECT_TRUE(s.workload.source.fixed_logits == NULL);
-    EXPECT_EQ_I64(s.network.model, NETMODEL_ANALYTICAL);
-    EXPECT_EQ_I64(s.network.alltoall, ALLTOALL_DIRECT);
+    EXPECT_EQ_I64(s.network.model, NET_ANALYTICAL);
+    EXPECT_EQ_I64(s.network.alltoall, COLL_A2A_DIRECT);
     EXPECT_EQ_I64(s.output.json[0], '\0');
     EXPECT_TRUE(s.output.progress);
     scenario_fini(&s);
@@ -171,7 +171,7 @@ static void test_set(void)
     EXPECT_STR_CONTAINS(s.name, "a b");
     EXPECT_STR_CONTAINS(s.output.json, "out/run.json");
     EXPECT_STR_CONTAINS(s.cluster.gpu.name, "A100-SXM-80GB");
-    EXPECT_EQ_I64(s.cluster.inter_lat_ps, 5000000);
+    EXPECT_EQ_I64(s.cluster.topo.inter_lat_ps, 5000000);
     scenario_fini(&s);
 
     /* an override inside a GPU named by a string: the name becomes the preset */
@@ -522,17 +522,17 @@ static void test_system_preset(void)
     err_t e = ERR_INIT;
     EXPECT_EQ_I64(load(text, NULL, 0, &s, &e), 0);
     EXPECT_STR_CONTAINS(s.cluster.gpu.name, "A100-SXM-80GB");
-    EXPECT_EQ_I64(s.cluster.gpus_per_node, 8);
-    EXPECT_NEAR(s.cluster.intra_bw_Bps, 300e9, 1);
-    EXPECT_NEAR(s.cluster.inter_bw_Bps, 25e9, 1); /* 200 Gb/s */
+    EXPECT_EQ_I64(s.cluster.topo.gpus_per_node, 8);
+    EXPECT_NEAR(s.cluster.topo.intra_bw_Bps, 300e9, 1);
+    EXPECT_NEAR(s.cluster.topo.inter_bw_Bps, 25e9, 1); /* 200 Gb/s */
     EXPECT_STR_CONTAINS(s.cluster.system, "DGX-A100");
     scenario_fini(&s);
 
     const char *sets[] = {"cluster.inter.bandwidth=100 Gb/s", "cluster.system=HGX-H800"};
     EXPECT_EQ_I64(load(text, sets, 2, &s, &e), 0);
     EXPECT_STR_CONTAINS(s.cluster.gpu.name, "H800-SXM");
-    EXPECT_NEAR(s.cluster.intra_bw_Bps, 200e9, 1);
-    EXPECT_NEAR(s.cluster.inter_bw_Bps, 12.5e9, 1); /* --set beats the preset */
+    EXPECT_NEAR(s.cluster.topo.intra_bw_Bps, 200e9, 1);
+    EXPECT_NEAR(s.cluster.topo.inter_bw_Bps, 12.5e9, 1); /* --set beats the preset */
     scenario_fini(&s);
 
     const char *bad[] = {"cluster.system=DGX-Z"};

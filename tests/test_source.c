@@ -391,6 +391,13 @@ static void test_drift(void)
     CU_assertImplementation(imb[1] > imb[0] + 0.2, __LINE__, msg, __FILE__, "", CU_FALSE);
 }
 
+/* One name table per enum (issue 10): names round-trip, unknown is -1. */
+static void test_names(void)
+{
+    EXPECT_NAME_TABLE(source_kind, source_kind_name, source_kind_parse, SOURCE_KIND_COUNT);
+    EXPECT_NAME_TABLE(source_dist, source_dist_name, source_dist_parse, SOURCE_DIST_COUNT);
+}
+
 void test_source_register(void);
 void test_source_register(void)
 {
@@ -402,5 +409,6 @@ void test_source_register(void)
                {"one sequence routes alike", test_sequences_route_alike},
                {"popularity: uniform, hot, zipf, lognormal shares", test_popularity_laws},
                {"drift concentrates the topic mix", test_drift},
-               {"bad synthetic config names the key", test_bad_synthetic});
+               {"bad synthetic config names the key", test_bad_synthetic},
+               {"name tables: every value round-trips, unknown is -1", test_names});
 }

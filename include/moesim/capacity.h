@@ -27,14 +27,23 @@
 
 #include "moesim/base.h"
 
-typedef enum capacity_scope { CAPACITY_SCOPE_RANK, CAPACITY_SCOPE_GLOBAL } capacity_scope;
+typedef enum capacity_scope {
+    CAPACITY_SCOPE_RANK,
+    CAPACITY_SCOPE_GLOBAL,
+    CAPACITY_SCOPE_COUNT
+} capacity_scope;
 typedef enum capacity_overflow {
     CAPACITY_DROP,
     CAPACITY_DROPLESS,
     CAPACITY_REROUTE,
-    CAPACITY_ADAPTIVE
+    CAPACITY_ADAPTIVE,
+    CAPACITY_OVERFLOW_COUNT
 } capacity_overflow;
-typedef enum capacity_priority { CAPACITY_ORDER, CAPACITY_SCORE } capacity_priority;
+typedef enum capacity_priority {
+    CAPACITY_ORDER,
+    CAPACITY_SCORE,
+    CAPACITY_PRIORITY_COUNT
+} capacity_priority;
 
 typedef struct capacity_config {
     double factor;          /* capacity factor, > 0 (ignored when dropless) */
@@ -109,5 +118,16 @@ int64_t capacity_of(const capacity_config *cfg, int64_t tokens, int top_k, int e
 int capacity_apply(const capacity_config *cfg, int experts, int top_k, int ranks,
                    int tokens_per_rank, int32_t *choice, const double *weight,
                    const double *scores, capacity_counts *counts, err_t *e);
+
+/* The values as scenario files write them (scope: "rank", "global";
+ * overflow: "drop", "dropless", "reroute", "adaptive"; priority: "order",
+ * "score"); "?" outside the enum. parse returns 0, or -1 for an unknown name
+ * (*out untouched). */
+const char *capacity_scope_name(capacity_scope v);
+int capacity_scope_parse(const char *s, capacity_scope *out);
+const char *capacity_overflow_name(capacity_overflow v);
+int capacity_overflow_parse(const char *s, capacity_overflow *out);
+const char *capacity_priority_name(capacity_priority v);
+int capacity_priority_parse(const char *s, capacity_priority *out);
 
 #endif

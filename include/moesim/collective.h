@@ -34,7 +34,8 @@
 typedef enum coll_a2a_algo {
     COLL_A2A_DIRECT,
     COLL_A2A_PAIRWISE,
-    COLL_A2A_HIERARCHICAL
+    COLL_A2A_HIERARCHICAL,
+    COLL_A2A_COUNT
 } coll_a2a_algo;
 
 typedef enum coll_ar_algo { COLL_AR_RING, COLL_AR_HIERARCHICAL } coll_ar_algo;
@@ -57,7 +58,8 @@ void coll_plan_clear(coll_plan *p);
 /* Frees the plan's buffers; safe on COLL_PLAN_INIT. */
 void coll_plan_fini(coll_plan *p);
 
-/* "direct", "pairwise", "hierarchical"; parse returns -1 if unknown. */
+/* "direct", "pairwise", "hierarchical"; "?" outside the enum. parse returns 0,
+ * or -1 for an unknown name (*out untouched). */
 const char *coll_a2a_name(coll_a2a_algo a);
 int coll_a2a_parse(const char *s, coll_a2a_algo *out);
 

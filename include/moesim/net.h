@@ -20,6 +20,14 @@
 #include "moesim/base.h"
 #include "moesim/topo.h"
 
+/* The fidelity of the network model (network.model): analytical or flow. */
+typedef enum net_model { NET_ANALYTICAL, NET_FLOW, NET_MODEL_COUNT } net_model;
+
+/* "analytical", "flow"; "?" outside the enum. parse returns 0, or -1 for an
+ * unknown name (*out untouched). */
+const char *net_model_name(net_model v);
+int net_model_parse(const char *s, net_model *out);
+
 typedef struct net_result {
     sim_time_t time_ps;        /* finish time of the whole set, from its start */
     sim_time_t drain_ps;       /* the bottleneck link's bytes over its bandwidth */

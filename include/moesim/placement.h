@@ -25,6 +25,26 @@
 
 #include "moesim/base.h"
 
+/* The strategies by name, as placement.strategy writes them. dynamic is not
+ * a layout of its own: the simulator re-places with one of balanced, eplb or
+ * topology_aware every few batches (placement.rebalance). */
+typedef enum placement_strategy {
+    PLACEMENT_CONTIGUOUS,
+    PLACEMENT_ROUND_ROBIN,
+    PLACEMENT_RANDOM,
+    PLACEMENT_BALANCED,
+    PLACEMENT_EPLB,
+    PLACEMENT_TOPOLOGY_AWARE,
+    PLACEMENT_DYNAMIC,
+    PLACEMENT_STRATEGY_COUNT
+} placement_strategy;
+
+/* "contiguous", "round_robin", "random", "balanced", "eplb",
+ * "topology_aware", "dynamic"; "?" outside the enum. parse returns 0, or -1
+ * for an unknown name (*out untouched). */
+const char *placement_strategy_name(placement_strategy v);
+int placement_strategy_parse(const char *s, placement_strategy *out);
+
 typedef struct placement {
     int experts;        /* logical experts */
     int ranks;          /* EP ranks */

@@ -35,7 +35,8 @@ typedef enum router_kind {
     ROUTER_SIGMOID_BIAS, /* DeepSeek-V3: sigmoid, selection bias, aux-loss-free */
     ROUTER_NOISY_TOPK,   /* Shazeer 2017: Gaussian noise on logits, top-k */
     ROUTER_EXPERT_CHOICE,/* Zhou 2022: experts pick tokens */
-    ROUTER_HASH          /* Roller 2021 style: hash of the token id */
+    ROUTER_HASH,         /* Roller 2021 style: hash of the token id */
+    ROUTER_KIND_COUNT
 } router_kind;
 
 typedef struct router_config {
@@ -92,5 +93,11 @@ void router_update_bias(const router_config *cfg, double *bias, const int64_t *c
  * tokens). 1.0 when perfectly balanced; 0 when counts or tokens are empty. */
 double router_aux_loss(int experts, const int64_t *counts, const double *prob_sum,
                        int64_t tokens);
+
+/* The kind as scenario files write it ("softmax_topk", ..., "hash"; "?" for
+ * a value outside the enum, ROUTER_KIND_COUNT included); parse returns 0, or
+ * -1 for an unknown name (*out untouched). */
+const char *router_kind_name(router_kind v);
+int router_kind_parse(const char *s, router_kind *out);
 
 #endif

@@ -1,7 +1,7 @@
 /*
  * scenario.h - a scenario file, parsed, checked and converted to units.
  *
- * Scenario files are libconfig text. The schema is one table (scenario.c):
+ * Scenario files are libconfig text. The schema is one table (schema.c):
  * each row a key path, its type and unit, bounds, default and help; the same
  * table drives parsing, `moesim check`, `--set` overrides and the key
  * reference in docs/scenario.md. Every error names file:line, the key, the
@@ -17,33 +17,15 @@
 
 #include "moesim/base.h"
 #include "moesim/capacity.h"
+#include "moesim/collective.h"
 #include "moesim/gpu.h"
+#include "moesim/net.h"
+#include "moesim/placement.h"
 #include "moesim/router.h"
 #include "moesim/source.h"
+#include "moesim/topo.h"
 
 typedef enum scenario_mode { MODE_FORWARD } scenario_mode;
-typedef enum scenario_netmodel { NETMODEL_ANALYTICAL, NETMODEL_FLOW } scenario_netmodel;
-/* in coll_a2a_algo's order */
-typedef enum scenario_alltoall {
-    ALLTOALL_DIRECT,
-    ALLTOALL_PAIRWISE,
-    ALLTOALL_HIERARCHICAL
-} scenario_alltoall;
-/* in the order of placement.strategy's values */
-typedef enum scenario_placement {
-    PLACEMENT_CONTIGUOUS,
-    PLACEMENT_ROUND_ROBIN,
-    PLACEMENT_RANDOM,
-    PLACEMENT_BALANCED,
-    PLACEMENT_EPLB,
-    PLACEMENT_TOPOLOGY_AWARE,
-    PLACEMENT_DYNAMIC
-} scenario_placement;
-/* in topo_intra's and topo_fabric's orders */
-typedef enum scenario_intra { INTRA_NVSWITCH, INTRA_PCIE, INTRA_NVLINK_MESH } scenario_intra;
-typedef enum scenario_fabric { FABRIC_SINGLE_SWITCH, FABRIC_FAT_TREE, FABRIC_RAIL } scenario_fabric;
-typedef enum scenario_inter { INTER_IB, INTER_ROCE } scenario_inter;
-
 typedef struct scenario {
     char file[256];   /* the file it came from, or "<name> (built-in)" */
     char name[128];
@@ -70,25 +52,12 @@ typedef struct scenario {
 
     struct {
         char system[32];     /* system preset named, "" if none */
-        int nodes;
-        int gpus_per_node;
         gpu_spec gpu;              /* preset with overrides applied */
         bool check_memory;         /* refuse what does not fit HBM */
-        scenario_intra intra_kind; /* links inside a node */
-        scenario_inter inter_kind; /* the fabric between nodes */
-        double intra_bw_Bps;       /* per GPU, per direction */
-        sim_time_t intra_lat_ps;
-        double inter_bw_Bps;       /* per NIC, per direction */
-        sim_time_t inter_lat_ps;
-        double intra_eff;          /* achievable fraction of intra_bw_Bps */
-        double inter_eff;          /* achievable fraction of inter_bw_Bps */
-        int gpus_per_switch;       /* pcie: GPUs under one PCIe switch */
-        int nics_per_node;
-        scenario_fabric fabric;
-        double oversubscription;   /* fat_tree/rail: leaf down/up ratio */
-        int nodes_per_leaf;        /* fat_tree */
-        int spines;                /* ECMP paths between leaves */
-        sim_time_t spine_lat_ps;   /* extra latency across a spine */
+        topo_inter inter_kind;     /* the fabric between nodes: ib or roce */
+        /* the topology, whole, as topo_new takes it: nodes, gpus_per_node,
+         * the intra- and inter-node links, the fabric's shape */
+        topo_config topo;
     } cluster;
 
     struct {
@@ -97,8 +66,8 @@ typedef struct scenario {
     } parallel;
 
     struct {
-        scenario_placement strategy;
-        scenario_placement rebalance; /* dynamic: balanced, eplb or topology_aware */
+        placement_strategy strategy;
+        placement_strategy rebalance; /* dynamic: balanced, eplb or topology_aware */
         int redundant;                /* extra slots per MoE layer (eplb replicas) */
         int warmup_batches;           /* untimed batches measuring loads */
         int rebalance_every;          /* dynamic: batches between re-placements */
@@ -118,8 +87,8 @@ typedef struct scenario {
     } workload;
 
     struct {
-        scenario_netmodel model;
-        scenario_alltoall alltoall;
+        net_model model;
+        coll_a2a_algo alltoall;
         sim_time_t overhead_ps;    /* per-message software overhead */
         sim_time_t flow_tol_ps;    /* flow model: completions merged within this */
         dtype_t dispatch_dtype;    /* element type of dispatched rows */
@@ -148,9 +117,6 @@ int scenario_load_string(const char *text, const char *name, const char *const *
                          int nsets, scenario *out, err_t *e);
 /* Frees what *s owns (fixed logits); safe on a zeroed or half-filled struct. */
 void scenario_fini(scenario *s);
-
-/* The name of a placement strategy, as scenario files write it. */
-const char *scenario_placement_name(scenario_placement p);
 
 /* Is layer l (0-based) an MoE layer? */
 bool scenario_is_moe_layer(const scenario *s, int l);

@@ -28,7 +28,8 @@ typedef enum source_kind {
     SOURCE_SYNTHETIC,
     SOURCE_FIXED,
     SOURCE_POPULARITY,
-    SOURCE_TRACE
+    SOURCE_TRACE,
+    SOURCE_KIND_COUNT
 } source_kind;
 
 /* popularity: the law of the per-expert weights w_i (see source.c) */
@@ -36,7 +37,8 @@ typedef enum source_dist {
     SOURCE_UNIFORM,   /* w_i = 1 */
     SOURCE_ZIPF,      /* w = 1 / rank^s over a per-layer random ranking */
     SOURCE_HOT,       /* hot_experts experts share hot_share of the mass */
-    SOURCE_LOGNORMAL  /* w_i = exp(sigma N(0, 1)) */
+    SOURCE_LOGNORMAL, /* w_i = exp(sigma N(0, 1)) */
+    SOURCE_DIST_COUNT
 } source_dist;
 
 typedef struct source_config {
@@ -86,5 +88,14 @@ void source_logits(source_t *s, int layer, double *logits);
  * plain way (one sum at a time), the reference its vector kernels (one per
  * instruction set, base.h: isa_best) must match bit for bit. */
 void source_force_plain(int on);
+
+/* The values as scenario files write them (kind: "synthetic", "fixed",
+ * "popularity", "trace"; dist: "uniform", "zipf", "hot", "lognormal"); "?"
+ * outside the enum. parse returns 0, or -1 for an unknown name (*out
+ * untouched). */
+const char *source_kind_name(source_kind v);
+int source_kind_parse(const char *s, source_kind *out);
+const char *source_dist_name(source_dist v);
+int source_dist_parse(const char *s, source_dist *out);
 
 #endif

@@ -26,8 +26,10 @@
 typedef struct topo topo_t;
 
 #define TOPO_MAX_HOPS 8
-/* The route table holds one route per GPU pair (about 12 bytes a pair at two
- * hops): 16,384 GPUs, the largest fabric DeepSeek describes, take ~3 GiB. */
+/* The largest cluster: 16,384 GPUs, the largest fabric DeepSeek describes.
+ * Routes are computed on demand, so the topology itself grows with GPUs and
+ * links, not pairs; the cap stands for what the play layer still keeps per
+ * GPU pair (a dense bytes matrix per all-to-all). */
 #define TOPO_MAX_GPUS 16384
 
 typedef enum topo_link_kind {
@@ -48,15 +50,25 @@ typedef enum topo_link_kind {
 typedef enum topo_intra {
     TOPO_INTRA_NVSWITCH,   /* per-GPU up/down links to a non-blocking switch */
     TOPO_INTRA_PCIE,       /* GPUs under PCIe switches under the CPU root */
-    TOPO_INTRA_NVLINK_MESH /* a direct link between every pair of GPUs */
+    TOPO_INTRA_NVLINK_MESH, /* a direct link between every pair of GPUs */
+    TOPO_INTRA_COUNT
 } topo_intra;
 
 /* The fabric between the nodes' NICs. */
 typedef enum topo_fabric {
     TOPO_FABRIC_SINGLE_SWITCH, /* non-blocking: a NIC hop each end */
     TOPO_FABRIC_FAT_TREE,      /* leaves of nodes_per_leaf nodes, spines above */
-    TOPO_FABRIC_RAIL           /* NIC i of every node on leaf i, spines above */
+    TOPO_FABRIC_RAIL,          /* NIC i of every node on leaf i, spines above */
+    TOPO_FABRIC_COUNT
 } topo_fabric;
+
+/* The link technology between nodes. The topology is the same for both; the
+ * scenario's default inter-node latency depends on it. */
+typedef enum topo_inter {
+    TOPO_INTER_IB,   /* InfiniBand */
+    TOPO_INTER_ROCE, /* RDMA over Converged Ethernet */
+    TOPO_INTER_COUNT
+} topo_inter;
 
 typedef struct topo_link {
     topo_link_kind kind;
@@ -117,11 +129,23 @@ const char *topo_link_kind_name(topo_link_kind kind);
  * the global one: node1.gpu9 with 8 GPUs a node); writes at most n bytes. */
 void topo_link_name(const topo_t *t, int id, char *buf, size_t n);
 
-/* The links from src to dst (src != dst), in order; returns the hop count
- * (<= TOPO_MAX_HOPS) and sets *links to a borrowed array valid until
- * topo_free. Returns 0 when src == dst (a local copy uses no link). */
-int topo_route(const topo_t *t, int src, int dst, const int **links);
+/* Writes the link ids from src to dst, in order, into links and returns the
+ * hop count (<= TOPO_MAX_HOPS); 0 when src == dst (a local copy uses no
+ * link). Computed from the topology's shape on each call: a few integer
+ * operations, no table, the same links every time. */
+int topo_route(const topo_t *t, int src, int dst, int links[TOPO_MAX_HOPS]);
 /* Sum of the latencies of the route's links. */
 sim_time_t topo_route_latency(const topo_t *t, int src, int dst);
+
+/* The values as scenario files write them (intra: "nvswitch", "pcie",
+ * "nvlink_mesh"; fabric: "single_switch", "fat_tree", "rail_optimized";
+ * inter: "ib", "roce"); "?" outside the enum. parse returns 0, or -1 for an
+ * unknown name (*out untouched). */
+const char *topo_intra_name(topo_intra v);
+int topo_intra_parse(const char *s, topo_intra *out);
+const char *topo_fabric_name(topo_fabric v);
+int topo_fabric_parse(const char *s, topo_fabric *out);
+const char *topo_inter_name(topo_inter v);
+int topo_inter_parse(const char *s, topo_inter *out);
 
 #endif

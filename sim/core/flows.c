@@ -35,7 +35,7 @@
 typedef struct flow {
     int src, dst;
     int hops;
-    const int *route; /* borrowed from the topology */
+    int route[TOPO_MAX_HOPS]; /* the topology's route, src to dst */
     double bytes;     /* as started */
     double rem;       /* bytes not yet sent */
     double rate;      /* bytes/s, from the last solve */
@@ -242,7 +242,7 @@ void flows_start(flows_t *f, int src, int dst, double bytes, flows_done_fn done,
     flow *fl = &f->pool[s];
     *fl = (flow){.src = src, .dst = dst, .bytes = bytes, .rem = bytes, .pos = -1,
                  .next_free = -1, .done = done, .ctx = ctx, .tag = tag};
-    fl->hops = src == dst ? 0 : topo_route(f->t, src, dst, &fl->route);
+    fl->hops = src == dst ? 0 : topo_route(f->t, src, dst, fl->route);
     if (fl->hops == 0 || !(bytes > 0)) { /* no link: arrives at once */
         engine_after(f->eng, 0, done_fire, f, (uint64_t)s);
         return;

@@ -185,7 +185,7 @@ static trace_header trace_header_of(const scenario *s)
         .experts = (uint32_t)s->model.experts,
         .slots = (uint32_t)router_slots(&s->model.router),
         .moe_layers = (uint32_t)s->moe_layers,
-        .sources = (uint32_t)(s->cluster.nodes * s->cluster.gpus_per_node),
+        .sources = (uint32_t)(s->cluster.topo.nodes * s->cluster.topo.gpus_per_node),
         .tokens_per_source = (uint32_t)(s->workload.tokens_per_rank / s->parallel.tp),
         .seed = s->seed,
     };
@@ -283,7 +283,7 @@ play_t *play_new(const scenario *s, err_t *e)
 {
     play_t *p = xcalloc(1, sizeof(*p), "simulation");
     p->s = s;
-    p->gpus = s->cluster.nodes * s->cluster.gpus_per_node;
+    p->gpus = s->cluster.topo.nodes * s->cluster.topo.gpus_per_node;
     if (batch_tokens(s, &p->tokens, e) < 0)
         goto fail;
     if (layout_init_order(&p->lay, p->gpus, s->parallel.dp, s->parallel.tp, s->parallel.pp,
@@ -312,25 +312,7 @@ play_t *play_new(const scenario *s, err_t *e)
     p->tp_bytes = (double)s->workload.tokens_per_rank * s->model.hidden *
                   dtype_bytes(s->model.dtype);
 
-    topo_config tc = {
-        .nodes = s->cluster.nodes,
-        .gpus_per_node = s->cluster.gpus_per_node,
-        .intra_bw_Bps = s->cluster.intra_bw_Bps,
-        .intra_lat_ps = s->cluster.intra_lat_ps,
-        .inter_bw_Bps = s->cluster.inter_bw_Bps,
-        .inter_lat_ps = s->cluster.inter_lat_ps,
-        .intra_eff = s->cluster.intra_eff,
-        .inter_eff = s->cluster.inter_eff,
-        .intra = (topo_intra)s->cluster.intra_kind,
-        .gpus_per_switch = s->cluster.gpus_per_switch,
-        .nics_per_node = s->cluster.nics_per_node,
-        .fabric = (topo_fabric)s->cluster.fabric,
-        .oversubscription = s->cluster.oversubscription,
-        .nodes_per_leaf = s->cluster.nodes_per_leaf,
-        .spines = s->cluster.spines,
-        .spine_lat_ps = s->cluster.spine_lat_ps,
-    };
-    p->topo = topo_new(&tc, e);
+    p->topo = topo_new(&s->cluster.topo, e);
     if (!p->topo)
         goto fail;
 
@@ -351,8 +333,8 @@ play_t *play_new(const scenario *s, err_t *e)
             goto fail;
     }
     if (s->output.timeline[0]) {
-        p->tl = timeline_create(s->output.timeline, s->name, s->cluster.nodes,
-                                s->cluster.gpus_per_node, e);
+        p->tl = timeline_create(s->output.timeline, s->name, s->cluster.topo.nodes,
+                                s->cluster.topo.gpus_per_node, e);
         if (!p->tl)
             goto fail;
     }
@@ -407,7 +389,7 @@ play_t *play_new(const scenario *s, err_t *e)
     p->bytes = xcalloc(G * G, sizeof(*p->bytes), "dispatch bytes");
     p->bytes_back = xcalloc(G * G, sizeof(*p->bytes_back), "combine bytes");
     p->wire = xcalloc(G * G, sizeof(*p->wire), "all-to-all bytes");
-    if (s->network.model == NETMODEL_FLOW) {
+    if (s->network.model == NET_FLOW) {
         p->net_eng = engine_new(16);
         p->flows = flows_new(p->net_eng, p->topo, s->network.overhead_ps);
         flows_set_tolerance(p->flows, s->network.flow_tol_ps);
@@ -419,8 +401,8 @@ play_t *play_new(const scenario *s, err_t *e)
     size_t seen = (size_t)p->slots * (size_t)p->etp; /* a token reaches etp GPUs per expert */
     p->dst_seen = xcalloc(seen, sizeof(*p->dst_seen), "destinations");
     p->node_seen = xcalloc(seen, sizeof(*p->node_seen), "destination nodes");
-    p->node_bytes = xcalloc(G * (size_t)s->cluster.nodes, sizeof(*p->node_bytes), "node bytes");
-    p->node_wire = xcalloc(G * (size_t)s->cluster.nodes, sizeof(*p->node_wire), "node bytes");
+    p->node_bytes = xcalloc(G * (size_t)s->cluster.topo.nodes, sizeof(*p->node_bytes), "node bytes");
+    p->node_wire = xcalloc(G * (size_t)s->cluster.topo.nodes, sizeof(*p->node_wire), "node bytes");
     p->eng = engine_new(4 * G + 16);
     metrics_init(&p->m, s->moe_layers, s->model.experts, topo_link_count(p->topo), p->gpus);
     for (int i = 0; i < s->moe_layers; i++)
@@ -512,7 +494,7 @@ static sim_time_t alltoall(play_t *p, const double *bytes, dtype_t dt, int combi
 {
     const scenario *s = p->s;
     size_t GG = (size_t)p->gpus * (size_t)p->gpus;
-    size_t GN = (size_t)p->gpus * (size_t)s->cluster.nodes;
+    size_t GN = (size_t)p->gpus * (size_t)s->cluster.topo.nodes;
     double scale = coll_row_bytes(s->model.hidden, dt) /
                    ((double)s->model.hidden * dtype_bytes(s->model.dtype));
     for (size_t i = 0; i < GG; i++)
@@ -522,7 +504,7 @@ static sim_time_t alltoall(play_t *p, const double *bytes, dtype_t dt, int combi
     for (size_t i = 0; i < GN; i++)
         p->node_wire[i] = p->node_bytes[i] * scale;
     const double *nb = p->padded ? NULL : p->node_wire; /* padded slots all travel */
-    coll_a2a_algo algo = (coll_a2a_algo)s->network.alltoall;
+    coll_a2a_algo algo = s->network.alltoall;
     if (combine)
         coll_alltoallv_combine(&p->plan, p->topo, algo, p->wire, nb);
     else
@@ -536,7 +518,7 @@ static sim_time_t time_plan(play_t *p)
 {
     const scenario *s = p->s;
     sim_time_t t;
-    if (s->network.model == NETMODEL_FLOW) {
+    if (s->network.model == NET_FLOW) {
         t = flows_run_phases(p->flows, p->plan.phases, p->plan.off, p->plan.src, p->plan.dst,
                              p->plan.bytes);
         memcpy(p->link_bytes, flows_link_bytes(p->flows),
@@ -776,7 +758,7 @@ static int route_layer(play_t *p)
     const int padded = cap.pad_to_capacity && cap.overflow != CAPACITY_DROPLESS;
     p->padded = padded;
     size_t GG = (size_t)G * (size_t)G;
-    int gpn = s->cluster.gpus_per_node, nodes = s->cluster.nodes, spr = p->spr;
+    int gpn = s->cluster.topo.gpus_per_node, nodes = s->cluster.topo.nodes, spr = p->spr;
     memset(p->bytes, 0, GG * sizeof(*p->bytes));
     memset(p->node_bytes, 0, (size_t)G * (size_t)nodes * sizeof(*p->node_bytes));
     memset(p->local_tokens, 0, (size_t)G * (size_t)spr * sizeof(*p->local_tokens));
@@ -915,12 +897,12 @@ static int warmup(play_t *p, double *load, double *coact, err_t *e)
 }
 
 /* One layer's placement by `strategy` from loads and co-activations. */
-static int place_layer(play_t *p, scenario_placement strategy, placement *out, const double *load,
+static int place_layer(play_t *p, placement_strategy strategy, placement *out, const double *load,
                        const double *coact, err_t *e)
 {
     const scenario *s = p->s;
     placement_spec sp = {
-        .strategy = scenario_placement_name(strategy),
+        .strategy = placement_strategy_name(strategy),
         .experts = s->model.experts,
         .ranks = s->parallel.ep,
         .slots = s->model.experts + s->placement.redundant,
@@ -946,7 +928,7 @@ static int place_layer(play_t *p, scenario_placement strategy, placement *out, c
 static int placement_setup(play_t *p, err_t *e)
 {
     const scenario *s = p->s;
-    int ep = s->parallel.ep, groups = p->lay.ep_groups, gpn = s->cluster.gpus_per_node;
+    int ep = s->parallel.ep, groups = p->lay.ep_groups, gpn = s->cluster.topo.gpus_per_node;
     int L = s->moe_layers, W = s->placement.warmup_batches;
     size_t E = (size_t)s->model.experts, EE = E * E, G = (size_t)p->gpus;
     p->err = e;
@@ -979,8 +961,8 @@ static int placement_setup(play_t *p, err_t *e)
     p->expert_bytes = (double)s->model.ffn_matrices * s->model.hidden *
                       (s->model.expert_ffn / p->etp) * dtype_bytes(s->model.weight_dtype);
 
-    scenario_placement st = s->placement.strategy;
-    scenario_placement build = st == PLACEMENT_DYNAMIC ? s->placement.rebalance : st;
+    placement_strategy st = s->placement.strategy;
+    placement_strategy build = st == PLACEMENT_DYNAMIC ? s->placement.rebalance : st;
     int need_coact = build == PLACEMENT_TOPOLOGY_AWARE;
     double *load = NULL, *coact = NULL;
     int rc = -1;
@@ -1209,8 +1191,8 @@ static const char *net_blame(const play_t *p, char *val, size_t n, double *secs)
     for (int i = 0; i < pl->nflows; i++) {
         if (!(pl->bytes[i] > 0) || pl->src[i] == pl->dst[i])
             continue;
-        const int *links;
-        int h = topo_route(t, pl->src[i], pl->dst[i], &links);
+        int links[TOPO_MAX_HOPS];
+        int h = topo_route(t, pl->src[i], pl->dst[i], links);
         double sum = 0;
         for (int k = 0; k < h; k++) {
             double one = sim_time_to_s(topo_link_at(t, links[k])->lat_ps);
@@ -1329,8 +1311,12 @@ static void next_layer(play_t *p)
                       "tokens", p->tokens);
     p->m.batches = ++p->batch;
     p->m.tokens += p->tokens;
-    if (p->progress)
-        p->progress(p->progress_ctx, p->batch, s->workload.batches, now);
+    if (p->progress && p->progress(p->progress_ctx, p->batch, s->workload.batches, now)) {
+        err_set(p->err, ERR_RUN, NULL, 0, NULL, "stopped after batch %d", p->batch);
+        p->failed = 1; /* play_run's caller asked to stop: a signal */
+        engine_stop(p->eng);
+        return;
+    }
     if (p->batch < s->workload.batches)
         at(p, 0, PH_BATCH, 0);
 }
