@@ -33,7 +33,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 /* Small enough to run thousands of times a second. */
 static int small(const scenario *s)
 {
-    int64_t gpus = (int64_t)s->cluster.nodes * s->cluster.gpus_per_node;
+    int64_t gpus = (int64_t)s->cluster.topo.nodes * s->cluster.topo.gpus_per_node;
     return gpus <= 64 && (int64_t)s->parallel.dp * s->workload.tokens_per_rank <= 2048 &&
            s->workload.batches <= 4 && s->placement.warmup_batches <= 4 &&
            s->model.layers <= 8 && s->model.experts <= 256 &&
