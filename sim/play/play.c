@@ -51,6 +51,7 @@
 #include "moesim/timeline.h"
 #include "moesim/topo.h"
 #include "moesim/trace.h"
+#include "moesim/units.h"
 
 enum phase {
     PH_BATCH,
@@ -1143,6 +1144,15 @@ static const char *gpu_blame(const play_t *p, gpu_bound bound, dtype_t dt, char 
         fmt_figure(val, n, sim_time_to_s(g->launch_ps), "s");
         return "cluster.gpu.launch";
     }
+    /* no real kernel runs at under 1% of peak: such an efficiency is the cause */
+    if (bound == GPU_BOUND_COMPUTE && g->compute_eff < 0.01) {
+        snprintf(val, n, "%g", g->compute_eff);
+        return "cluster.gpu.compute_efficiency";
+    }
+    if (bound == GPU_BOUND_MEMORY && g->memory_eff < 0.01) {
+        snprintf(val, n, "%g", g->memory_eff);
+        return "cluster.gpu.memory_efficiency";
+    }
     if (bound == GPU_BOUND_MEMORY && !(has_preset && preset.hbm_bw_Bps == g->hbm_bw_Bps)) {
         fmt_figure(val, n, g->hbm_bw_Bps, "B/s");
         return "cluster.gpu.hbm_bandwidth";
@@ -1219,8 +1229,15 @@ static const char *net_blame(const play_t *p, char *val, size_t n, double *secs)
     int inter = k->kind == TOPO_NIC_UP || k->kind == TOPO_NIC_DOWN ||
                 k->kind == TOPO_SPINE_UP || k->kind == TOPO_SPINE_DOWN;
     int spine = k->kind == TOPO_SPINE_UP || k->kind == TOPO_SPINE_DOWN;
+    if (drain >= lat && k->eff < 0.01) { /* no link runs at under 1% of line rate */
+        snprintf(val, n, "%g", k->eff);
+        return inter ? "cluster.inter.efficiency" : "cluster.intra.efficiency";
+    }
     if (drain >= lat) {
-        fmt_figure(val, n, k->bw_Bps, "B/s");
+        if (k->bw_Bps >= 1000)
+            units_format_bandwidth(k->bw_Bps, val, n);
+        else
+            fmt_figure(val, n, k->bw_Bps, "B/s");
         return inter ? "cluster.inter.bandwidth" : "cluster.intra.bandwidth";
     }
     fmt_figure(val, n, sim_time_to_s(k->lat_ps), "s");
