@@ -2,7 +2,8 @@
 # run.sh B SECONDS MOESIM - runs every libFuzzer target built in B/fuzz for
 # SECONDS each, with leak detection (tests/lsan.supp) and a 25 s hang limit,
 # from the seed corpora: tests/fuzz/seeds/<target>/, scenarios/ and
-# tests/bad/ (loader and run), and small traces recorded here with
+# tests/bad/ (loader and run), tests/fuzz/crashes/<target>/ (what fuzzing
+# found, fixed), and small traces recorded here with
 # `MOESIM run --trace` (trace reader). New inputs go to B/fuzz/corpus/<target>
 # (kept between runs, never committed); a crash, leak or hang leaves its input
 # as B/fuzz/artifacts/<target>-* and fails the run. Prints one line per
@@ -45,6 +46,8 @@ for t in units scenario trace run; do
     run) dict="-dict=$F/gen/dict/keys.dict" ;;
     trace) seeds="$seeds $F/gen/trace" ;;
   esac
+  # what fuzzing found (and was fixed) runs again on every fuzzing run
+  [ -d "tests/fuzz/crashes/$t" ] && seeds="$seeds tests/fuzz/crashes/$t"
   log=$F/$t.log
   # -rss_limit_mb: a run target input that asks for a huge scenario is the
   # harness's to bound (fuzz_run.c), not a finding; 2.5 GB leaves room
