@@ -8,6 +8,7 @@
 #   make bench    build and run the benchmarks (figures with their units)
 #   make valgrind run the unit tests and a short scenario under valgrind
 #   make lint     build with -Wconversion (advisory)
+#   make fuzz     build the libFuzzer targets (tests/fuzz/) with clang, run each FUZZ_S s
 #   make deps     install whichever of the required Debian packages are missing
 #   make clean
 # V=1 shows the commands.
@@ -50,7 +51,7 @@ SAN_OBJ  := $(patsubst %.c,$(B)/san/%.o,$(LIB_SRC)) $(B)/san/gen/default_scenari
 TEST_OBJ := $(patsubst %.c,$(B)/san/%.o,$(TEST_SRC))
 BENCH_BIN := $(patsubst bench/%.c,$(B)/bench/%,$(BENCH_SRC))
 
-.PHONY: all run test unit e2e layers bench valgrind lint deps clean
+.PHONY: all run test unit e2e layers bench valgrind lint deps clean fuzz fuzz-smoke
 all: moesim
 
 moesim: $(REL_OBJ) $(B)/rel/sim/cmd/main.o
@@ -111,7 +112,7 @@ run: deps
 # The unit suites and the end-to-end checks run against sanitizer builds.
 test: deps
 	$(Q)$(MAKE) --no-print-directory $(B)/san/moesim_tests $(B)/san/moesim
-	$(Q)$(MAKE) --no-print-directory layers unit e2e
+	$(Q)$(MAKE) --no-print-directory layers unit e2e fuzz-smoke
 
 # The floors of DESIGN.md: every include points down (tests/layers.sh).
 layers:
@@ -142,6 +143,41 @@ $(patsubst %.c,$(B)/rel/%.o,$(TEST_SRC)): $(B)/gen/suites.inc
 
 lint:
 	$(Q)$(MAKE) --no-print-directory -B CFLAGS="-O2 -Wconversion -Wno-error" moesim
+
+# libFuzzer targets (tests/fuzz/fuzz_*.c) against the library built with
+# clang's fuzzer, address and undefined sanitizers; tests/fuzz/run.sh runs
+# each for FUZZ_S seconds with leak detection. make test runs them for
+# FUZZ_SMOKE_S seconds each when clang can build a fuzzer, and says so when
+# it cannot.
+FUZZ_CC  ?= clang
+FUZZ_S   ?= 60
+FUZZ_SMOKE_S ?= 3
+FUZZ_SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+FUZZ_BIN := $(patsubst tests/fuzz/%.c,$(B)/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_OBJ := $(patsubst %.c,$(B)/fuzz/%.o,$(LIB_SRC)) $(B)/fuzz/gen/default_scenario.o
+
+# kept: make would delete them as intermediates of the pattern rules
+.SECONDARY: $(FUZZ_OBJ) $(patsubst %.c,$(B)/fuzz/%.o,$(wildcard tests/fuzz/fuzz_*.c))
+$(B)/fuzz/%.o: %.c
+	@mkdir -p $(dir $@)
+	@echo "  CC fuzz $<"
+	$(Q)$(FUZZ_CC) $(ALL_CFLAGS) $(FUZZ_SAN) -fsanitize=fuzzer-no-link -c -o $@ $<
+$(B)/fuzz/gen/%.o: $(B)/gen/%.c
+	@mkdir -p $(dir $@)
+	$(Q)$(FUZZ_CC) $(ALL_CFLAGS) $(FUZZ_SAN) -c -o $@ $<
+$(B)/fuzz/fuzz_%: $(B)/fuzz/tests/fuzz/fuzz_%.o $(FUZZ_OBJ)
+	@echo "  FUZZ   $@"
+	$(Q)$(FUZZ_CC) $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $^ $(LIBS)
+
+fuzz: moesim
+	$(Q)$(MAKE) --no-print-directory $(FUZZ_BIN)
+	$(Q)sh tests/fuzz/run.sh $(B) $(FUZZ_S) ./moesim
+
+fuzz-smoke:
+	$(Q)if printf 'int LLVMFuzzerTestOneInput(const char *d, long n) { (void)d; (void)n; return 0; }\n' | \
+	    $(FUZZ_CC) -x c -fsanitize=fuzzer -o $(B)/fuzz-probe - >/dev/null 2>&1; then \
+	  rm -f $(B)/fuzz-probe; $(MAKE) --no-print-directory fuzz FUZZ_S=$(FUZZ_SMOKE_S); \
+	else echo "skip fuzz: $(FUZZ_CC) cannot build a libFuzzer target (make fuzz needs clang)"; fi
 
 # Installs whichever required packages are missing (as root), or says how.
 deps:

@@ -456,14 +456,28 @@ static void expect_beyond(void (*edit)(scenario *), const char *const *sets, int
 
 static void slow_flops(scenario *s) { s->cluster.gpu.peak_flops[DTYPE_BF16] = 1e-3; }
 static void slow_link(scenario *s) { s->cluster.topo.intra_bw_Bps = 1e-9; }
-static void long_latency(scenario *s) { s->cluster.topo.intra_lat_ps = INT64_C(9000000000000000000); }
-static void half_latency(scenario *s) { s->cluster.topo.intra_lat_ps = INT64_C(5000000000000000000); }
+static void long_latency(scenario *s)
+{
+    s->cluster.topo.intra_lat_ps = SIM_S(9000000);
+}
+static void half_latency(scenario *s)
+{
+    s->cluster.topo.intra_lat_ps = SIM_S(5000000);
+}
 static void huge_floor(scenario *s)
 {
     s->model.capacity.overflow = CAPACITY_DROP;
     s->model.capacity.factor = 1.0;
     s->model.capacity.pad_to_capacity = true;
     s->model.capacity.min_capacity = INT64_MAX;
+}
+static void tiny_link_eff(scenario *s)
+{
+    s->cluster.topo.intra_eff = 1e-300;
+}
+static void tiny_compute_eff(scenario *s)
+{
+    s->cluster.gpu.compute_eff = 1e-300;
 }
 static void many_tokens(scenario *s) { s->workload.tokens_per_rank = 1 << 30; }
 
@@ -480,6 +494,9 @@ static void test_beyond_the_clock(void)
     expect_beyond(long_latency, flow, 1, "cluster.intra.latency", "9000000 s makes the run");
     /* 5e18 ps: one all-to-all fits, dispatch plus combine do not */
     expect_beyond(half_latency, NULL, 0, "cluster.intra.latency", "makes the run pass");
+    /* an efficiency no link or kernel reaches is named, not the bandwidth */
+    expect_beyond(tiny_link_eff, NULL, 0, "cluster.intra.efficiency", "1e-300 makes one");
+    expect_beyond(tiny_compute_eff, NULL, 0, "cluster.gpu.compute_efficiency", "1e-300");
     /* a padded floor of 2^63 - 1 slots per expert */
     expect_beyond(huge_floor, NULL, 0, "model.router.min_capacity", "one dispatch");
 }

@@ -51,6 +51,7 @@
 #include "moesim/timeline.h"
 #include "moesim/topo.h"
 #include "moesim/trace.h"
+#include "moesim/units.h"
 
 enum phase {
     PH_BATCH,
@@ -264,23 +265,28 @@ static int record_layer(play_t *p, int moe)
     return 0;
 }
 
+/* The router, capacity and trace count a batch's tokens in an int: 128 GPUs
+ * x 16,777,216 tokens per rank is 2^31, one too many. */
+static int batch_tokens(const scenario *s, int *out, err_t *e)
+{
+    int64_t n = (int64_t)s->parallel.dp * s->workload.tokens_per_rank;
+    if (n > INT_MAX || n < 1)
+        return err_set(e, ERR_INPUT, s->file, 0, "workload.tokens_per_rank",
+                       "%d tokens on each of %d data-parallel ranks make %lld tokens per "
+                       "batch; allowed: at most %d per batch (workload.tokens_per_rank x "
+                       "parallel.dp)",
+                       s->workload.tokens_per_rank, s->parallel.dp, (long long)n, INT_MAX);
+    *out = (int)n;
+    return 0;
+}
+
 play_t *play_new(const scenario *s, err_t *e)
 {
     play_t *p = xcalloc(1, sizeof(*p), "simulation");
     p->s = s;
     p->gpus = s->cluster.topo.nodes * s->cluster.topo.gpus_per_node;
-    /* The router, capacity and trace count a batch's tokens in an int:
-     * 128 GPUs x 16,777,216 tokens per rank is 2^31, one too many. */
-    int64_t batch_tokens = (int64_t)s->parallel.dp * s->workload.tokens_per_rank;
-    if (batch_tokens > INT_MAX || batch_tokens < 1) {
-        err_set(e, ERR_INPUT, s->file, 0, "workload.tokens_per_rank",
-                "%d tokens on each of %d data-parallel ranks make %lld tokens per batch; "
-                "allowed: at most %d per batch (workload.tokens_per_rank x parallel.dp)",
-                s->workload.tokens_per_rank, s->parallel.dp, (long long)batch_tokens,
-                INT_MAX);
+    if (batch_tokens(s, &p->tokens, e) < 0)
         goto fail;
-    }
-    p->tokens = (int)batch_tokens;
     if (layout_init_order(&p->lay, p->gpus, s->parallel.dp, s->parallel.tp, s->parallel.pp,
                           s->parallel.ep, s->parallel.etp, s->parallel.order, e) < 0)
         goto fail;
@@ -1138,6 +1144,15 @@ static const char *gpu_blame(const play_t *p, gpu_bound bound, dtype_t dt, char 
         fmt_figure(val, n, sim_time_to_s(g->launch_ps), "s");
         return "cluster.gpu.launch";
     }
+    /* no real kernel runs at under 1% of peak: such an efficiency is the cause */
+    if (bound == GPU_BOUND_COMPUTE && g->compute_eff < 0.01) {
+        snprintf(val, n, "%g", g->compute_eff);
+        return "cluster.gpu.compute_efficiency";
+    }
+    if (bound == GPU_BOUND_MEMORY && g->memory_eff < 0.01) {
+        snprintf(val, n, "%g", g->memory_eff);
+        return "cluster.gpu.memory_efficiency";
+    }
     if (bound == GPU_BOUND_MEMORY && !(has_preset && preset.hbm_bw_Bps == g->hbm_bw_Bps)) {
         fmt_figure(val, n, g->hbm_bw_Bps, "B/s");
         return "cluster.gpu.hbm_bandwidth";
@@ -1214,8 +1229,15 @@ static const char *net_blame(const play_t *p, char *val, size_t n, double *secs)
     int inter = k->kind == TOPO_NIC_UP || k->kind == TOPO_NIC_DOWN ||
                 k->kind == TOPO_SPINE_UP || k->kind == TOPO_SPINE_DOWN;
     int spine = k->kind == TOPO_SPINE_UP || k->kind == TOPO_SPINE_DOWN;
+    if (drain >= lat && k->eff < 0.01) { /* no link runs at under 1% of line rate */
+        snprintf(val, n, "%g", k->eff);
+        return inter ? "cluster.inter.efficiency" : "cluster.intra.efficiency";
+    }
     if (drain >= lat) {
-        fmt_figure(val, n, k->bw_Bps, "B/s");
+        if (k->bw_Bps >= 1000)
+            units_format_bandwidth(k->bw_Bps, val, n);
+        else
+            fmt_figure(val, n, k->bw_Bps, "B/s");
         return inter ? "cluster.inter.bandwidth" : "cluster.intra.bandwidth";
     }
     fmt_figure(val, n, sim_time_to_s(k->lat_ps), "s");
@@ -1357,6 +1379,26 @@ static void end_block(play_t *p)
     at(p, p->tp_ffn_t, PH_TP_FFN, 0);
 }
 
+/* The dispatch is done: every GPU's grouped GEMM (and shared experts)
+ * starts; the slowest sets the layer's expert time. */
+static void start_experts(play_t *p, sim_time_t now, metrics_layer *ml)
+{
+    const scenario *s = p->s;
+    p->expert_start = now;
+    sim_time_t slowest = 0;
+    p->experts_pending = p->gpus;
+    for (int g = 0; g < p->gpus; g++) {
+        sim_time_t t = sat_add(gpu_experts_time(&s->cluster.gpu, &p->expert_shape,
+                                                p->local_tokens + (size_t)g * p->spr, p->spr),
+                               p->t_shared);
+        if (at(p, t, PH_EXPERT, g) < 0)
+            return;
+        p->m.gpu_busy_ps[g] += t;
+        slowest = t > slowest ? t : slowest;
+    }
+    metrics_series_add(&ml->expert, slowest);
+}
+
 static void fire(engine_t *e, void *ctx, const engine_event_t *ev)
 {
     play_t *p = ctx;
@@ -1423,25 +1465,10 @@ static void fire(engine_t *e, void *ctx, const engine_event_t *ev)
         p->phase_start = now;
         break;
     }
-    case PH_DISPATCH: {
+    case PH_DISPATCH:
         tl_alltoall(p, "dispatch", p->phase_start, now);
-        p->expert_start = now;
-        sim_time_t slowest = 0;
-        p->experts_pending = p->gpus;
-        for (int g = 0; g < p->gpus; g++) {
-            sim_time_t t = sat_add(gpu_experts_time(&s->cluster.gpu, &p->expert_shape,
-                                                    p->local_tokens + (size_t)g * p->spr,
-                                                    p->spr),
-                                   p->t_shared);
-            if (at(p, t, PH_EXPERT, g) < 0)
-                break;
-            p->m.gpu_busy_ps[g] += t;
-            slowest = t > slowest ? t : slowest;
-        }
-        if (!p->failed)
-            metrics_series_add(&ml->expert, slowest);
+        start_experts(p, now, ml);
         break;
-    }
     case PH_EXPERT:
         if (tl_on(p))
             timeline_span(p->tl, gpu, "experts", "compute", p->expert_start, now, p->batch,

@@ -52,6 +52,9 @@ refused "min_capacity = 2^63 - 1, padded" \
   "${S}model.router.min_capacity: 9223372036854775807 (padded: model.router.pad_to_capacity) makes one dispatch take 1.78e+12 s, beyond the clock's 106 days (2^63 ps)" \
   $HD_SMALL --set model.router.min_capacity=9223372036854775807L \
   --set model.router.pad_to_capacity=true --set 'model.router.overflow="drop"'
+refused "cluster.intra.efficiency = 1e-300 (named, not the bandwidth)" \
+  "${S}cluster.intra.efficiency: 1e-300 makes one dispatch take 9.59e+294 s, beyond the clock's 106 days (2^63 ps)" \
+  $HD_SMALL --set cluster.intra.efficiency=1e-300
 refused "128 GPUs x 16,777,216 tokens per rank" \
   "${S}workload.tokens_per_rank: 16777216 tokens on each of 128 data-parallel ranks make 2147483648 tokens per batch; allowed: at most 2147483647 per batch (workload.tokens_per_rank x parallel.dp)" \
   --set cluster.nodes=16 --set parallel.dp=128 --set workload.tokens_per_rank=16777216 \
