@@ -33,6 +33,7 @@
 
 #include "moesim/collective.h"
 #include "moesim/flows.h"
+#include "moesim/jsonout.h"
 #include "moesim/net.h"
 #include "moesim/cli.h"
 #include "moesim/opts.h"
@@ -399,29 +400,51 @@ static int run_moe(const scenario *s, const topo_t *t, int G, coll_a2a_algo algo
     return 0;
 }
 
-/* Written whole or not at all (outfile.h). %.9g keeps times to the
- * picosecond at the millisecond scale. */
+/* One MoE phase as JSON: time, bandwidth, bottleneck link class. */
+static json_t *moe_json(const moe_result *r)
+{
+    json_t *o = jsonout_object();
+    jsonout_set(o, "time_s", jsonout_real(r->time_s));
+    jsonout_set(o, "bw_GBps", jsonout_real(r->bw));
+    jsonout_set(o, "bottleneck", jsonout_str(r->bottleneck));
+    return o;
+}
+
+/* Written whole or not at all (outfile.h), in the one number format of
+ * every moesim JSON file (jsonout.h: reals round-trip exactly). */
 static int write_json(const char *path, const char *op, const char *algo, const row *rows,
                       int nrows, const moe_result *d, const moe_result *c, err_t *e)
 {
+    static const char *const expand[] = {"", "rows", "moe", NULL};
+    json_t *doc = jsonout_object(), *arr = jsonout_array();
+    jsonout_set(doc, "schema", jsonout_str("moesim.collective/1"));
+    for (int i = 0; i < nrows; i++) {
+        json_t *r = jsonout_object();
+        jsonout_set(r, "op", jsonout_str(op));
+        jsonout_set(r, "algo", jsonout_str(algo));
+        jsonout_set(r, "bytes", jsonout_int((int64_t)rows[i].bytes));
+        jsonout_set(r, "time_s", jsonout_real(rows[i].time_s));
+        jsonout_set(r, "algbw_GBps", jsonout_real(rows[i].algbw));
+        jsonout_set(r, "busbw_GBps", jsonout_real(rows[i].busbw));
+        jsonout_push(arr, r);
+    }
+    jsonout_set(doc, "rows", arr);
+    if (d) {
+        json_t *moe = jsonout_object();
+        jsonout_set(moe, "dispatch", moe_json(d));
+        jsonout_set(moe, "combine", moe_json(c));
+        jsonout_set(doc, "moe", moe);
+    }
     outfile out = OUTFILE_INIT;
-    if (outfile_open(&out, path, e) < 0)
-        return -1;
-    FILE *f = out.f;
-    fprintf(f, "{ \"schema\": \"moesim.collective/1\",\n  \"rows\": [");
-    for (int i = 0; i < nrows; i++)
-        fprintf(f, "%s\n    {\"op\": \"%s\", \"algo\": \"%s\", \"bytes\": %.0f, \"time_s\": %.9g, "
-                   "\"algbw_GBps\": %.6g, \"busbw_GBps\": %.6g}",
-                i ? "," : "", op, algo, rows[i].bytes, rows[i].time_s, rows[i].algbw,
-                rows[i].busbw);
-    fprintf(f, "%s]", nrows ? "\n  " : "");
-    if (d)
-        fprintf(f, ",\n  \"moe\": {\n    \"dispatch\": {\"time_s\": %.9g, \"bw_GBps\": %.6g, "
-                   "\"bottleneck\": \"%s\"},\n    \"combine\": {\"time_s\": %.9g, \"bw_GBps\": "
-                   "%.6g, \"bottleneck\": \"%s\"}\n  }",
-                d->time_s, d->bw, d->bottleneck, c->time_s, c->bw, c->bottleneck);
-    fprintf(f, "\n}\n");
-    return outfile_commit(&out, e);
+    int rc = outfile_open(&out, path, e);
+    if (rc == 0 && jsonout_write(out.f, doc, expand) < 0) {
+        outfile_abort(&out);
+        rc = err_set(e, ERR_RUN, path, 0, NULL, "writing the JSON failed");
+    } else if (rc == 0) {
+        rc = outfile_commit(&out, e);
+    }
+    json_decref(doc);
+    return rc;
 }
 
 /* The algorithm names --algo picks for the op. */
