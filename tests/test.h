@@ -13,6 +13,7 @@
 #include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "moesim/play.h"
@@ -54,6 +55,20 @@
         CU_assertImplementation(h_ && strstr(h_, n_) != NULL, __LINE__, m_, __FILE__,   \
                                 "", CU_FALSE);                                          \
     } while (0)
+
+/* Exact string equality; a failure prints both strings whole. */
+static inline void test_expect_str_eq(const char *a, const char *b, const char *what,
+                                      const char *file, int line)
+{
+    size_t n = strlen(what) + (a ? strlen(a) : 6) + strlen(b) + 32;
+    char *m = malloc(n);
+    if (m)
+        snprintf(m, n, "%s:\n\"%s\"\n!=\n\"%s\"", what, a ? a : "(null)", b);
+    CU_assertImplementation(a && strcmp(a, b) == 0, line, m ? m : what, file, "",
+                            CU_FALSE);
+    free(m);
+}
+#define EXPECT_STR_EQ(a, b) test_expect_str_eq((a), (b), #a, __FILE__, __LINE__)
 
 /* Entries in dir other than "." and ".." (0 if it cannot be read). */
 static inline int test_dir_entries(const char *dir)

@@ -10,19 +10,6 @@
 #include "moesim/field.h"
 #include "test.h"
 
-/* Exact string equality; a failure prints both strings whole. */
-static void expect_str_eq(const char *a, const char *b, const char *what, int line)
-{
-    size_t n = strlen(what) + (a ? strlen(a) : 6) + strlen(b) + 32;
-    char *m = malloc(n);
-    if (m)
-        snprintf(m, n, "%s:\n\"%s\"\n!=\n\"%s\"", what, a ? a : "(null)", b);
-    CU_assertImplementation(a && strcmp(a, b) == 0, line, m ? m : what, __FILE__, "",
-                            CU_FALSE);
-    free(m);
-}
-#define EXPECT_STR_EQ(a, b) expect_str_eq((a), (b), #a, __LINE__)
-
 /* Sets the figure named `name` (a CSV column name) of rec. */
 static void set_fig(compare_out_record *rec, const char *name, double v)
 {

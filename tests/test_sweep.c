@@ -8,19 +8,6 @@
 #include "moesim/sweep.h"
 #include "test.h"
 
-/* Exact string equality; a failure prints both strings whole. */
-static void expect_str_eq(const char *a, const char *b, const char *what, int line)
-{
-    size_t n = strlen(what) + (a ? strlen(a) : 6) + strlen(b) + 32;
-    char *m = malloc(n);
-    if (m)
-        snprintf(m, n, "%s:\n\"%s\"\n!=\n\"%s\"", what, a ? a : "(null)", b);
-    CU_assertImplementation(a && strcmp(a, b) == 0, line, m ? m : what, __FILE__, "",
-                            CU_FALSE);
-    free(m);
-}
-#define EXPECT_STR_EQ(a, b) expect_str_eq((a), (b), #a, __LINE__)
-
 /* Adds a spec that must parse. */
 static void add_ok(sweep_plan *p, const char *spec)
 {
