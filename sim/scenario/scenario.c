@@ -187,6 +187,30 @@ static const char *unit_examples(key_type t)
     }
 }
 
+/* The physical range of each unit kind, checked at load: no real device is
+ * outside it, and inside it the products that size time stay far from the
+ * 64-bit picosecond clock (2^63 ps = 106 days). docs/scenario.md states them. */
+typedef struct unit_range {
+    key_type type;
+    double lo, hi; /* FLOP/s, B/s, ps, bytes */
+    const char *text;
+} unit_range;
+
+static const unit_range unit_ranges[] = {
+    {KT_FLOPS, 1e9, 1e18, "from 1 GFLOP/s to 1e18 FLOP/s (1 EFLOP/s)"},
+    {KT_BANDWIDTH, 1e6, 1e15, "from 1 MB/s to 1 PB/s"},
+    {KT_TIME, 0, 1e12, "from 0 to 1 s"},
+    {KT_SIZE, 1e6, 1e15, "from 1 MB to 1 PB"},
+};
+
+static const unit_range *range_of(key_type t)
+{
+    for (size_t i = 0; i < sizeof(unit_ranges) / sizeof(unit_ranges[0]); i++)
+        if (unit_ranges[i].type == t)
+            return &unit_ranges[i];
+    return &unit_ranges[0]; /* only unit kinds ask */
+}
+
 /* The i-th value an enum row allows, the model's names first and then the
  * row's own; NULL past the last. *code: what is stored for it. */
 static const char *enum_at(const key_row *r, int i, int *code)
@@ -273,7 +297,12 @@ void scenario_allowed(const loader *L, const key_row *r, char *buf, size_t n)
     case KT_TIME:
     case KT_SIZE:
     case KT_FLOPS:
-        snprintf(buf, n, "a number and a unit such as %s", unit_examples(r->type));
+        if (L) /* a message: the range has its own */
+            snprintf(buf, n, "a number and a unit such as %s", unit_examples(r->type));
+        else
+            snprintf(buf, n, "a number and a unit such as %s, %s%s", unit_examples(r->type),
+                     range_of(r->type)->text,
+                     (r->flags & F_MIN_OPEN) || range_of(r->type)->lo == 0 ? "" : ", or 0");
         break;
     case KT_LIST:
         if (L)
@@ -459,8 +488,6 @@ int scenario_apply_set(loader *L, const char *set, err_t *e)
         return -1;
     }
 
-    config_t tmp;
-    config_init(&tmp);
     char text[1100];
     /* libconfig 1.5 wraps an integer beyond 32 bits unless it ends in L; a
      * command line should not need to know that */
@@ -475,6 +502,8 @@ int scenario_apply_set(loader *L, const char *set, err_t *e)
                        val, ok);
     }
     snprintf(text, sizeof(text), "v = %s%s;", val, wide ? "L" : "");
+    config_t tmp;
+    config_init(&tmp);
     if (!config_read_string(&tmp, text)) { /* not a libconfig value: a bare string */
         config_destroy(&tmp);
         config_init(&tmp);
@@ -753,13 +782,19 @@ static int check_bounds(const loader *L, const key_row *r, const value *v, err_t
     case KT_BANDWIDTH:
     case KT_TIME:
     case KT_SIZE:
-    case KT_FLOPS: /* the parser refuses negative numbers; some keys refuse zero */
-        if (!(r->flags & F_MIN_OPEN) || v->d > 0)
-            return 0;
+    case KT_FLOPS: { /* the parser refuses negative numbers; some keys refuse zero */
         scenario_describe(v->st, what, sizeof(what));
-        return scenario_fail(L, v->st, r->path, e,
-                             "%s is zero; allowed: more than zero, such as %s", what,
-                             unit_examples(r->type));
+        if ((r->flags & F_MIN_OPEN) && !(v->d > 0))
+            return scenario_fail(L, v->st, r->path, e,
+                                 "%s is zero; allowed: more than zero, such as %s", what,
+                                 unit_examples(r->type));
+        const unit_range *u = range_of(r->type);
+        if ((v->d == 0 && !(r->flags & F_MIN_OPEN)) || (v->d >= u->lo && v->d <= u->hi))
+            return 0;
+        return scenario_fail(L, v->st, r->path, e, "%s is out of range; allowed: %s %s%s", what,
+                             unit_noun(r->type), u->text,
+                             (r->flags & F_MIN_OPEN) || u->lo == 0 ? "" : ", or 0");
+    }
     default:
         return 0;
     }
@@ -886,7 +921,9 @@ static int load(loader *L, const char *const *sets, int nsets, err_t *e)
         if (load_row(L, &scenario_keys[i], e) < 0)
             return -1;
     derive(L->s);
-    return scenario_check_memory(L, e);
+    if (scenario_check_memory(L, e) < 0)
+        return -1;
+    return scenario_check_products(L, e);
 }
 
 static int syntax_error(const config_t *cfg, const char *name, err_t *e)

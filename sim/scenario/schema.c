@@ -11,6 +11,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "moesim/collective.h"
 #include "moesim/units.h"
@@ -62,6 +63,7 @@ static void def_dp(const scenario *s, const key_row *r, value *v);
 static void def_ep(const scenario *s, const key_row *r, value *v);
 static void def_rebalance(const scenario *s, const key_row *r, value *v);
 static void def_warmup(const scenario *s, const key_row *r, value *v);
+static void def_host_memory(const scenario *s, const key_row *r, value *v);
 
 /* Checks across keys. */
 static int check_first_dense(loader *L, const key_row *r, const value *v, err_t *e);
@@ -76,6 +78,7 @@ static int check_ep(loader *L, const key_row *r, const value *v, err_t *e);
 static int check_tp(loader *L, const key_row *r, const value *v, err_t *e);
 static int check_etp(loader *L, const key_row *r, const value *v, err_t *e);
 static int check_tokens(loader *L, const key_row *r, const value *v, err_t *e);
+static int check_world(loader *L, const key_row *r, const value *v, err_t *e);
 static int check_order(loader *L, const key_row *r, const value *v, err_t *e);
 static int check_logits(loader *L, const key_row *r, const value *v, err_t *e);
 static int check_trace_file(loader *L, const key_row *r, const value *v, err_t *e);
@@ -190,10 +193,12 @@ const key_row scenario_keys[] = {
     {.path = "cluster.system", .type = KT_STRING, .def = "\"\"", FIELD(cluster.system),
      .help = "a system preset (\"DGX-H100\", \"HGX-H800\", \"DGX-A100\") whose GPU, node size "
              "and links fill in the cluster keys the scenario leaves out"},
-    {.path = "cluster.nodes", .type = KT_INT, .def = "1", .min = 1, .max = 65536,
+    {.path = "cluster.nodes", .type = KT_INT, .def = "1", .min = 1, .max = TOPO_MAX_GPUS,
      FIELD(cluster.topo.nodes), .help = "nodes (machines)"},
     {.path = "cluster.gpus_per_node", .type = KT_INT, .def = "8", .min = 1, .max = 64,
-     FIELD(cluster.topo.gpus_per_node), .help = "GPUs in each node"},
+     .check = check_world, FIELD(cluster.topo.gpus_per_node),
+     .help = "GPUs in each node; cluster.nodes x this is at most 16,384 GPUs (the "
+             "topology's route table holds a route per GPU pair)"},
     {.path = "cluster.gpu.preset", .type = KT_STRING, .def = "\"H100-SXM\"",
      FIELD(cluster.gpu.name),
      .help = "the preset the overrides below apply to, when cluster.gpu is a group"},
@@ -293,10 +298,10 @@ const key_row scenario_keys[] = {
      .help = "tensor-parallel degree inside an expert (divides model.expert_ffn; "
              "parallel.ep x etp divides parallel.dp x parallel.tp)"},
     {.path = "parallel.dp", .type = KT_INT, .def = "GPUs / (tp x pp)", .deflt = def_dp,
-     .min = 1, .max = 4194304, .check = check_dp, FIELD(parallel.dp),
+     .min = 1, .max = TOPO_MAX_GPUS, .check = check_dp, FIELD(parallel.dp),
      .help = "data-parallel degree; dp x tp x pp = cluster.nodes x cluster.gpus_per_node"},
     {.path = "parallel.ep", .type = KT_INT, .def = "parallel.dp", .deflt = def_ep, .min = 1,
-     .max = 4194304, .check = check_ep, FIELD(parallel.ep),
+     .max = TOPO_MAX_GPUS, .check = check_ep, FIELD(parallel.ep),
      .help = "expert-parallel degree: divides model.experts, and parallel.ep x parallel.etp "
              "divides parallel.dp x parallel.tp"},
     {.path = "parallel.order", .type = KT_STRING, .def = "\"tp-ep-dp-pp\"",
@@ -426,6 +431,11 @@ const key_row scenario_keys[] = {
      .help = "batches on the timeline, the first ones (0: all)"},
     {.path = "output.progress", .type = KT_BOOL, .def = "true", FIELD(output.progress),
      .help = "show progress on stderr"},
+
+    {.path = "limits.host_memory", .type = KT_SIZE, .def = "the machine's physical memory",
+     .deflt = def_host_memory, .flags = F_MIN_OPEN, FIELD(limits.host_memory),
+     .help = "host memory the simulator may use; check and run refuse a scenario whose "
+             "estimate (moesim check prints it) is larger"},
 };
 
 const size_t scenario_nkeys = sizeof(scenario_keys) / sizeof(scenario_keys[0]);
@@ -756,13 +766,34 @@ static int check_etp(loader *L, const key_row *r, const value *v, err_t *e)
  * (Megatron-Core's sequence-parallel split before the token dispatcher). */
 static int check_tokens(loader *L, const key_row *r, const value *v, err_t *e)
 {
-    int tp = L->s->parallel.tp;
-    if (v->i % tp == 0)
+    int tp = L->s->parallel.tp, dp = L->s->parallel.dp;
+    if (v->i % tp != 0)
+        return scenario_fail(L, v->st, r->path, e,
+                             "%lld is not a multiple of parallel.tp (%d): each TP rank "
+                             "dispatches tokens_per_rank / tp tokens; allowed: a multiple of %d",
+                             (long long)v->i, tp, tp);
+    /* the batch's tokens are counted in an int, and sized as token x expert
+     * tables (the host memory check weighs those) */
+    if ((int64_t)dp * v->i <= INT_MAX)
         return 0;
     return scenario_fail(L, v->st, r->path, e,
-                "%lld is not a multiple of parallel.tp (%d): each TP rank dispatches "
-                "tokens_per_rank / tp tokens; allowed: a multiple of %d",
-                (long long)v->i, tp, tp);
+                         "parallel.dp (%d) x %lld = %lld tokens in a batch; allowed: at most "
+                         "%d tokens in a batch, %d per rank with %d data-parallel ranks",
+                         dp, (long long)v->i, (long long)dp * v->i, INT_MAX, INT_MAX / dp, dp);
+}
+
+/* The topology holds a route per GPU pair: TOPO_MAX_GPUS at most. */
+static int check_world(loader *L, const key_row *r, const value *v, err_t *e)
+{
+    int64_t world = (int64_t)L->s->cluster.topo.nodes * v->i;
+    if (world <= TOPO_MAX_GPUS)
+        return 0;
+    return scenario_fail(L, v->st, r->path, e,
+                         "cluster.nodes (%d) x %lld = %lld GPUs; allowed: at most %d GPUs in "
+                         "all, %d per node with %d nodes",
+                         L->s->cluster.topo.nodes, (long long)v->i, (long long)world,
+                         TOPO_MAX_GPUS, (int)(TOPO_MAX_GPUS / L->s->cluster.topo.nodes),
+                         L->s->cluster.topo.nodes);
 }
 
 /* Redundant slots hold replicas, which only EPLB places; every EP rank gets
@@ -935,6 +966,13 @@ static int check_logits(loader *L, const key_row *r, const value *v, err_t *e)
         for (int j = 0; j < n; j++) {
             const config_setting_t *c = config_setting_get_elem(row, (unsigned)j);
             int ct = config_setting_type(c);
+            if (ct == CONFIG_TYPE_FLOAT && !isfinite(config_setting_get_float(c))) {
+                snprintf(key, sizeof(key), "%s[%d][%d]", r->path, i, j);
+                scenario_describe(c, what, sizeof(what));
+                return scenario_fail(L, c, key, e, "%s is not finite (libconfig reads a "
+                                     "number beyond 1e308 as infinite); allowed: a finite "
+                                     "number", what);
+            }
             if (ct == CONFIG_TYPE_FLOAT)
                 x[(size_t)i * (size_t)experts + (size_t)j] = config_setting_get_float(c);
             else if (ct == CONFIG_TYPE_INT || ct == CONFIG_TYPE_INT64) {
@@ -950,4 +988,13 @@ static int check_logits(loader *L, const key_row *r, const value *v, err_t *e)
         }
     }
     return 0;
+}
+
+/* The machine's physical memory: what it can hold at most (sysconf). */
+static void def_host_memory(const scenario *s, const key_row *r, value *v)
+{
+    (void)s;
+    (void)r;
+    long pages = sysconf(_SC_PHYS_PAGES), size = sysconf(_SC_PAGESIZE);
+    v->d = pages > 0 && size > 0 ? (double)pages * (double)size : 1e15;
 }

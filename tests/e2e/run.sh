@@ -122,6 +122,7 @@ fi
 . tests/e2e/compare.sh
 . tests/e2e/trace.sh
 . tests/e2e/layers.sh
+. tests/e2e/scenario.sh
 
 echo "e2e: $pass passed, $fail failed"
 [ "$fail" = 0 ]
