@@ -776,7 +776,10 @@ static int check_bounds(const loader *L, const key_row *r, const value *v, err_t
         bad |= !(r->flags & F_NO_MAX) && !(v->d <= r->max);
         if (!bad)
             return 0;
-        scenario_describe(v->st, what, sizeof(what));
+        if (config_setting_type(v->st) == CONFIG_TYPE_FLOAT)
+            scenario_describe(v->st, what, sizeof(what));
+        else /* an integer: as written, not as libconfig may have wrapped it */
+            fmt_num(v->d, what, sizeof(what));
         scenario_allowed(L, r, ok, sizeof(ok));
         return scenario_fail(L, v->st, r->path, e, "%s is out of range; allowed: %s", what, ok);
     case KT_BANDWIDTH:
