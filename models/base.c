@@ -77,31 +77,6 @@ void err_format(const err_t *e, char *buf, size_t n)
         snprintf(buf, n, "%s%s", where, e->msg);
 }
 
-int err_print(FILE *f, const char *prefix, const err_t *e)
-{
-    char buf[1400];
-    err_format(e, buf, sizeof(buf));
-    if (prefix)
-        fprintf(f, "%s: %s\n", prefix, buf);
-    else
-        fprintf(f, "%s\n", buf);
-    return e->code == ERR_OK ? ERR_RUN : (int)e->code;
-}
-
-int err_usage(const char *cmd, const char *fmt, ...)
-{
-    fprintf(stderr, "moesim%s%s: ", cmd ? " " : "", cmd ? cmd : "");
-    va_list ap;
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    if (cmd)
-        fprintf(stderr, "; see 'moesim %s --help'\n", cmd);
-    else
-        fprintf(stderr, "; see 'moesim help'\n");
-    return ERR_INPUT;
-}
-
 void err_list_divisors(int n, char *buf, size_t size)
 {
     size_t k = 0;

@@ -281,7 +281,8 @@ void coll_plan_analytical(const coll_plan *p, const topo_t *t, sim_time_t overhe
         net_result r;
         net_analytical_list(t, n, p->src + a, p->dst + a, p->bytes + a, overhead_ps, &r,
                             phase_lb);
-        total += r.time_ps;
+        /* saturating: a phase beyond the clock stays beyond it (net.c) */
+        total = r.time_ps > SIM_TIME_MAX - total ? SIM_TIME_MAX : total + r.time_ps;
         all += r.total_bytes;
         if (r.drain_ps > longest) {
             longest = r.drain_ps;

@@ -188,26 +188,78 @@ int gpu_spec_check(const gpu_spec *g, err_t *e)
     return 0;
 }
 
+/* Times add and multiply saturating at SIM_TIME_MAX: a term that
+ * sim_time_for_bytes saturated (989 FLOP/s where 989 TFLOP/s was meant)
+ * must stay "beyond the clock", not wrap to a negative time. The caller
+ * sees SIM_TIME_MAX and names the key (gpu_*_seconds say which term). */
+static sim_time_t sat_add(sim_time_t a, sim_time_t b)
+{
+    sim_time_t r;
+    return __builtin_add_overflow(a, b, &r) ? SIM_TIME_MAX : r;
+}
+
+static sim_time_t sat_mul(sim_time_t a, sim_time_t b)
+{
+    sim_time_t r;
+    return __builtin_mul_overflow(a, b, &r) ? SIM_TIME_MAX : r;
+}
+
+/* The peak an operation in dt runs at. */
+static double peak_of(const gpu_spec *g, dtype_t dt)
+{
+    double peak = (dt >= 0 && dt < DTYPE_COUNT) ? g->peak_flops[dt] : 0;
+    if (!(peak > 0)) /* unsupported dtype: emulated at the BF16 rate */
+        peak = g->peak_flops[DTYPE_BF16];
+    return peak;
+}
+
 /* The roofline without the launch: shared by every operation below. */
 static sim_time_t roofline(const gpu_spec *g, double flops, double bytes, dtype_t dt)
 {
     /* Both terms are rounded before the max: rounding is monotone, so this is
      * the rounded max, and each term alone can be checked by hand. */
-    double peak = (dt >= 0 && dt < DTYPE_COUNT) ? g->peak_flops[dt] : 0;
-    if (!(peak > 0)) /* unsupported dtype: emulated at the BF16 rate */
-        peak = g->peak_flops[DTYPE_BF16];
-    sim_time_t compute = sim_time_for_bytes(flops, peak * g->compute_eff);
+    sim_time_t compute = sim_time_for_bytes(flops, peak_of(g, dt) * g->compute_eff);
     sim_time_t memory = sim_time_for_bytes(bytes, g->hbm_bw_Bps * g->memory_eff);
     return compute > memory ? compute : memory;
 }
 
-sim_time_t gpu_op_time(const gpu_spec *g, double flops, double bytes, dtype_t dt)
+/* The same kernels in unrounded, unbounded seconds, summed term by term, for
+ * the message of a time beyond the clock: which of compute, HBM traffic and
+ * launches dominates. */
+typedef struct seconds_acc {
+    double total, compute, memory, launch;
+} seconds_acc;
+
+static void roofline_s(seconds_acc *a, const gpu_spec *g, double flops, double bytes,
+                       dtype_t dt, double launches)
 {
-    return g->launch_ps + roofline(g, flops, bytes, dt);
+    double c = flops / (peak_of(g, dt) * g->compute_eff);
+    double m = bytes / (g->hbm_bw_Bps * g->memory_eff);
+    double l = launches * ((double)g->launch_ps * 1e-12);
+    a->compute += c;
+    a->memory += m;
+    a->launch += l;
+    a->total += l + (c > m ? c : m);
 }
 
-sim_time_t gpu_experts_time(const gpu_spec *g, const gpu_ffn_shape *shape,
-                            const int64_t *tokens, int n)
+static double seconds_of(const seconds_acc *a, gpu_bound *bound)
+{
+    if (bound)
+        *bound = a->launch >= a->compute && a->launch >= a->memory ? GPU_BOUND_LAUNCH
+                 : a->compute >= a->memory                          ? GPU_BOUND_COMPUTE
+                                                                    : GPU_BOUND_MEMORY;
+    return a->total;
+}
+
+sim_time_t gpu_op_time(const gpu_spec *g, double flops, double bytes, dtype_t dt)
+{
+    return sat_add(g->launch_ps, roofline(g, flops, bytes, dt));
+}
+
+/* The summed FLOPs and bytes of a grouped GEMM; returns the experts with
+ * tokens (0: nothing is launched). */
+static int experts_work(const gpu_spec *g, const gpu_ffn_shape *shape, const int64_t *tokens,
+                        int n, double *flops_out, double *bytes_out)
 {
     /* Doubles throughout: hidden x ffn x tokens overflows 32 bits at
      * DeepSeek-V3 sizes, and the roofline divides anyway. */
@@ -230,34 +282,89 @@ sim_time_t gpu_experts_time(const gpu_spec *g, const gpu_ffn_shape *shape,
         bytes += weight_bytes + t * act_bytes;
         active++;
     }
-    if (active == 0) /* nothing to run: the kernels are not launched */
-        return 0;
-    /* One grouped kernel per matrix; the roofline is taken over their sum, as
-     * the kernels of one layer are alike in shape and balance. */
-    return shape->matrices * g->launch_ps + roofline(g, flops, bytes, shape->dt);
+    *flops_out = flops;
+    *bytes_out = bytes;
+    return active;
 }
 
-sim_time_t gpu_attention_time(const gpu_spec *g, const gpu_attn_shape *shape, int64_t tokens)
+sim_time_t gpu_experts_time(const gpu_spec *g, const gpu_ffn_shape *shape,
+                            const int64_t *tokens, int n)
 {
-    if (tokens <= 0) /* no tokens on this GPU: no kernel is launched */
-        return 0;
+    double flops, bytes;
+    if (experts_work(g, shape, tokens, n, &flops, &bytes) == 0)
+        return 0; /* nothing to run: the kernels are not launched */
+    /* One grouped kernel per matrix; the roofline is taken over their sum, as
+     * the kernels of one layer are alike in shape and balance. */
+    return sat_add(sat_mul(shape->matrices, g->launch_ps), roofline(g, flops, bytes, shape->dt));
+}
+
+double gpu_experts_seconds(const gpu_spec *g, const gpu_ffn_shape *shape,
+                           const int64_t *tokens, int n, gpu_bound *bound)
+{
+    seconds_acc a = {0, 0, 0, 0};
+    double flops, bytes;
+    if (experts_work(g, shape, tokens, n, &flops, &bytes) > 0)
+        roofline_s(&a, g, flops, bytes, shape->dt, shape->matrices);
+    return seconds_of(&a, bound);
+}
+
+/* The three kernels of attention: FLOPs and bytes of each. */
+static void attention_work(const gpu_attn_shape *shape, int64_t tokens, double flops[3],
+                           double bytes[3])
+{
     double T = (double)tokens, H = shape->hidden, b = dtype_bytes(shape->dt);
     /* With GQA the K and V projections are kv_heads wide, not heads wide. */
     double q = (double)shape->heads * shape->head_dim;
     double kv = (double)shape->kv_heads * shape->head_dim;
 
     /* QKV projection: reads its weights and each token's input, writes Q, K, V. */
-    sim_time_t qkv = gpu_op_time(g, 2 * T * H * (q + 2 * kv),
-                                 (H * (q + 2 * kv) + T * (H + q + 2 * kv)) * b, shape->dt);
+    flops[0] = 2 * T * H * (q + 2 * kv);
+    bytes[0] = (H * (q + 2 * kv) + T * (H + q + 2 * kv)) * b;
     /* Causal core (QK^T then PV), fused as in FlashAttention: a token attends to
      * S/2 keys on average; the score matrix never reaches HBM, so the traffic
      * is Q, K, V in and O out. */
     double S = shape->seq_len;
-    sim_time_t core = gpu_op_time(g, 2 * 2 * T * (S / 2) * q, T * (2 * q + 2 * kv) * b,
-                                  shape->dt);
+    flops[1] = 2 * 2 * T * (S / 2) * q;
+    bytes[1] = T * (2 * q + 2 * kv) * b;
     /* Output projection: q -> hidden. */
-    sim_time_t out = gpu_op_time(g, 2 * T * q * H, (q * H + T * (q + H)) * b, shape->dt);
-    return qkv + core + out;
+    flops[2] = 2 * T * q * H;
+    bytes[2] = (q * H + T * (q + H)) * b;
+}
+
+sim_time_t gpu_attention_time(const gpu_spec *g, const gpu_attn_shape *shape, int64_t tokens)
+{
+    if (tokens <= 0) /* no tokens on this GPU: no kernel is launched */
+        return 0;
+    double flops[3], bytes[3];
+    attention_work(shape, tokens, flops, bytes);
+    sim_time_t t = 0;
+    for (int i = 0; i < 3; i++)
+        t = sat_add(t, gpu_op_time(g, flops[i], bytes[i], shape->dt));
+    return t;
+}
+
+double gpu_attention_seconds(const gpu_spec *g, const gpu_attn_shape *shape, int64_t tokens,
+                             gpu_bound *bound)
+{
+    seconds_acc a = {0, 0, 0, 0};
+    if (tokens > 0) {
+        double flops[3], bytes[3];
+        attention_work(shape, tokens, flops, bytes);
+        for (int i = 0; i < 3; i++)
+            roofline_s(&a, g, flops[i], bytes[i], shape->dt, 1);
+    }
+    return seconds_of(&a, bound);
+}
+
+/* The gate's one kernel. Scores are written in FP32: routers take their
+ * softmax or sigmoid in FP32; the top-k is fused into the same kernel and
+ * its FLOPs are noise. */
+static void gate_work(int64_t tokens, int hidden, int experts, dtype_t dt, double *flops,
+                      double *bytes)
+{
+    double T = (double)tokens, H = hidden, E = experts, b = dtype_bytes(dt);
+    *flops = 2 * T * H * E;
+    *bytes = (H * E + T * H) * b + 4 * T * E;
 }
 
 sim_time_t gpu_gate_time(const gpu_spec *g, int64_t tokens, int hidden, int experts,
@@ -265,10 +372,21 @@ sim_time_t gpu_gate_time(const gpu_spec *g, int64_t tokens, int hidden, int expe
 {
     if (tokens <= 0)
         return 0;
-    double T = (double)tokens, H = hidden, E = experts, b = dtype_bytes(dt);
-    /* Scores are written in FP32: routers take their softmax or sigmoid in
-     * FP32; the top-k is fused into the same kernel and its FLOPs are noise. */
-    return gpu_op_time(g, 2 * T * H * E, (H * E + T * H) * b + 4 * T * E, dt);
+    double flops, bytes;
+    gate_work(tokens, hidden, experts, dt, &flops, &bytes);
+    return gpu_op_time(g, flops, bytes, dt);
+}
+
+double gpu_gate_seconds(const gpu_spec *g, int64_t tokens, int hidden, int experts,
+                        dtype_t dt, gpu_bound *bound)
+{
+    seconds_acc a = {0, 0, 0, 0};
+    if (tokens > 0) {
+        double flops, bytes;
+        gate_work(tokens, hidden, experts, dt, &flops, &bytes);
+        roofline_s(&a, g, flops, bytes, dt, 1);
+    }
+    return seconds_of(&a, bound);
 }
 
 /* Memory fit, forward passes only: no gradients, optimizer state or KV cache

@@ -38,6 +38,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Latencies and drains add saturating at SIM_TIME_MAX: a link of "1 B/s" or
+ * a latency of "9000000 s" gives a time beyond the clock, which the caller
+ * must see as SIM_TIME_MAX and refuse, never as a wrapped negative time. */
+static sim_time_t sat_add(sim_time_t a, sim_time_t b)
+{
+    sim_time_t r;
+    return __builtin_add_overflow(a, b, &r) ? SIM_TIME_MAX : r;
+}
+
 /* Shared by both analytical entry points: the bottleneck from per-link
  * bytes; the largest drain, ties to the lowest id; a link with bytes wins
  * over none even if its drain rounds to 0 ps. */
@@ -77,12 +86,12 @@ void net_analytical(const topo_t *t, const double *bytes, net_result *out, doubl
             double b = row[d];
             if (!(b > 0) || s == d) /* no bytes, or a local copy: no link */
                 continue;
-            const int *links;
-            int n = topo_route(t, s, d, &links);
+            int links[TOPO_MAX_HOPS];
+            int n = topo_route(t, s, d, links);
             sim_time_t lat = 0;
             for (int h = 0; h < n; h++) {
                 lb[links[h]] += b;
-                lat += topo_link_at(t, links[h])->lat_ps;
+                lat = sat_add(lat, topo_link_at(t, links[h])->lat_ps);
             }
             if (lat > latency)
                 latency = lat;
@@ -92,7 +101,7 @@ void net_analytical(const topo_t *t, const double *bytes, net_result *out, doubl
 
     bottleneck(t, lb, out);
     out->latency_ps = latency;
-    out->time_ps = out->drain_ps + latency;
+    out->time_ps = sat_add(out->drain_ps, latency);
     out->total_bytes = total;
     if (!link_bytes)
         free(lb);
@@ -114,19 +123,19 @@ void net_analytical_list(const topo_t *t, int n, const int *src, const int *dst,
     for (int i = 0; i < n; i++) {
         if (!(bytes[i] > 0) || src[i] == dst[i])
             continue;
-        const int *links;
-        int h = topo_route(t, src[i], dst[i], &links);
+        int links[TOPO_MAX_HOPS];
+        int h = topo_route(t, src[i], dst[i], links);
         sim_time_t lat = 0;
         for (int k = 0; k < h; k++) {
             lb[links[k]] += bytes[i];
-            lat += topo_link_at(t, links[k])->lat_ps;
+            lat = sat_add(lat, topo_link_at(t, links[k])->lat_ps);
         }
         latency = lat > latency ? lat : latency;
         total += bytes[i];
     }
     bottleneck(t, lb, out);
-    out->latency_ps = latency < 0 ? 0 : latency + overhead_ps;
-    out->time_ps = out->drain_ps + out->latency_ps;
+    out->latency_ps = latency < 0 ? 0 : sat_add(latency, overhead_ps);
+    out->time_ps = sat_add(out->drain_ps, out->latency_ps);
     out->total_bytes = total;
     if (!link_bytes)
         free(lb);

@@ -14,9 +14,8 @@
  * fabric's one-way GPU-to-GPU latency.
  *
  * Invariants: link ids are dense, 0 .. nlinks-1; GPU g owns links
- * 4g .. 4g+3 in topo_link_kind order; routes are built once by route_build,
- * stored flat (CSR: pair src*G+dst owns route_links[route_off[p] ..
- * route_off[p+1])) and never change. The other shapes append their links
+ * 4g .. 4g+3 in topo_link_kind order; a route is a pure function of the
+ * shape and the pair (route_build), so it never changes and needs no table. The other shapes append their links
  * after the per-GPU ones (mesh links, PCIe switch uplinks, leaf-to-spine
  * links, in that order) and change only route_build: a mesh splits a GPU's
  * NVLink evenly over its peers; PCIe GPUs under one switch talk below it,
@@ -24,8 +23,9 @@
  * one in the slot of the first GPU of its run; a leaf's uplinks carry its
  * NICs' bandwidth / oversubscription, split over the spines, one of which
  * a fixed hash of the pair picks (deterministic ECMP, so runs repeat).
- * The cost is memory that grows with G^2 (about 12 bytes per pair at two hops), hence TOPO_MAX_GPUS;
- * the way out, if ever needed, is to store routes per class of pair.
+ * Routes were once a table of every pair (12 bytes a pair: 3 GiB and a
+ * minute of setup at 16,384 GPUs); building one costs a few integer
+ * operations, less than the cache miss of looking it up.
  */
 #include "moesim/topo.h"
 
@@ -50,8 +50,6 @@ struct topo {
     double spine_bw;
     int nlinks;
     topo_link *links;
-    int32_t *route_off; /* gpus*gpus + 1 offsets into route_links */
-    int *route_links;   /* every route's link ids, pair after pair */
 };
 
 /* Ids grouped by GPU, so a GPU's links sit together in link_bytes arrays
@@ -290,26 +288,6 @@ topo_t *topo_new(const topo_config *cfg, err_t *e)
                                            .bw_Bps = t->spine_bw, .eff = xe};
         }
 
-    /* Two passes over the pairs: count the hops, then fill; route_build is
-     * cheap, and the table is then allocated exactly once. */
-    size_t pairs = (size_t)G * (size_t)G;
-    t->route_off = xcalloc(pairs + 1, sizeof(*t->route_off), "route offsets");
-    int hops[TOPO_MAX_HOPS];
-    int64_t total = 0;
-    for (int s = 0; s < G; s++)
-        for (int d = 0; d < G; d++) {
-            t->route_off[(size_t)s * (size_t)G + (size_t)d] = (int32_t)total;
-            total += route_build(t, s, d, hops);
-        }
-    t->route_off[pairs] = (int32_t)total; /* TOPO_MAX_GPUS keeps total < 2^31 */
-    t->route_links = xcalloc((size_t)total, sizeof(*t->route_links), "routes");
-    for (int s = 0; s < G; s++)
-        for (int d = 0; d < G; d++) {
-            int n = route_build(t, s, d, hops);
-            int *dst = t->route_links + t->route_off[(size_t)s * (size_t)G + (size_t)d];
-            for (int h = 0; h < n; h++)
-                dst[h] = hops[h];
-        }
     return t;
 }
 
@@ -317,8 +295,6 @@ void topo_free(topo_t *t)
 {
     if (!t)
         return;
-    free(t->route_links);
-    free(t->route_off);
     free(t->links);
     free(t);
 }
@@ -428,22 +404,20 @@ void topo_link_name(const topo_t *t, int id, char *buf, size_t n)
              topo_link_kind_name(l->kind));
 }
 
-int topo_route(const topo_t *t, int src, int dst, const int **links)
+int topo_route(const topo_t *t, int src, int dst, int links[TOPO_MAX_HOPS])
 {
     /* A GPU out of range is the caller's bug (inputs are checked against
      * topo_gpus where they are read), hence an assert, not an err_t. */
     assert(src >= 0 && src < t->gpus && dst >= 0 && dst < t->gpus);
-    size_t p = (size_t)src * (size_t)t->gpus + (size_t)dst;
-    *links = t->route_links + t->route_off[p]; /* borrowed: no copy per lookup */
-    return (int)(t->route_off[p + 1] - t->route_off[p]);
+    return route_build(t, src, dst, links);
 }
 
 /* Summed over the hops although only the first carries latency today, so
  * a fabric that adds switch hops with their own delay needs no change here. */
 sim_time_t topo_route_latency(const topo_t *t, int src, int dst)
 {
-    const int *links;
-    int n = topo_route(t, src, dst, &links);
+    int links[TOPO_MAX_HOPS];
+    int n = topo_route(t, src, dst, links);
     sim_time_t lat = 0;
     for (int h = 0; h < n; h++)
         lat += t->links[links[h]].lat_ps;

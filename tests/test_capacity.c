@@ -401,6 +401,25 @@ static void test_names(void)
     EXPECT_NAME_TABLE(capacity_priority, capacity_priority_name, capacity_priority_parse, CAPACITY_PRIORITY_COUNT);
 }
 
+/* Issue 16: min_capacity = 9223372036854775807L with pad_to_capacity
+ * overflowed the padding summed over scopes; it saturates. */
+static void test_padding_saturates(void)
+{
+    capacity_config c = drop1;
+    c.pad_to_capacity = true;
+    c.min_capacity = INT64_MAX;
+    int32_t ch[8] = {0, 0, 0, 1, 1, 1, 1, 1};
+    capacity_counts n;
+    capacity_counts_init(&n, 2);
+    err_t e = ERR_INIT;
+    EXPECT_EQ_I64(capacity_apply(&c, 2, 1, 2, 4, ch, NULL, NULL, &n, &e), 0);
+    EXPECT_EQ_I64(n.capacity, INT64_MAX);
+    EXPECT_EQ_I64(n.padding[0], INT64_MAX);
+    EXPECT_EQ_I64(n.padding[1], INT64_MAX);
+    EXPECT_EQ_I64(n.dropped[0] + n.dropped[1], 0);
+    capacity_counts_fini(&n);
+}
+
 void test_capacity_register(void);
 void test_capacity_register(void)
 {
@@ -415,5 +434,6 @@ void test_capacity_register(void)
                {"adaptive capacity follows the load", test_adaptive},
                {"padding counts the empty slots", test_padding},
                {"bad input names the key", test_bad_input},
-               {"name tables: every value round-trips, unknown is -1", test_names});
+               {"name tables: every value round-trips, unknown is -1", test_names},
+               {"padding saturates (issue 16)", test_padding_saturates});
 }

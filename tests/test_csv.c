@@ -35,7 +35,8 @@ static const char csv_cfg[] =
 #define STATS(p) ",", p "_mean,", p "_p50,", p "_p95,", p "_p99,", p "_max,", p "_n,", \
                  p "_min_ps,", p "_max_ps,", p "_sum_ps"
 
-/* The header rows, spelled out: a renamed column must fail here. */
+/* The header rows as moesim.csv/1 first wrote them, spelled out: a renamed
+ * or moved column must fail here (columns are only ever appended). */
 static const char *const totals_hdr[] = {
     "scenario_name,scenario_seed,tokens,batches,sim_time_s,sim_time_ps,",
     "throughput_tokens_per_s,assignments,dropped,rerouted,dropped_share,",
@@ -182,7 +183,16 @@ static void test_files(void)
     /* totals.csv: the header, one row; the name quoted RFC 4180 style */
     EXPECT_EQ_I64(count_lines(tot), 2);
     CU_ASSERT_FATAL(line_at(tot, 0, hdr, sizeof(hdr)) == 0);
-    CU_ASSERT_STRING_EQUAL(hdr, join(totals_hdr));
+    CU_ASSERT_NSTRING_EQUAL(hdr, join(totals_hdr), strlen(join(totals_hdr)));
+    /* appended by the field table: the memory, placement and migration
+     * fields the JSON always had (issue 10) */
+    EXPECT_TRUE(strstr(hdr, ",memory_needed_bytes,memory_weights_bytes,"
+                             "memory_activations_bytes,memory_hbm_bytes,memory_checked"));
+    EXPECT_TRUE(strstr(hdr, ",placement_strategy,placement_redundant,"
+                             "placement_warmup_batches,placement_rebalances,"
+                             "placement_migrated_experts,placement_kept_layers,"
+                             "placement_migration_bytes,placement_migration_s_mean,"));
+    EXPECT_TRUE(strstr(hdr, ",placement_migration_s_sum_ps,"));
     CU_ASSERT_FATAL(line_at(tot, 1, row, sizeof(row)) == 0);
     const char *first = "\"csv, \"\"quoted\"\"\",11,"; /* name, then seed */
     CU_ASSERT_NSTRING_EQUAL(row, first, strlen(first));
@@ -192,11 +202,23 @@ static void test_files(void)
     EXPECT_EQ_I64(strtoll(cell, NULL, 10), m->sim_time_ps);
     field_at(row, column(hdr, "step_s_n"), cell, sizeof(cell));
     EXPECT_EQ_I64(strtoll(cell, NULL, 10), m->batches);
+    gpu_memory_shape msh;
+    gpu_memory mem;
+    scenario_memory(&s, &msh, &mem);
+    field_at(row, column(hdr, "memory_needed_bytes"), cell, sizeof(cell));
+    EXPECT_NEAR(strtod(cell, NULL), mem.total, 0);
+    field_at(row, column(hdr, "memory_checked"), cell, sizeof(cell));
+    CU_ASSERT_STRING_EQUAL(cell, s.cluster.check_memory ? "true" : "false");
+    field_at(row, column(hdr, "placement_strategy"), cell, sizeof(cell));
+    CU_ASSERT_STRING_EQUAL(cell, "contiguous");
+    field_at(row, column(hdr, "workload_trace_file"), cell, sizeof(cell));
+    CU_ASSERT_STRING_EQUAL(cell, ""); /* the JSON's null */
 
     /* layers.csv: the header and one row per MoE layer, capacity filled */
     EXPECT_EQ_I64(count_lines(lay), 1 + m->moe_layers);
     CU_ASSERT_FATAL(line_at(lay, 0, hdr, sizeof(hdr)) == 0);
-    CU_ASSERT_STRING_EQUAL(hdr, join(layers_hdr));
+    CU_ASSERT_NSTRING_EQUAL(hdr, join(layers_hdr), strlen(join(layers_hdr)));
+    EXPECT_TRUE(strstr(hdr, ",dropped_share")); /* appended with the field table */
     for (int i = 0; i < m->moe_layers; i++) {
         CU_ASSERT_FATAL(line_at(lay, 1 + i, row, sizeof(row)) == 0);
         field_at(row, column(hdr, "layer"), cell, sizeof(cell));

@@ -458,6 +458,30 @@ static void test_free_with_pending(void)
     log_free(&l);
 }
 
+static void fire_nothing(engine_t *e, void *ctx, const engine_event_t *ev)
+{
+    (void)e;
+    (void)ctx;
+    (void)ev;
+}
+
+/* Issue 16: callers check engine_fits before engine_after, whose assertion
+ * is for programming errors only. */
+static void test_fits(void)
+{
+    engine_t *e = engine_new(0);
+    EXPECT_TRUE(engine_fits(e, 0));
+    EXPECT_TRUE(engine_fits(e, SIM_TIME_MAX));
+    EXPECT_TRUE(!engine_fits(e, -1));
+    engine_after(e, SIM_TIME_MAX - 10, fire_nothing, NULL, 0);
+    engine_run(e, SIM_TIME_MAX);
+    EXPECT_EQ_I64(engine_now(e), SIM_TIME_MAX - 10);
+    EXPECT_TRUE(engine_fits(e, 10));
+    EXPECT_TRUE(!engine_fits(e, 11));
+    EXPECT_TRUE(!engine_fits(e, SIM_TIME_MAX));
+    engine_free(e);
+}
+
 void test_engine_register(void);
 
 void test_engine_register(void)
@@ -475,5 +499,6 @@ void test_engine_register(void)
                {"handlers schedule and cancel", test_handlers_schedule},
                {"1 M random events fire in order", test_million_random},
                {"random operations against a reference", test_random_against_reference},
-               {"free with pending events", test_free_with_pending});
+               {"free with pending events", test_free_with_pending},
+               {"engine_fits: the clock's end (issue 16)", test_fits});
 }

@@ -239,6 +239,36 @@ static void test_play_flow_model(void)
     }
 }
 
+/* Issue 16: a flow of 1e9 B over a "1 B/s" link, or a route of two
+ * "9000000 s" latency and overhead, ends past 2^63 ps: the collective's time is
+ * SIM_TIME_MAX, never an assertion in engine_after or a wrapped time. */
+static void test_beyond_the_clock(void)
+{
+    topo_config c = {.nodes = 1, .gpus_per_node = 2, .intra_bw_Bps = 1, .intra_lat_ps = 1000,
+                     .inter_bw_Bps = 50e9};
+    err_t e = ERR_INIT;
+    topo_t *t = topo_new(&c, &e);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+    int src[1] = {0}, dst[1] = {1}, off[2] = {0, 1};
+    double bytes[1] = {1e9};
+    EXPECT_EQ_I64(flows_time_phases(t, 0, 1, off, src, dst, bytes, NULL), SIM_TIME_MAX);
+    topo_free(t);
+    c.intra_bw_Bps = 100e9;
+    c.intra_lat_ps = INT64_C(9000000000000000000);
+    t = topo_new(&c, &e);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+    EXPECT_EQ_I64(flows_time_phases(t, INT64_C(9000000000000000000), 1, off, src, dst, bytes,
+                                    NULL),
+                  SIM_TIME_MAX);
+    /* and the overhead alone */
+    c.intra_lat_ps = 1000;
+    topo_free(t);
+    t = topo_new(&c, &e);
+    EXPECT_EQ_I64(flows_time_phases(t, SIM_TIME_MAX, 1, off, src, dst, bytes, NULL),
+                  SIM_TIME_MAX);
+    topo_free(t);
+}
+
 void test_flows_register(void)
 {
     CU_pSuite s = CU_add_suite("flows", NULL, NULL);
@@ -252,4 +282,5 @@ void test_flows_register(void)
     CU_add_test(s, "all-to-all 2x2: flow = analytical", test_alltoall_matches_analytical);
     CU_add_test(s, "phases and per-message overhead", test_phases_and_overhead);
     CU_add_test(s, "network.model = flow in a run", test_play_flow_model);
+    CU_add_test(s, "times beyond the clock (issue 16)", test_beyond_the_clock);
 }

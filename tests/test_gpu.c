@@ -255,6 +255,49 @@ static void test_memory_need(void)
     EXPECT_NEAR(m.layer_act, 320, 0);
 }
 
+/* Issue 16: bf16 = "989 FLOP/s" (the T left out) made every kernel take
+ * more than 2^63 ps, and launch + roofline wrapped negative. Times now
+ * saturate at SIM_TIME_MAX and the seconds forms say what bounds them. */
+static void test_beyond_the_clock_saturates(void)
+{
+    gpu_spec g;
+    CU_ASSERT_EQUAL_FATAL(gpu_preset("H100-SXM", &g), 0);
+    g.peak_flops[DTYPE_BF16] = 989;
+    gpu_attn_shape as = {4096, 32, 8, 128, 4096, DTYPE_BF16};
+    EXPECT_EQ_I64(gpu_attention_time(&g, &as, 4096), SIM_TIME_MAX);
+    EXPECT_EQ_I64(gpu_gate_time(&g, 1 << 20, 4096, 256, DTYPE_BF16), SIM_TIME_MAX);
+    EXPECT_EQ_I64(gpu_op_time(&g, 1e30, 0, DTYPE_BF16), SIM_TIME_MAX);
+    gpu_bound b = GPU_BOUND_LAUNCH;
+    double secs = gpu_attention_seconds(&g, &as, 4096, &b);
+    EXPECT_TRUE(secs > 9.3e6); /* beyond 2^63 ps, reported unbounded */
+    EXPECT_EQ_I64(b, GPU_BOUND_COMPUTE);
+
+    /* a padded min_capacity of 2^63 - 1 tokens on one expert */
+    CU_ASSERT_EQUAL_FATAL(gpu_preset("H100-SXM", &g), 0);
+    gpu_ffn_shape sh = {4096, 14336, 3, DTYPE_BF16};
+    int64_t tok[2] = {INT64_MAX, INT64_MAX};
+    EXPECT_EQ_I64(gpu_experts_time(&g, &sh, tok, 2), SIM_TIME_MAX);
+    EXPECT_TRUE(gpu_experts_seconds(&g, &sh, tok, 2, &b) > 1e12);
+
+    /* launches alone: 3 matrices x a launch of 2^62 ps */
+    g.launch_ps = INT64_C(1) << 62;
+    int64_t one = 1;
+    EXPECT_EQ_I64(gpu_experts_time(&g, &sh, &one, 1), SIM_TIME_MAX);
+    gpu_experts_seconds(&g, &sh, &one, 1, &b);
+    EXPECT_EQ_I64(b, GPU_BOUND_LAUNCH);
+    /* HBM traffic: 1 B/s */
+    CU_ASSERT_EQUAL_FATAL(gpu_preset("H100-SXM", &g), 0);
+    g.hbm_bw_Bps = 1;
+    EXPECT_EQ_I64(gpu_experts_time(&g, &sh, &one, 1), SIM_TIME_MAX);
+    gpu_experts_seconds(&g, &sh, &one, 1, &b);
+    EXPECT_EQ_I64(b, GPU_BOUND_MEMORY);
+    /* and in range, the seconds agree with the picoseconds */
+    CU_ASSERT_EQUAL_FATAL(gpu_preset("H100-SXM", &g), 0);
+    int64_t t512 = 512;
+    EXPECT_NEAR(gpu_experts_seconds(&g, &sh, &t512, 1, NULL),
+                sim_time_to_s(gpu_experts_time(&g, &sh, &t512, 1)), 1e-11);
+}
+
 void test_gpu_register(void);
 void test_gpu_register(void)
 {
@@ -266,5 +309,6 @@ void test_gpu_register(void)
                {"experts tile padding", test_experts_tile_padding},
                {"attention", test_attention}, {"gate", test_gate}, {"presets", test_presets},
                {"preset names", test_preset_names}, {"spec check", test_spec_check},
-               {"memory need, by hand", test_memory_need});
+               {"memory need, by hand", test_memory_need},
+               {"times beyond the clock saturate (issue 16)", test_beyond_the_clock_saturates});
 }

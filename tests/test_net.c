@@ -141,6 +141,41 @@ static void test_names(void)
     EXPECT_NAME_TABLE(net_model, net_model_name, net_model_parse, NET_MODEL_COUNT);
 }
 
+/* Issue 16: "1 B/s" and "9000000 s" links gave drains and latency sums
+ * past 2^63 ps that wrapped; they saturate at SIM_TIME_MAX. */
+static void test_beyond_the_clock_saturates(void)
+{
+    topo_config c = {.nodes = 2, .gpus_per_node = 2, .intra_bw_Bps = 1,
+                     .intra_lat_ps = 1000, .inter_bw_Bps = 50e9, .inter_lat_ps = 4000};
+    err_t e = ERR_INIT;
+    topo_t *t = topo_new(&c, &e);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+    double bytes[16] = {0};
+    bytes[1] = 1e8; /* GPU 0 -> 1 over NVLink at 1 B/s: 1e20 ps */
+    net_result r;
+    net_analytical(t, bytes, &r, NULL);
+    EXPECT_EQ_I64(r.drain_ps, SIM_TIME_MAX);
+    EXPECT_EQ_I64(r.time_ps, SIM_TIME_MAX);
+    int src[1] = {0}, dst[1] = {1};
+    double b1[1] = {1e8};
+    net_analytical_list(t, 1, src, dst, b1, SIM_TIME_MAX, &r, NULL);
+    EXPECT_EQ_I64(r.latency_ps, SIM_TIME_MAX);
+    EXPECT_EQ_I64(r.time_ps, SIM_TIME_MAX);
+    topo_free(t);
+
+    /* a latency of 9e18 ps and as much overhead are past the clock */
+    c.intra_bw_Bps = 100e9;
+    c.intra_lat_ps = INT64_C(9000000000000000000);
+    t = topo_new(&c, &e);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+    net_analytical(t, bytes, &r, NULL);
+    EXPECT_EQ_I64(r.latency_ps, INT64_C(9000000000000000000));
+    net_analytical_list(t, 1, src, dst, b1, INT64_C(9000000000000000000), &r, NULL);
+    EXPECT_EQ_I64(r.latency_ps, SIM_TIME_MAX);
+    EXPECT_EQ_I64(r.time_ps, SIM_TIME_MAX);
+    topo_free(t);
+}
+
 void test_net_register(void);
 void test_net_register(void)
 {
@@ -148,5 +183,6 @@ void test_net_register(void)
                {"latency only where bytes", test_latency_only_where_bytes},
                {"self and zero traffic", test_self_and_zero},
                {"uniform 1024 GPUs", test_uniform_1024},
-               {"name tables: every value round-trips, unknown is -1", test_names});
+               {"name tables: every value round-trips, unknown is -1", test_names},
+               {"times beyond the clock saturate (issue 16)", test_beyond_the_clock_saturates});
 }

@@ -431,6 +431,74 @@ static void test_hierarchical_once_per_node(void)
     EXPECT_NEAR(nic_up_bytes("hierarchical", 3), 0, 0);
 }
 
+/* ---- run-time defence (issue 16) ---- */
+
+/* The two-GPU case with one figure set in code, past what load would
+ * allow: the run stops with ERR_INPUT naming `key` and the clock's range,
+ * never on an assertion or a wrapped time. Returns the message. */
+static void expect_beyond(void (*edit)(scenario *), const char *const *sets, int nsets,
+                          const char *key, const char *what)
+{
+    scenario s;
+    err_t e = ERR_INIT;
+    CU_ASSERT_EQUAL_FATAL(scenario_load_file(TWO_GPUS, sets, nsets, &s, &e), 0);
+    edit(&s);
+    play_t *p = play_new(&s, &e);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+    EXPECT_EQ_I64(play_run(p, NULL, NULL, &e), -1);
+    EXPECT_EQ_I64(e.code, ERR_INPUT);
+    EXPECT_STR_CONTAINS(e.key, key);
+    EXPECT_STR_CONTAINS(e.msg, "the clock's 106 days");
+    EXPECT_STR_CONTAINS(e.msg, what);
+    play_free(p);
+    scenario_fini(&s);
+}
+
+static void slow_flops(scenario *s) { s->cluster.gpu.peak_flops[DTYPE_BF16] = 1e-3; }
+static void slow_link(scenario *s) { s->cluster.topo.intra_bw_Bps = 1e-9; }
+static void long_latency(scenario *s) { s->cluster.topo.intra_lat_ps = INT64_C(9000000000000000000); }
+static void half_latency(scenario *s) { s->cluster.topo.intra_lat_ps = INT64_C(5000000000000000000); }
+static void huge_floor(scenario *s)
+{
+    s->model.capacity.overflow = CAPACITY_DROP;
+    s->model.capacity.factor = 1.0;
+    s->model.capacity.pad_to_capacity = true;
+    s->model.capacity.min_capacity = INT64_MAX;
+}
+static void many_tokens(scenario *s) { s->workload.tokens_per_rank = 1 << 30; }
+
+static void test_beyond_the_clock(void)
+{
+    /* bf16 = "0.001 FLOP/s": the attention alone is 3.6e10 s */
+    expect_beyond(slow_flops, NULL, 0, "cluster.gpu.bf16", "0.001 FLOP/s makes one attention");
+    /* intra.bandwidth of 1e-9 B/s: 6144 B take 6e12 s, analytical and flow */
+    expect_beyond(slow_link, NULL, 0, "cluster.intra.bandwidth", "one dispatch");
+    const char *flow[] = {"network.model=flow"};
+    expect_beyond(slow_link, flow, 1, "cluster.intra.bandwidth", "one dispatch");
+    /* 9e18 ps a route: the dispatch fits, the combine after it does not */
+    expect_beyond(long_latency, NULL, 0, "cluster.intra.latency", "9000000 s makes the run");
+    expect_beyond(long_latency, flow, 1, "cluster.intra.latency", "9000000 s makes the run");
+    /* 5e18 ps: one all-to-all fits, dispatch plus combine do not */
+    expect_beyond(half_latency, NULL, 0, "cluster.intra.latency", "makes the run pass");
+    /* a padded floor of 2^63 - 1 slots per expert */
+    expect_beyond(huge_floor, NULL, 0, "model.router.min_capacity", "one dispatch");
+}
+
+/* 2 ranks x 2^30 tokens is 2^31 tokens a batch: refused by name, not an
+ * int that wraps into "out of memory allocating 18446744073709551615". */
+static void test_tokens_per_batch_overflow(void)
+{
+    scenario s;
+    err_t e = ERR_INIT;
+    CU_ASSERT_EQUAL_FATAL(scenario_load_file(TWO_GPUS, NULL, 0, &s, &e), 0);
+    many_tokens(&s);
+    EXPECT_TRUE(play_new(&s, &e) == NULL);
+    EXPECT_EQ_I64(e.code, ERR_INPUT);
+    EXPECT_STR_CONTAINS(e.key, "workload.tokens_per_rank");
+    EXPECT_STR_CONTAINS(e.msg, "2147483648 tokens per batch");
+    scenario_fini(&s);
+}
+
 void test_play_register(void)
 {
     TEST_SUITE("play", {"two GPUs, dropless, by hand", test_two_gpus_dropless},
@@ -445,5 +513,7 @@ void test_play_register(void)
                {"strategies on a skewed source", test_strategies_on_skewed_source},
                {"eplb replicas in a run", test_eplb_replicas_in_run},
                {"hierarchical all-to-all: once per token and node",
-                test_hierarchical_once_per_node});
+                test_hierarchical_once_per_node},
+               {"times beyond the clock name their key (issue 16)", test_beyond_the_clock},
+               {"tokens per batch beyond an int (issue 16)", test_tokens_per_batch_overflow});
 }

@@ -563,14 +563,14 @@ static void test_wide_integers(void)
 
     snprintf(text, sizeof(text), "seed = 0x1FFFFFFFFFFFFFFFF;\n%s", MINIMAL);
     EXPECT_EQ_I64(load(text, NULL, 0, &s, &e), -1);
-    EXPECT_STR_CONTAINS(e.msg, "does not fit 64 bits");
+    EXPECT_STR_CONTAINS(e.msg, "is beyond 2^63 - 1");
     EXPECT_EQ_I64(e.line, 1);
     scenario_fini(&s);
 
     const char *const big[] = {"seed=99999999999999999999"};
     EXPECT_EQ_I64(load(MINIMAL, big, 1, &s, &e), -1);
     EXPECT_STR_CONTAINS(e.file, "--set");
-    EXPECT_STR_CONTAINS(e.msg, "does not fit 64 bits");
+    EXPECT_STR_CONTAINS(e.msg, "is beyond 2^63 - 1");
     scenario_fini(&s);
 }
 

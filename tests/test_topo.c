@@ -45,23 +45,23 @@ static void test_shape(void)
 static void test_routes(void)
 {
     topo_t *t = make_2x2();
-    const int *links;
+    int links[TOPO_MAX_HOPS];
     /* Inside node 0: GPU 0's NVLink up, then GPU 1's NVLink down. */
-    EXPECT_EQ_I64(topo_route(t, 0, 1, &links), 2);
+    EXPECT_EQ_I64(topo_route(t, 0, 1, links), 2);
     EXPECT_EQ_I64(links[0], topo_link_of(t, 0, TOPO_NVLINK_UP));
     EXPECT_EQ_I64(links[1], topo_link_of(t, 1, TOPO_NVLINK_DOWN));
     /* Across nodes: GPU 1's NIC up, then GPU 2's NIC down. */
-    EXPECT_EQ_I64(topo_route(t, 1, 2, &links), 2);
+    EXPECT_EQ_I64(topo_route(t, 1, 2, links), 2);
     EXPECT_EQ_I64(topo_link_at(t, links[0])->kind, TOPO_NIC_UP);
     EXPECT_EQ_I64(topo_link_at(t, links[0])->gpu, 1);
     EXPECT_EQ_I64(topo_link_at(t, links[1])->kind, TOPO_NIC_DOWN);
     EXPECT_EQ_I64(topo_link_at(t, links[1])->gpu, 2);
     /* Inside node 1, backwards. */
-    EXPECT_EQ_I64(topo_route(t, 3, 2, &links), 2);
+    EXPECT_EQ_I64(topo_route(t, 3, 2, links), 2);
     EXPECT_EQ_I64(links[0], topo_link_of(t, 3, TOPO_NVLINK_UP));
     EXPECT_EQ_I64(links[1], topo_link_of(t, 2, TOPO_NVLINK_DOWN));
     /* To itself: no link. */
-    EXPECT_EQ_I64(topo_route(t, 2, 2, &links), 0);
+    EXPECT_EQ_I64(topo_route(t, 2, 2, links), 0);
     topo_free(t);
 }
 
@@ -98,8 +98,8 @@ static void test_single_gpu(void)
     err_t e = ERR_INIT;
     topo_t *t = topo_new(&c, &e);
     EXPECT_TRUE(t != NULL);
-    const int *links;
-    EXPECT_EQ_I64(topo_route(t, 0, 0, &links), 0);
+    int links[TOPO_MAX_HOPS];
+    EXPECT_EQ_I64(topo_route(t, 0, 0, links), 0);
     EXPECT_EQ_I64(topo_route_latency(t, 0, 0), 0);
     topo_free(t);
     topo_free(NULL);
@@ -173,17 +173,17 @@ static int hop_kind(const topo_t *t, const int *links, int h)
 static void test_pcie_routes(void)
 {
     topo_t *t = make_2x4((topo_config){.intra = TOPO_INTRA_PCIE, .gpus_per_switch = 2});
-    const int *l;
-    EXPECT_EQ_I64(topo_route(t, 0, 1, &l), 2);
+    int l[TOPO_MAX_HOPS];
+    EXPECT_EQ_I64(topo_route(t, 0, 1, l), 2);
     EXPECT_EQ_I64(hop_kind(t, l, 0), TOPO_PCIE_UP);
     EXPECT_EQ_I64(hop_kind(t, l, 1), TOPO_PCIE_DOWN);
-    EXPECT_EQ_I64(topo_route(t, 0, 2, &l), 4);
+    EXPECT_EQ_I64(topo_route(t, 0, 2, l), 4);
     EXPECT_EQ_I64(hop_kind(t, l, 1), TOPO_ROOT_UP);
     EXPECT_EQ_I64(hop_kind(t, l, 2), TOPO_ROOT_DOWN);
     EXPECT_EQ_I64(topo_link_at(t, l[1])->aux, 0);
     EXPECT_EQ_I64(topo_link_at(t, l[2])->aux, 1);
-    const int *l2;
-    topo_route(t, 1, 3, &l2); /* the same two uplinks: shared */
+    int l2[TOPO_MAX_HOPS];
+    topo_route(t, 1, 3, l2); /* the same two uplinks: shared */
     EXPECT_EQ_I64(l2[1], l[1]);
     EXPECT_EQ_I64(l2[2], l[2]);
     EXPECT_EQ_I64(topo_route_latency(t, 0, 2), 1000);
@@ -196,14 +196,14 @@ static void test_pcie_routes(void)
 static void test_mesh_routes(void)
 {
     topo_t *t = make_2x4((topo_config){.intra = TOPO_INTRA_NVLINK_MESH});
-    const int *l;
-    EXPECT_EQ_I64(topo_route(t, 0, 3, &l), 1);
+    int l[TOPO_MAX_HOPS];
+    EXPECT_EQ_I64(topo_route(t, 0, 3, l), 1);
     const topo_link *k = topo_link_at(t, l[0]);
     EXPECT_EQ_I64(k->kind, TOPO_MESH);
     EXPECT_EQ_I64(k->gpu, 0);
     EXPECT_EQ_I64(k->aux, 3);
     EXPECT_NEAR(k->bw_Bps, 40e9, 1e-3);
-    EXPECT_EQ_I64(topo_route(t, 6, 5, &l), 1);
+    EXPECT_EQ_I64(topo_route(t, 6, 5, l), 1);
     EXPECT_EQ_I64(topo_link_at(t, l[0])->gpu, 6);
     EXPECT_EQ_I64(topo_link_at(t, l[0])->aux, 5);
     char name[64];
@@ -216,8 +216,8 @@ static void test_mesh_routes(void)
 static void test_shared_nics(void)
 {
     topo_t *t = make_2x4((topo_config){.nics_per_node = 2});
-    const int *l;
-    EXPECT_EQ_I64(topo_route(t, 1, 7, &l), 2);
+    int l[TOPO_MAX_HOPS];
+    EXPECT_EQ_I64(topo_route(t, 1, 7, l), 2);
     EXPECT_EQ_I64(l[0], topo_link_of(t, 0, TOPO_NIC_UP));
     EXPECT_EQ_I64(l[1], topo_link_of(t, 6, TOPO_NIC_DOWN));
     EXPECT_EQ_I64(topo_link_of(t, 1, TOPO_NIC_UP), topo_link_of(t, 0, TOPO_NIC_UP));
@@ -233,8 +233,8 @@ static void test_fat_tree(void)
     topo_config c = {.fabric = TOPO_FABRIC_FAT_TREE, .nodes_per_leaf = 1, .spines = 2,
                      .oversubscription = 2, .spine_lat_ps = 900};
     topo_t *t = make_2x4(c), *u = make_2x4(c);
-    const int *l, *m;
-    EXPECT_EQ_I64(topo_route(t, 0, 4, &l), 4);
+    int l[TOPO_MAX_HOPS], m[TOPO_MAX_HOPS];
+    EXPECT_EQ_I64(topo_route(t, 0, 4, l), 4);
     EXPECT_EQ_I64(hop_kind(t, l, 1), TOPO_SPINE_UP);
     EXPECT_EQ_I64(hop_kind(t, l, 2), TOPO_SPINE_DOWN);
     EXPECT_EQ_I64(topo_link_at(t, l[1])->gpu, 0); /* leaf 0 */
@@ -246,8 +246,8 @@ static void test_fat_tree(void)
     int used[2] = {0, 0};
     for (int s = 0; s < 4; s++)
         for (int d = 4; d < 8; d++) {
-            topo_route(t, s, d, &l);
-            topo_route(u, s, d, &m);
+            topo_route(t, s, d, l);
+            topo_route(u, s, d, m);
             used[topo_link_at(t, l[1])->aux] = 1;
             EXPECT_EQ_I64(l[1], m[1]);
         }
@@ -260,9 +260,9 @@ static void test_fat_tree(void)
 static void test_rail(void)
 {
     topo_t *t = make_2x4((topo_config){.fabric = TOPO_FABRIC_RAIL, .spines = 1});
-    const int *l;
-    EXPECT_EQ_I64(topo_route(t, 1, 5, &l), 2);
-    EXPECT_EQ_I64(topo_route(t, 1, 6, &l), 4);
+    int l[TOPO_MAX_HOPS];
+    EXPECT_EQ_I64(topo_route(t, 1, 5, l), 2);
+    EXPECT_EQ_I64(topo_route(t, 1, 6, l), 4);
     EXPECT_EQ_I64(topo_link_at(t, l[1])->gpu, 1); /* leaf of rail 1 */
     EXPECT_EQ_I64(topo_link_at(t, l[2])->gpu, 2); /* leaf of rail 2 */
     /* a rail leaf holds one NIC of each of the 2 nodes: 100 GB/s to the spine */

@@ -2,6 +2,7 @@
 #include <dirent.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -255,9 +256,14 @@ static void test_large_records(void)
     uint64_t x = 88172645463325252ull;
     for (uint32_t b = 0; b < 2; b++)
         for (uint32_t l = 0; l < 2; l++) {
+            /* a token's 8 choices are distinct (the reader refuses repeats):
+             * a random first expert, the others 31 apart, the last
+             * sometimes none */
             for (size_t i = 0; i < n; i++) {
-                x ^= x << 13, x ^= x >> 7, x ^= x << 17; /* xorshift64 */
-                c[i] = (int32_t)(x % 257) - 1;
+                size_t k = i % 8;
+                if (k == 0)
+                    x ^= x << 13, x ^= x >> 7, x ^= x << 17; /* xorshift64 */
+                c[i] = k == 7 && (x >> 20) % 4 == 0 ? -1 : (int32_t)((x % 256 + k * 31) % 256);
             }
             EXPECT_EQ_I64(trace_write_layer(w, b, l, c, &e), 0);
         }
@@ -428,6 +434,17 @@ static void edit_extra_payload(unsigned char *p, size_t *n)
     *n += 4;
 }
 
+/* Issue 16: the same expert twice for one token was counted twice. Token 3
+ * of batch 1 layer 0 is entries 6 and 7 (expert 0, then 5): make both 0. */
+static void edit_duplicate_expert(unsigned char *p, size_t *n)
+{
+    (void)n;
+    size_t r = record_at(1, 0);
+    p[r + 16 + 2 * 7] = 0;
+    p[r + 16 + 2 * 7 + 1] = 0;
+    fix_crc(p, r, RECORD_BYTES - 4);
+}
+
 static void test_bad_records(void)
 {
     char dir[64], good[128], bad[128];
@@ -442,6 +459,9 @@ static void test_bad_records(void)
     expect_payload_refused(good, bad, edit_end_count, "counts 4 batches", "end record");
     expect_payload_refused(good, bad, edit_drop_end, "truncated", "batch 3 layer 0");
     expect_payload_refused(good, bad, edit_extra_payload, "more data follows the end record", "");
+    expect_payload_refused(good, bad, edit_duplicate_expert,
+                           "token 3 (source 0, token 3) chooses expert 0 twice",
+                           "at batch 1 layer 0");
 
     /* Bytes after the gzip stream: garbage, or a second gzip member. */
     size_t n;
@@ -506,6 +526,13 @@ static void test_wrong_files(void)
 
     snprintf(path, sizeof(path), "%s/missing.mtr.gz", dir);
     expect_open_refused(path, "cannot open");
+
+    /* Issue 16: a FIFO blocked the run forever (open waits for a writer) */
+    snprintf(path, sizeof(path), "%s/fifo.mtr.gz", dir);
+    CU_ASSERT_EQUAL_FATAL(mkfifo(path, 0600), 0);
+    expect_open_refused(path, "a FIFO, not a file; allowed: a regular file");
+    remove(path);
+    expect_open_refused(dir, "a directory, not a file");
 
     snprintf(path, sizeof(path), "%s/empty.mtr.gz", dir);
     spit(path, "", 0);

@@ -64,20 +64,6 @@ int err_set(err_t *e, err_code code, const char *file, int line, const char *key
 /* "file:line: key: msg" with the empty parts left out; writes at most n bytes. */
 void err_format(const err_t *e, char *buf, size_t n);
 
-/* For commands: prints e formatted (after "prefix: " unless prefix is NULL)
- * and a newline on f, and returns the exit status it stands for (its code;
- * ERR_RUN if it holds none). */
-int err_print(FILE *f, const char *prefix, const err_t *e);
-
-/* For commands: a usage error on stderr, "moesim CMD: <message>; see
- * 'moesim CMD --help'" ("moesim: ...; see 'moesim help'" when cmd is NULL).
- * Returns ERR_INPUT, the exit status of bad input. */
-int err_usage(const char *cmd, const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 2, 3)))
-#endif
-    ;
-
 /* Writes the divisors of n ("1, 2, 4, 8"), for the "allowed:" part of an
  * error; stops before overflowing buf (size bytes). */
 void err_list_divisors(int n, char *buf, size_t size);

@@ -1,23 +1,23 @@
 /*
- * cli.h - the moesim command line.
- *
- * `moesim run [SCENARIO] [--set key=value]... [--seed N] [--json FILE]`,
- * `moesim check SCENARIO`, `moesim help [COMMAND]`, `moesim --version`.
- * Exit status: 0 success, 1 a failed run, 2 bad input (scenario or command
- * line); every error names the file, line, key, what was wrong and what is
- * allowed. Output files are written whole or not at all.
+ * cli.h - the scenario a command line names (floor 5): a file, or the
+ * built-in default scenario embedded in the binary at build (the Makefile
+ * generates cli_default_scenario_* from scenarios/mixtral-8x7b-h100x8.cfg).
+ * `moesim run` and `moesim compare` without a scenario file load it.
  */
 #ifndef MOESIM_CLI_H
 #define MOESIM_CLI_H
 
-#include "moesim/base.h" /* MOESIM_VERSION */
+#include "moesim/base.h"
+#include "moesim/scenario.h"
 
-/* The built-in default scenario: the text of
- * scenarios/mixtral-8x7b-h100x8.cfg, embedded at build. */
+/* The default scenario file's name, and its text (NUL-terminated). */
 extern const char cli_default_scenario_file[];
 extern const char cli_default_scenario_text[];
 
-/* Runs the command line; returns the process exit status. */
-int cli_main(int argc, char **argv);
+/* Loads scenario file `file` (NULL: the built-in default scenario) with the
+ * overrides `sets` (nsets "KEY=VALUE" strings); all borrowed. As
+ * scenario_load_file: 0, or -1 with e filled; s is the caller's to
+ * scenario_fini either way. */
+int cli_load(const char *file, const char *const *sets, int nsets, scenario *s, err_t *e);
 
 #endif

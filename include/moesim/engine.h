@@ -53,9 +53,15 @@ uint64_t engine_fired(const engine_t *e);
  * event. Returns the event's id. */
 engine_id_t engine_schedule(engine_t *e, sim_time_t time, engine_fire_fn fire, void *ctx,
                             uint64_t arg);
-/* Schedules at engine_now(e) + delay. */
+/* Schedules at engine_now(e) + delay; delay must be engine_fits (an
+ * assertion: a caller that can be handed any delay checks first). */
 engine_id_t engine_after(engine_t *e, sim_time_t delay, engine_fire_fn fire, void *ctx,
                          uint64_t arg);
+/* Can an event be scheduled `delay` from now: 0 <= delay and now + delay
+ * within the clock (SIM_TIME_MAX, about 106 days)? A time computed from
+ * input (a slow link, a huge latency) may not be: callers turn false into an
+ * error naming the input, never into engine_after's assertion. */
+bool engine_fits(const engine_t *e, sim_time_t delay);
 /* Removes a pending event. Returns true if it was pending, false if it had
  * fired, was cancelled already or never existed. */
 bool engine_cancel(engine_t *e, engine_id_t id);

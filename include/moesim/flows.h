@@ -62,14 +62,18 @@ const double *flows_link_bytes(const flows_t *f);
  * arrived; returns the time that took. The per-link bytes
  * (flows_link_bytes) are reset at the start, so afterwards they are this
  * collective's. Reusing one process and engine for a run's many
- * collectives allocates nothing once their buffers have grown. */
+ * collectives allocates nothing once their buffers have grown. Returns
+ * SIM_TIME_MAX when an event would fall beyond the clock (about 106 days of
+ * the engine's time: a "1 B/s" link); the process is then spent (free it
+ * and its engine) and the caller reports the input. */
 sim_time_t flows_run_phases(flows_t *f, int phases, const int *off, const int *src,
                             const int *dst, const double *bytes);
 
 /* Times a collective given as phases on a fresh engine: the transfers of
  * phase p are src[i] -> dst[i] of bytes[i] for i in [off[p], off[p+1]); they
  * all start together when the previous phase's last flow has arrived.
- * Returns the time from the first start to the last arrival. link_bytes (may
+ * Returns the time from the first start to the last arrival (SIM_TIME_MAX:
+ * beyond the clock, as flows_run_phases). link_bytes (may
  * be NULL) receives the bytes per link (overwritten). Arrays borrowed. */
 sim_time_t flows_time_phases(const topo_t *t, sim_time_t overhead_ps, int phases,
                              const int *off, const int *src, const int *dst,

@@ -43,7 +43,8 @@ int gpu_spec_check(const gpu_spec *g, err_t *e);
 
 /* Roofline time of one kernel: launch + max(flops / (peak[dt] * compute_eff),
  * bytes / (hbm_bw * memory_eff)). flops and bytes >= 0. A dtype whose peak is 0
- * falls back to the BF16 peak. */
+ * falls back to the BF16 peak. Every time here saturates at SIM_TIME_MAX
+ * (never wraps): a caller that gets SIM_TIME_MAX has a time beyond the clock. */
 sim_time_t gpu_op_time(const gpu_spec *g, double flops, double bytes, dtype_t dt);
 
 /* The shape of one expert FFN: `matrices` weight matrices of hidden x ffn
@@ -83,6 +84,23 @@ sim_time_t gpu_attention_time(const gpu_spec *g, const gpu_attn_shape *shape, in
  * plus its softmax/top-k, as one roofline kernel. */
 sim_time_t gpu_gate_time(const gpu_spec *g, int64_t tokens, int hidden, int experts,
                          dtype_t dt);
+
+/* What bounds an operation's time, for the message of a time beyond the
+ * clock's range: its FLOPs (the dtype's peak), its HBM traffic (hbm_bandwidth)
+ * or its launches (launch). */
+typedef enum gpu_bound { GPU_BOUND_COMPUTE, GPU_BOUND_MEMORY, GPU_BOUND_LAUNCH } gpu_bound;
+
+/* The times of gpu_experts_time, gpu_attention_time and gpu_gate_time in
+ * seconds, unrounded and unbounded (the sim_time_t forms saturate at
+ * SIM_TIME_MAX, about 106 days), and in *bound (may be NULL) the term that
+ * dominates their sum. For error messages only: the simulation uses the
+ * picosecond forms. */
+double gpu_experts_seconds(const gpu_spec *g, const gpu_ffn_shape *shape,
+                           const int64_t *tokens, int n, gpu_bound *bound);
+double gpu_attention_seconds(const gpu_spec *g, const gpu_attn_shape *shape, int64_t tokens,
+                             gpu_bound *bound);
+double gpu_gate_seconds(const gpu_spec *g, int64_t tokens, int hidden, int experts,
+                        dtype_t dt, gpu_bound *bound);
 
 /* What one GPU holds in a forward pass (memory fit). Weights of the layers of
  * its pipeline stage: attention (the QKV and output projections of `attn`)

@@ -24,9 +24,5 @@
 int place_read_loads(FILE *f, const char *name, double **loads, int *layers, int *experts,
                      err_t *e);
 
-/* Runs `moesim place` with the arguments after the command name; prints the
- * JSON on stdout and any error on stderr; returns the exit status (0, or 2
- * for bad input). */
-int place_main(int argc, char **argv);
 
 #endif

@@ -27,8 +27,10 @@
 
 typedef struct play play_t;
 
-/* Called after each batch (batches_done >= 1) with the simulated time. */
-typedef void (*play_progress_fn)(void *ctx, int batches_done, int batches, sim_time_t now);
+/* Called after each batch (batches_done >= 1) with the simulated time;
+ * returns 0 to go on, nonzero to stop the run there (play_run then fails
+ * with ERR_RUN "stopped", after removing its temporary files). */
+typedef int (*play_progress_fn)(void *ctx, int batches_done, int batches, sim_time_t now);
 
 /* Builds the models for scenario `s` (borrowed; must outlive the play).
  * Returns NULL with e filled when the scenario cannot be simulated. Caller

@@ -2,13 +2,14 @@
  * report.h - a run's results for people (a table) and for programs (JSON).
  *
  * The JSON schema is "moesim.report/1", documented in docs/output.md; fields
- * are added, never renamed. Output is a pure function of the scenario and the
+ * are added, never renamed. Numbers and strings as jsonout.h writes them. Output is a pure function of the scenario and the
  * metrics (no wall-clock times, no addresses), so the same scenario and seed
  * give byte-identical files.
  */
 #ifndef MOESIM_REPORT_H
 #define MOESIM_REPORT_H
 
+#include <jansson.h>
 #include <stdio.h>
 
 #include "moesim/metrics.h"
@@ -16,6 +17,7 @@
 #include "moesim/topo.h"
 
 #define REPORT_SCHEMA "moesim.report/1"
+#define REPORT_JSON_LINKS 16 /* links the JSON lists: the busiest that carried bytes */
 
 /* The run's headline figures, as the report's "totals" prints them. */
 typedef struct report_totals_t {
@@ -26,10 +28,6 @@ typedef struct report_totals_t {
     double internode_share;                 /* of dispatch bytes between GPUs */
 } report_totals_t;
 
-/* JSON pieces every writer shares: a real with 12 significant digits (null
- * when not finite) and a quoted, escaped string. */
-void report_json_num(FILE *f, double v);
-void report_json_str(FILE *f, const char *s);
 
 /* The link ids, most bytes first, ties by lower id: the order every report
  * lists links in. Caller frees. */
@@ -41,7 +39,13 @@ void report_totals(const metrics *m, report_totals_t *t);
 /* Writes the human-readable report. All pointers borrowed. Returns 0, or -1
  * if writing failed. */
 int report_text(FILE *f, const scenario *s, const metrics *m, const topo_t *t);
-/* Writes the JSON report. Returns 0, or -1 if writing failed. */
+/* The JSON report as a jansson tree: every field of the table (field.h) at
+ * its place. All pointers borrowed; the caller releases the tree with
+ * json_decref. */
+json_t *report_json_tree(const scenario *s, const metrics *m, const topo_t *t);
+/* Writes the JSON report (report_json_tree through jsonout_write: one member
+ * per line in the document, "totals", "layers" and each layer, and "links").
+ * Returns 0, or -1 if writing failed. */
 int report_json(FILE *f, const scenario *s, const metrics *m, const topo_t *t);
 
 #endif

@@ -26,8 +26,10 @@
 typedef struct topo topo_t;
 
 #define TOPO_MAX_HOPS 8
-/* The route table holds one route per GPU pair (about 12 bytes a pair at two
- * hops): 16,384 GPUs, the largest fabric DeepSeek describes, take ~3 GiB. */
+/* The largest cluster: 16,384 GPUs, the largest fabric DeepSeek describes.
+ * Routes are computed on demand, so the topology itself grows with GPUs and
+ * links, not pairs; the cap stands for what the play layer still keeps per
+ * GPU pair (a dense bytes matrix per all-to-all). */
 #define TOPO_MAX_GPUS 16384
 
 typedef enum topo_link_kind {
@@ -127,10 +129,11 @@ const char *topo_link_kind_name(topo_link_kind kind);
  * the global one: node1.gpu9 with 8 GPUs a node); writes at most n bytes. */
 void topo_link_name(const topo_t *t, int id, char *buf, size_t n);
 
-/* The links from src to dst (src != dst), in order; returns the hop count
- * (<= TOPO_MAX_HOPS) and sets *links to a borrowed array valid until
- * topo_free. Returns 0 when src == dst (a local copy uses no link). */
-int topo_route(const topo_t *t, int src, int dst, const int **links);
+/* Writes the link ids from src to dst, in order, into links and returns the
+ * hop count (<= TOPO_MAX_HOPS); 0 when src == dst (a local copy uses no
+ * link). Computed from the topology's shape on each call: a few integer
+ * operations, no table, the same links every time. */
+int topo_route(const topo_t *t, int src, int dst, int links[TOPO_MAX_HOPS]);
 /* Sum of the latencies of the route's links. */
 sim_time_t topo_route_latency(const topo_t *t, int src, int dst);
 

@@ -70,8 +70,9 @@ typedef struct trace_reader trace_reader;
 /* Opens the trace at path (borrowed) and reads and checks its header into *h.
  * Returns a reader the caller frees with trace_close; NULL with e filled:
  * ERR_INPUT naming the file for anything wrong with it (cannot open, not a
- * moesim trace, unsupported version, corrupt or truncated header), saying what
- * was found and what is expected; ERR_RUN if zlib runs out of memory. */
+ * regular file: a FIFO would block forever; not a moesim trace, unsupported
+ * version, corrupt or truncated header), saying what was found and what is
+ * expected; ERR_RUN if zlib runs out of memory. */
 trace_reader *trace_open(const char *path, trace_header *h, err_t *e);
 
 /* Reads the next layer record into choice (the caller's buffer of
@@ -81,7 +82,9 @@ trace_reader *trace_open(const char *path, trace_header *h, err_t *e);
  * it, trailer checked), and again on every later call; -1 with e filled
  * (ERR_INPUT naming the file and the batch and layer where it happened) on
  * any corruption: a CRC mismatch, truncation, bad compressed data, records out
- * of order, an index >= experts, a record's counts not matching the header.
+ * of order, an index >= experts, a token naming one expert twice (it would
+ * be counted twice; the message names the token), a record's counts not
+ * matching the header.
  * After an error every later call fails. On error choice may hold part of a
  * record. */
 int trace_read_layer(trace_reader *r, uint32_t *batch, uint32_t *layer, int32_t *choice,

@@ -1,52 +1,32 @@
 /*
  * compare.c - `moesim compare`: a scenario under every combination of
- * varied keys, run in parallel processes, reported side by side.
+ * varied keys, run by the sweep pool (sweep.h), reported side by side.
  *
- * The variants are the cross product of the --vary lists, numbered in
- * nested-loop order (the first --vary slowest), like the digits of a mixed-
- * radix number whose last digit is the last --vary. Every variant is loaded
- * and validated in the parent before anything runs, so a bad value costs no
- * simulation time and leaves no file. Then each variant runs in a child made
- * by fork(): it loads its scenario again (the parent keeps no scenario, only
- * the result records), plays it, and writes one fixed-size compare_result to
- * its pipe before _exit. The record is smaller than PIPE_BUF, so the write
- * never waits on the parent; the parent reads every pipe to its end anyway
- * (poll, then read what is there) before waitpid, and files each record
- * under its variant index. Output is therefore a function of the inputs
- * alone: the same whatever --jobs is and whichever child finishes first.
- * Processes rather than threads because a simulation is a whole program's
- * worth of state (play_t, models, GSL streams) and a crash or an exhausted
- * allocation in one variant must not take the others down.
+ * Every variant is loaded and validated in the parent before anything
+ * runs, so a bad value costs no simulation time; a variant the loader
+ * refuses, or one that fails while it runs, is a row with its error and
+ * the others still run (exit status 1; the JSON and CSV are written only
+ * when every variant ran, so they are never partial). Each variant runs in
+ * a child of the pool, which loads its scenario again (the parent keeps no
+ * scenario, only the result records) and sends back one compare_result.
+ * Output is a function of the inputs alone: the same whatever --jobs is.
  */
 #include "moesim/compare.h"
 
 #include <errno.h>
 #include <inttypes.h>
-#include <limits.h>
-#include <math.h>
-#include <poll.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/types.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
+#include "moesim/cmd.h"
 #include "moesim/cli.h"
+#include "moesim/opts.h"
 #include "moesim/outfile.h"
 #include "moesim/play.h"
-#include "moesim/report.h"
 #include "moesim/scenario.h"
-#include "moesim/units.h"
 
-#ifdef PIPE_BUF /* one write of at most PIPE_BUF bytes to an empty pipe never blocks */
-_Static_assert(sizeof(compare_result) <= PIPE_BUF, "a result record must fit one pipe write");
-#endif
-
-#define MAX_SETS 256
-#define MAX_JOBS 4096
-
-static const char usage_compare[] =
+const char cmd_compare_usage[] =
     "usage: moesim compare [SCENARIO] --vary KEY=V1,V2,... [--vary ...] [options]\n"
     "\n"
     "Runs SCENARIO (without one, the built-in default scenario) once per\n"
@@ -61,892 +41,374 @@ static const char usage_compare[] =
     "                   --vary varying slowest; values written as with --set)\n"
     "  --set KEY=VALUE  override a scenario key in every variant, before the\n"
     "                   varied keys (repeatable)\n"
-    "  --seed N         master seed of every variant (same as --set seed=N)\n"
+    "  --seed N         master seed of every variant (same as --set seed=N;\n"
+    "                   0 to 2^64-1)\n"
     "  --jobs N         run at most N variants at once (default: the CPU cores)\n"
     "  --json FILE      also write the results as JSON (schema moesim.compare/1)\n"
     "  --csv FILE       also write the results as CSV, one row per variant\n"
+    "                   (FILE - for stdout, and then no table)\n"
     "  --quiet          print no table (errors still go to stderr)\n"
     "  --no-progress    no progress line on stderr\n"
     "  -h, --help       this text\n"
+    "\n"
+    "A variant that is refused or fails is a row with its error; the others\n"
+    "still run, the exit status is 1, and no JSON or CSV is written.\n"
     "\n"
     "Example: moesim compare scenarios/mixtral-8x7b-h100x8.cfg \\\n"
     "           --vary model.router.capacity_factor=1.0,1.25,2.0 --vary parallel.ep=4,8\n"
     "Columns and schemas: docs/compare.md.\n";
 
-/* ---- the plan: --vary lists and their cross product ---- */
+/* ---- the outputs' view of the sweep ---- */
 
-/* A copy of s[0..n) with blanks trimmed at both ends. */
-static char *dup_trimmed(const char *s, size_t n, const char *what)
-{
-    while (n > 0 && (*s == ' ' || *s == '\t')) {
-        s++;
-        n--;
-    }
-    while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t'))
-        n--;
-    char *out = xmalloc(n + 1, what);
-    memcpy(out, s, n);
-    out[n] = '\0';
-    return out;
-}
+/* What the outputs say about the scenario; all borrowed. `sets` are the
+ * --set overrides (and "seed=N" from --seed) applied to every variant. */
+typedef struct compare_meta {
+    const char *name, *file;
+    uint64_t seed; /* the first variant's seed */
+    const char *const *sets;
+    int nsets;
+} compare_meta;
 
-/* Where the value starting at s ends: the first comma outside double quotes
- * and outside brackets, braces and parentheses (a libconfig array or group
- * holds commas of its own), or the end of the string. */
-static const char *value_end(const char *s)
-{
-    int depth = 0, quoted = 0;
-    for (; *s; s++) {
-        if (quoted) {
-            if (*s == '\\' && s[1])
-                s++;
-            else if (*s == '"')
-                quoted = 0;
-        } else if (*s == '"') {
-            quoted = 1;
-        } else if (*s == '[' || *s == '{' || *s == '(') {
-            depth++;
-        } else if ((*s == ']' || *s == '}' || *s == ')') && depth > 0) {
-            depth--;
-        } else if (*s == ',' && depth == 0) {
-            break;
-        }
-    }
-    return s;
-}
+/* The plain data compare_out writes from (compare_out.h): the plan's keys
+ * and values, each variant's values, its record and its error. Owns its
+ * arrays; sweep_view_fini releases them. */
+typedef struct sweep_view {
+    compare_out_sweep sw;
+    const char *key[SWEEP_MAX_VARY];
+    int nvalues[SWEEP_MAX_VARY];
+    const char *const *values[SWEEP_MAX_VARY];
+    const char **cell;
+    compare_out_record *rec;
+    const char **error;
+} sweep_view;
 
-static void vary_fini(compare_vary *v)
+/* Fills v from the plan and the results (all borrowed, and must outlive v);
+ * sets the records' throughput ratios. */
+static void sweep_view_init(sweep_view *v, const sweep_plan *p, const compare_meta *mt,
+                            const compare_result *results)
 {
-    for (int i = 0; i < v->nvalues; i++)
-        free(v->assign[i]);
-    free(v->assign);
-    free(v->value);
-    free(v->key);
     memset(v, 0, sizeof(*v));
-}
-
-int compare_plan_add(compare_plan *p, const char *spec, err_t *e)
-{
-    const char *eq = strchr(spec, '=');
-    if (!eq)
-        return err_set(e, ERR_INPUT, NULL, 0, "--vary",
-                       "\"%.200s\" has no '='; expected KEY=V1,V2,... such as "
-                       "parallel.ep=4,8",
-                       spec);
-    compare_vary v = {0};
-    v.key = dup_trimmed(spec, (size_t)(eq - spec), "--vary key");
-    if (!v.key[0]) {
-        err_set(e, ERR_INPUT, NULL, 0, "--vary",
-                "\"%.200s\" names no key; expected KEY=V1,V2,... such as parallel.ep=4,8",
-                spec);
-        goto fail;
-    }
-    const char *list = eq + 1;
-    if (!list[strspn(list, " \t")]) {
-        err_set(e, ERR_INPUT, NULL, 0, "--vary",
-                "%.128s= lists no values; expected at least one value after '=', such as "
-                "%.128s=V1,V2",
-                v.key, v.key);
-        goto fail;
-    }
-    for (int i = 0; i < p->nvary; i++)
-        if (strcmp(p->vary[i].key, v.key) == 0) {
-            err_set(e, ERR_INPUT, NULL, 0, "--vary",
-                    "%.128s is varied twice (--vary %d and %d); allowed: each key in one "
-                    "--vary, with all its values: %.128s=V1,V2,...",
-                    v.key, i + 1, p->nvary + 1, v.key);
-            goto fail;
-        }
-    if (p->nvary == COMPARE_MAX_VARY) {
-        err_set(e, ERR_INPUT, NULL, 0, "--vary",
-                "%.128s: more than %d --vary options; allowed: at most %d varied keys",
-                v.key, COMPARE_MAX_VARY, COMPARE_MAX_VARY);
-        goto fail;
-    }
-
-    /* count, then split */
-    int count = 0;
-    for (const char *s = list;; s++) {
-        s = value_end(s);
-        count++;
-        if (!*s)
-            break;
-    }
-    if (p->variants * count > COMPARE_MAX_VARIANTS) {
-        err_set(e, ERR_INPUT, NULL, 0, "--vary",
-                "%.128s: %d values make %ld variants; allowed: at most %d in all (the "
-                "product of the --vary value counts)",
-                v.key, count, p->variants * count, COMPARE_MAX_VARIANTS);
-        goto fail;
-    }
-    v.assign = xcalloc((size_t)count, sizeof(*v.assign), "--vary values");
-    v.value = xcalloc((size_t)count, sizeof(*v.value), "--vary values");
-    size_t klen = strlen(v.key);
-    const char *s = list;
-    for (int i = 0; i < count; i++) {
-        const char *end = value_end(s);
-        char *val = dup_trimmed(s, (size_t)(end - s), "--vary value");
-        if (!val[0]) {
-            free(val);
-            err_set(e, ERR_INPUT, NULL, 0, "--vary",
-                    "%.128s=%.200s: value %d of %d is empty; allowed: values separated by "
-                    "single commas, such as %.128s=V1,V2",
-                    v.key, list, i + 1, count, v.key);
-            goto fail;
-        }
-        for (int j = 0; j < i; j++)
-            if (strcmp(v.value[j], val) == 0) {
-                err_set(e, ERR_INPUT, NULL, 0, "--vary",
-                        "%.128s: the value %.200s is listed twice; allowed: each value once",
-                        v.key, val);
-                free(val);
-                goto fail;
-            }
-        size_t vlen = strlen(val);
-        v.assign[i] = xmalloc(klen + 1 + vlen + 1, "--vary value");
-        memcpy(v.assign[i], v.key, klen);
-        v.assign[i][klen] = '=';
-        memcpy(v.assign[i] + klen + 1, val, vlen + 1);
-        v.value[i] = v.assign[i] + klen + 1;
-        v.nvalues = i + 1;
-        free(val);
-        s = *end ? end + 1 : end;
-    }
-    p->vary[p->nvary++] = v;
-    p->variants *= count;
-    return 0;
-
-fail:
-    vary_fini(&v);
-    return -1;
-}
-
-void compare_plan_fini(compare_plan *p)
-{
-    for (int i = 0; i < p->nvary; i++)
-        vary_fini(&p->vary[i]);
-    p->nvary = 0;
-    p->variants = 1;
-}
-
-void compare_plan_choice(const compare_plan *p, long index, int *choice)
-{
-    for (int k = p->nvary - 1; k >= 0; k--) { /* the last --vary is the fastest digit */
-        choice[k] = (int)(index % p->vary[k].nvalues);
-        index /= p->vary[k].nvalues;
-    }
-}
-
-void compare_plan_sets(const compare_plan *p, long index, const char **sets)
-{
-    int choice[COMPARE_MAX_VARY];
-    compare_plan_choice(p, index, choice);
-    for (int k = 0; k < p->nvary; k++)
-        sets[k] = p->vary[k].assign[choice[k]];
-}
-
-char *compare_plan_label(const compare_plan *p, long index, char *buf, size_t n)
-{
-    const char *sets[COMPARE_MAX_VARY];
-    compare_plan_sets(p, index, sets);
-    size_t k = 0;
-    if (n)
-        buf[0] = '\0';
-    for (int i = 0; i < p->nvary && k < n; i++) {
-        int w = snprintf(buf + k, n - k, "%s%s", i ? ", " : "", sets[i]);
-        k += w > 0 ? (size_t)w : 0;
-    }
-    return buf;
-}
-
-/* ---- result records ---- */
-
-void compare_result_from_metrics(compare_result *r, const metrics *m)
-{
-    report_totals_t t;
-    metrics_summary d, c, st;
-    report_totals(m, &t);
-    metrics_series_summarize(&m->dispatch_all, &d);
-    metrics_series_summarize(&m->combine_all, &c);
-    metrics_series_summarize(&m->batch_time, &st);
-    memset(r, 0, sizeof(*r));
-    r->code = ERR_OK;
-    r->dropped_share = t.dropped_share;
-    r->gpu_load_max_over_mean = t.gpu_max_over_mean;
-    r->internode_byte_share = t.internode_share;
-    r->dispatch_p50_s = d.p50_s;
-    r->dispatch_p99_s = d.p99_s;
-    r->combine_p50_s = c.p50_s;
-    r->combine_p99_s = c.p99_s;
-    r->step_p50_s = st.p50_s;
-    r->throughput_tokens_per_s = t.throughput;
-    r->sim_time_ps = m->sim_time_ps;
-}
-
-void compare_ratios(compare_result *r, long n)
-{
-    double first = n > 0 ? r[0].throughput_tokens_per_s : 0;
-    for (long i = 0; i < n; i++)
-        r[i].throughput_ratio = first > 0 ? r[i].throughput_tokens_per_s / first : 0;
-}
-
-/* ---- the table ---- */
-
-/* The figures' columns: heading and width. */
-enum { COL_DROPPED, COL_GPU, COL_INTER, COL_DP50, COL_DP99, COL_CP50, COL_CP99, COL_STEP,
-       COL_THR, COL_RATIO, NCOLS };
-static const struct {
-    const char *head;
-    int width;
-} cols[NCOLS] = {{"dropped", 8},      {"gpu max/mean", 12}, {"inter-node", 10},
-                 {"dispatch p50", 12}, {"dispatch p99", 12}, {"combine p50", 11},
-                 {"combine p99", 11},  {"step p50", 9},      {"throughput", 14},
-                 {"vs first", 8}};
-
-/* Appends to buf (n bytes, k used); returns the new k, at most n - 1. */
-static size_t put(char *buf, size_t n, size_t k, const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 4, 5)))
-#endif
-    ;
-static size_t put(char *buf, size_t n, size_t k, const char *fmt, ...)
-{
-    if (n == 0 || k >= n - 1)
-        return k;
-    va_list ap;
-    va_start(ap, fmt);
-    int w = vsnprintf(buf + k, n - k, fmt, ap);
-    va_end(ap);
-    if (w < 0)
-        return k;
-    return k + (size_t)w < n - 1 ? k + (size_t)w : n - 1;
-}
-
-/* A varied key's column: as wide as the key or its widest value. */
-static int vary_width(const compare_vary *v)
-{
-    size_t w = strlen(v->key);
-    for (int i = 0; i < v->nvalues; i++)
-        if (strlen(v->value[i]) > w)
-            w = strlen(v->value[i]);
-    return w > 1000 ? 1000 : (int)w;
-}
-
-static char *fmt_time(double s, char *buf, size_t n)
-{
-    return units_format_time(sim_time_from_s(s), buf, n);
-}
-
-char *compare_format_heading(const compare_plan *p, char *buf, size_t n)
-{
-    size_t k = 0;
-    if (n)
-        buf[0] = '\0';
-    for (int i = 0; i < p->nvary; i++)
-        k = put(buf, n, k, "%s%*s", i ? "  " : "", vary_width(&p->vary[i]), p->vary[i].key);
-    for (int c = 0; c < NCOLS; c++)
-        k = put(buf, n, k, "%s%*s", k ? "  " : "", cols[c].width, cols[c].head);
-    return buf;
-}
-
-char *compare_format_row(const compare_plan *p, long index, const compare_result *r,
-                         char *buf, size_t n)
-{
-    int choice[COMPARE_MAX_VARY];
-    compare_plan_choice(p, index, choice);
-    char f[NCOLS][40];
-    snprintf(f[COL_DROPPED], sizeof(f[0]), "%.2f%%", 100.0 * r->dropped_share);
-    snprintf(f[COL_GPU], sizeof(f[0]), "%.3fx", r->gpu_load_max_over_mean);
-    snprintf(f[COL_INTER], sizeof(f[0]), "%.1f%%", 100.0 * r->internode_byte_share);
-    fmt_time(r->dispatch_p50_s, f[COL_DP50], sizeof(f[0]));
-    fmt_time(r->dispatch_p99_s, f[COL_DP99], sizeof(f[0]));
-    fmt_time(r->combine_p50_s, f[COL_CP50], sizeof(f[0]));
-    fmt_time(r->combine_p99_s, f[COL_CP99], sizeof(f[0]));
-    fmt_time(r->step_p50_s, f[COL_STEP], sizeof(f[0]));
-    double thr = r->throughput_tokens_per_s; /* as report.c prints it */
-    if (thr >= 1e6)
-        snprintf(f[COL_THR], sizeof(f[0]), "%.3f M tok/s", thr / 1e6);
-    else
-        snprintf(f[COL_THR], sizeof(f[0]), "%.1f k tok/s", thr / 1e3);
-    snprintf(f[COL_RATIO], sizeof(f[0]), "%.3fx", r->throughput_ratio);
-
-    size_t k = 0;
-    if (n)
-        buf[0] = '\0';
-    for (int i = 0; i < p->nvary; i++)
-        k = put(buf, n, k, "%s%*s", i ? "  " : "", vary_width(&p->vary[i]),
-                p->vary[i].value[choice[i]]);
-    for (int c = 0; c < NCOLS; c++)
-        k = put(buf, n, k, "%s%*s", k ? "  " : "", cols[c].width, f[c]);
-    return buf;
-}
-
-static size_t line_size(const compare_plan *p)
-{
-    size_t n = 256;
-    for (int c = 0; c < NCOLS; c++)
-        n += (size_t)cols[c].width + 2;
-    for (int i = 0; i < p->nvary; i++)
-        n += (size_t)vary_width(&p->vary[i]) + 2;
-    return n;
-}
-
-int compare_write_table(FILE *f, const compare_meta *mt, const compare_plan *p,
-                        const compare_result *r)
-{
-    size_t n = line_size(p);
-    char *line = xmalloc(n, "table line");
-    fprintf(f, "moesim %s compare: %s (seed %" PRIu64 "), %s, %ld variant%s\n", MOESIM_VERSION,
-            mt->name, mt->seed, mt->file, p->variants, p->variants == 1 ? "" : "s");
-    if (mt->nsets > 0) {
-        fputs("  every variant:", f);
-        for (int i = 0; i < mt->nsets; i++)
-            fprintf(f, " %s", mt->sets[i]);
-        fputc('\n', f);
-    }
-    fputc('\n', f);
-    fprintf(f, "%s\n", compare_format_heading(p, line, n));
-    for (long i = 0; i < p->variants; i++)
-        fprintf(f, "%s\n", compare_format_row(p, i, &r[i], line, n));
-    fputs("\ndispatch, combine: over batches and MoE layers; step: one forward pass;\n"
-          "vs first: throughput over the first row's\n",
-          f);
-    free(line);
-    return ferror(f) ? -1 : 0;
-}
-
-/* ---- JSON and CSV ---- */
-
-int compare_write_json(FILE *f, const compare_meta *mt, const compare_plan *p,
-                       const compare_result *r)
-{
-    fprintf(f, "{\n  \"schema\": \"%s\",\n  \"moesim_version\": \"%s\",\n", COMPARE_SCHEMA,
-            MOESIM_VERSION);
-    fputs("  \"scenario\": {\"name\": ", f);
-    report_json_str(f, mt->name);
-    fputs(", \"file\": ", f);
-    report_json_str(f, mt->file);
-    fprintf(f, ", \"seed\": %" PRIu64 ", \"set\": [", mt->seed);
-    for (int i = 0; i < mt->nsets; i++) {
-        fputs(i ? ", " : "", f);
-        report_json_str(f, mt->sets[i]);
-    }
-    fputs("]},\n  \"vary\": [\n", f);
+    long n = p->variants;
+    v->cell = xcalloc((size_t)n * (size_t)(p->nvary ? p->nvary : 1), sizeof(*v->cell), "rows");
+    v->rec = xcalloc((size_t)n, sizeof(*v->rec), "records");
+    v->error = xcalloc((size_t)n, sizeof(*v->error), "row errors");
     for (int k = 0; k < p->nvary; k++) {
-        fputs("    {\"key\": ", f);
-        report_json_str(f, p->vary[k].key);
-        fputs(", \"values\": [", f);
-        for (int i = 0; i < p->vary[k].nvalues; i++) {
-            fputs(i ? ", " : "", f);
-            report_json_str(f, p->vary[k].value[i]);
-        }
-        fprintf(f, "]}%s\n", k + 1 < p->nvary ? "," : "");
+        v->key[k] = p->vary[k].key;
+        v->nvalues[k] = p->vary[k].nvalues;
+        v->values[k] = p->vary[k].value;
     }
-    fputs("  ],\n  \"variants\": [\n", f);
-    int choice[COMPARE_MAX_VARY];
-    for (long v = 0; v < p->variants; v++) {
-        const compare_result *x = &r[v];
-        compare_plan_choice(p, v, choice);
-        fputs("    {\"set\": {", f);
-        for (int k = 0; k < p->nvary; k++) {
-            fputs(k ? ", " : "", f);
-            report_json_str(f, p->vary[k].key);
-            fputs(": ", f);
-            report_json_str(f, p->vary[k].value[choice[k]]);
-        }
-        fputs("}, \"dropped_share\": ", f);
-        report_json_num(f, x->dropped_share);
-        fputs(", \"gpu_load_max_over_mean\": ", f);
-        report_json_num(f, x->gpu_load_max_over_mean);
-        fputs(", \"internode_byte_share\": ", f);
-        report_json_num(f, x->internode_byte_share);
-        fputs(", \"dispatch_s\": {\"p50\": ", f);
-        report_json_num(f, x->dispatch_p50_s);
-        fputs(", \"p99\": ", f);
-        report_json_num(f, x->dispatch_p99_s);
-        fputs("}, \"combine_s\": {\"p50\": ", f);
-        report_json_num(f, x->combine_p50_s);
-        fputs(", \"p99\": ", f);
-        report_json_num(f, x->combine_p99_s);
-        fputs("}, \"step_s\": {\"p50\": ", f);
-        report_json_num(f, x->step_p50_s);
-        fputs("}, \"throughput_tokens_per_s\": ", f);
-        report_json_num(f, x->throughput_tokens_per_s);
-        fputs(", \"throughput_ratio\": ", f);
-        report_json_num(f, x->throughput_ratio);
-        fprintf(f, ", \"sim_time_ps\": %" PRId64 "}%s\n", x->sim_time_ps,
-                v + 1 < p->variants ? "," : "");
+    int choice[SWEEP_MAX_VARY];
+    for (long i = 0; i < n; i++) {
+        sweep_plan_choice(p, i, choice);
+        for (int k = 0; k < p->nvary; k++)
+            v->cell[i * p->nvary + k] = p->vary[k].value[choice[k]];
+        v->rec[i] = results[i].fig;
+        v->error[i] = results[i].code == ERR_OK ? NULL : results[i].error;
     }
-    fputs("  ]\n}\n", f);
-    return ferror(f) ? -1 : 0;
+    compare_out_ratios(v->rec, n, v->error);
+    v->sw = (compare_out_sweep){.name = mt->name, .file = mt->file, .seed = mt->seed,
+                                .sets = mt->sets, .nsets = mt->nsets, .nkeys = p->nvary,
+                                .key = v->key, .nvalues = v->nvalues, .values = v->values,
+                                .nrows = n, .cell = v->cell, .rec = v->rec, .error = v->error};
 }
 
-/* A CSV field, quoted (RFC 4180) when it holds a comma, a quote or a line
- * break. */
-static void csv_str(FILE *f, const char *s)
+static void sweep_view_fini(sweep_view *v)
 {
-    if (!s[strcspn(s, ",\"\r\n")]) {
-        fputs(s, f);
-        return;
-    }
-    fputc('"', f);
-    for (; *s; s++) {
-        if (*s == '"')
-            fputc('"', f);
-        fputc(*s, f);
-    }
-    fputc('"', f);
-}
-
-int compare_write_csv(FILE *f, const compare_plan *p, const compare_result *r)
-{
-    for (int k = 0; k < p->nvary; k++) {
-        csv_str(f, p->vary[k].key);
-        fputc(',', f);
-    }
-    fputs("dropped_share,gpu_load_max_over_mean,internode_byte_share,dispatch_p50_s,"
-          "dispatch_p99_s,combine_p50_s,combine_p99_s,step_p50_s,throughput_tokens_per_s,"
-          "throughput_ratio\n",
-          f);
-    int choice[COMPARE_MAX_VARY];
-    for (long v = 0; v < p->variants; v++) {
-        const compare_result *x = &r[v];
-        compare_plan_choice(p, v, choice);
-        for (int k = 0; k < p->nvary; k++) {
-            csv_str(f, p->vary[k].value[choice[k]]);
-            fputc(',', f);
-        }
-        const double fig[] = {x->dropped_share,  x->gpu_load_max_over_mean,
-                              x->internode_byte_share, x->dispatch_p50_s,
-                              x->dispatch_p99_s, x->combine_p50_s,
-                              x->combine_p99_s,  x->step_p50_s,
-                              x->throughput_tokens_per_s, x->throughput_ratio};
-        for (size_t i = 0; i < sizeof(fig) / sizeof(fig[0]); i++)
-            fprintf(f, i ? ",%.12g" : "%.12g", fig[i]);
-        fputc('\n', f);
-    }
-    return ferror(f) ? -1 : 0;
+    free(v->cell);
+    free(v->rec);
+    free(v->error);
 }
 
 /* ---- options ---- */
 
+enum { O_VARY, O_SET, O_SEED, O_JOBS, O_JSON, O_CSV, O_QUIET, O_NO_PROGRESS };
+static const opts_spec compare_spec[] = {
+    [O_VARY] = {"vary", 0, OPTS_VALUE, "KEY=V1,V2,..."},
+    [O_SET] = {"set", 0, OPTS_VALUE, "KEY=VALUE"},
+    [O_SEED] = {"seed", 0, OPTS_VALUE, "a number"},
+    [O_JOBS] = {"jobs", 0, OPTS_VALUE, "a number"},
+    [O_JSON] = {"json", 0, OPTS_OUTPUT, "a file name"},
+    [O_CSV] = {"csv", 0, OPTS_OUTPUT, "a file name"},
+    [O_QUIET] = {"quiet", 0, OPTS_FLAG, NULL},
+    [O_NO_PROGRESS] = {"no-progress", 0, OPTS_FLAG, NULL},
+    {NULL, 0, 0, NULL},
+};
+
 typedef struct compare_opts {
+    opts raw;
     const char *file;     /* NULL: the built-in default scenario */
-    const char *sets[MAX_SETS + 1];
+    const char **sets;    /* nsets, then room for one set per varied key; owned */
     int nsets;
-    char seed_set[64];
-    compare_plan plan;
+    char seed_set[40];
+    sweep_plan plan;
     long jobs;            /* 0: the CPU cores */
     const char *json, *csv;
     int quiet, no_progress;
 } compare_opts;
 
+/* One option into o; ERR_INPUT after a usage error. */
+static int take(compare_opts *o, int spec, const char *val)
+{
+    err_t e = ERR_INIT;
+    uint64_t seed;
+    char *end;
+    switch (spec) {
+    case O_VARY:
+        if (sweep_plan_add(&o->plan, val, &e) < 0)
+            return cmd_print_err(stderr, "moesim compare", &e);
+        return 0;
+    case O_SET: o->sets[o->nsets++] = val; return 0;
+    case O_SEED:
+        if (opts_parse_u64(val, &seed) < 0)
+            return cmd_usage("compare", "--seed %.100s; allowed: a whole number from 0 to "
+                                        "18446744073709551615 (2^64-1)", val);
+        snprintf(o->seed_set, sizeof(o->seed_set), "seed=%llu", (unsigned long long)seed);
+        return 0;
+    case O_JOBS:
+        errno = 0;
+        o->jobs = strtol(val, &end, 10);
+        if (end == val || *end || errno || o->jobs < 1 || o->jobs > SWEEP_MAX_JOBS)
+            return cmd_usage("compare", "--jobs needs a whole number from 1 to 4096, not %.100s",
+                             val);
+        return 0;
+    case O_JSON: o->json = val; return 0;
+    case O_CSV: o->csv = val; return 0;
+    case O_QUIET: o->quiet = 1; return 0;
+    case O_NO_PROGRESS: o->no_progress = 1; return 0;
+    }
+    return 0;
+}
+
 /* Returns -1 when it printed help, 0 on success, ERR_INPUT after a usage
- * error (the plan is the caller's to release either way). */
+ * error (the caller releases o either way). */
 static int parse_opts(int argc, char **argv, compare_opts *o)
 {
-    for (int i = 0; i < argc; i++) {
-        const char *a = argv[i];
-        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
-            fputs(usage_compare, stdout);
-            return -1;
-        }
-        if (a[0] != '-' || a[1] == '\0') {
-            if (o->file)
-                return err_usage("compare",
-                                 "unexpected argument %s (one scenario file at most)", a);
-            o->file = a;
-            continue;
-        }
-        if (strcmp(a, "--quiet") == 0) {
-            o->quiet = 1;
-            continue;
-        }
-        if (strcmp(a, "--no-progress") == 0) {
-            o->no_progress = 1;
-            continue;
-        }
-        /* --opt=value or --opt value: the name ends at the first '=' */
-        char opt[32];
-        const char *eq = strchr(a, '=');
-        size_t n = eq ? (size_t)(eq - a) : strlen(a);
-        if (n >= sizeof(opt))
-            return err_usage("compare", "unknown option %s", a);
-        memcpy(opt, a, n);
-        opt[n] = '\0';
-        if (strcmp(opt, "--vary") != 0 && strcmp(opt, "--set") != 0 &&
-            strcmp(opt, "--seed") != 0 && strcmp(opt, "--jobs") != 0 &&
-            strcmp(opt, "--json") != 0 && strcmp(opt, "--csv") != 0)
-            return err_usage("compare", "unknown option %s", a);
-        const char *val = eq ? eq + 1 : (i + 1 < argc ? argv[++i] : NULL);
-        if (!val || !*val)
-            return err_usage("compare", "%s needs a value", opt);
-        if (strcmp(opt, "--vary") == 0) {
-            err_t e = ERR_INIT;
-            if (compare_plan_add(&o->plan, val, &e) < 0) {
-                err_print(stderr, "moesim compare", &e);
-                return ERR_INPUT;
-            }
-        } else if (strcmp(opt, "--set") == 0) {
-            if (o->nsets == MAX_SETS)
-                return err_usage("compare", "more than %s --set options", "256");
-            o->sets[o->nsets++] = val;
-        } else if (strcmp(opt, "--seed") == 0) {
-            snprintf(o->seed_set, sizeof(o->seed_set), "seed=%s", val);
-        } else if (strcmp(opt, "--jobs") == 0) {
-            char *end;
-            errno = 0;
-            long j = strtol(val, &end, 10);
-            if (end == val || *end || errno || j < 1 || j > MAX_JOBS)
-                return err_usage("compare",
-                                 "--jobs needs a whole number from 1 to 4096, not %s", val);
-            o->jobs = j;
-        } else if (strcmp(opt, "--json") == 0) {
-            o->json = val;
-        } else {
-            o->csv = val;
-        }
+    err_t e = ERR_INIT;
+    if (opts_parse(compare_spec, argc, argv, &o->raw, &e) < 0)
+        return cmd_usage("compare", "%s", e.msg);
+    if (o->raw.help)
+        return cmd_help("compare") == 0 ? -1 : ERR_INPUT;
+    if (o->raw.npos > 1)
+        return cmd_usage("compare", "unexpected argument %.200s (one scenario file at most)",
+                         o->raw.pos[1]);
+    o->file = o->raw.npos ? o->raw.pos[0] : NULL;
+    o->sets = xcalloc((size_t)o->raw.nitem + SWEEP_MAX_VARY + 1, sizeof(*o->sets), "sets");
+    for (int i = 0; i < o->raw.nitem; i++) {
+        int rc = take(o, o->raw.item[i].spec, o->raw.item[i].value);
+        if (rc)
+            return rc;
     }
     if (o->plan.nvary == 0)
-        return err_usage("compare",
+        return cmd_usage("compare",
                          "%s KEY=V1,V2,... is required (at least one varied key)", "--vary");
     /* --seed applies after every --set, whatever the order on the line */
     if (o->seed_set[0])
         o->sets[o->nsets++] = o->seed_set;
+    const opts_file files[] = {{"the scenario", o->file, 0, NULL}, {"--json", o->json, 1, NULL},
+                               {"--csv", o->csv, 1, NULL}};
+    if (opts_check_files(files, 3, &e) < 0)
+        return cmd_print_err(stderr, "moesim compare", &e);
+    if ((o->json && strcmp(o->json, "-") == 0) || (o->csv && strcmp(o->csv, "-") == 0))
+        o->quiet = 1; /* stdout carries that output alone */
     return 0;
 }
 
 /* ---- running the variants ---- */
 
-static int load(const compare_opts *o, const char *const *sets, int nsets, scenario *s,
-                err_t *e)
+/* The sets of variant v: the common ones, then the varied keys' (in o's
+ * spare room, so a child can use it freely). */
+static const char **variant_sets(const compare_opts *o, long v, const char **sets)
 {
-    if (o->file)
-        return scenario_load_file(o->file, sets, nsets, s, e);
-    char name[128];
-    snprintf(name, sizeof(name), "%s (built-in)", cli_default_scenario_file);
-    return scenario_load_string(cli_default_scenario_text, name, sets, nsets, s, e);
+    memcpy(sets, o->sets, (size_t)o->nsets * sizeof(*sets));
+    sweep_plan_sets(&o->plan, v, sets + o->nsets);
+    return sets;
 }
 
-/* What a child does: one variant, start to end, into *r. */
-static void run_variant(const compare_opts *o, const char *const *sets, int nsets,
-                        compare_result *r)
+/* What a child does (sweep_fn): one variant, start to end, into record. */
+static int run_variant(void *ctx, long index, void *record, err_t *e)
 {
+    const compare_opts *o = ctx;
+    const char **sets = xcalloc((size_t)(o->nsets + o->plan.nvary), sizeof(*sets), "sets");
     scenario s;
     memset(&s, 0, sizeof(s));
-    err_t e = ERR_INIT;
     play_t *p = NULL;
-    int loaded = load(o, sets, nsets, &s, &e) == 0;
-    if (loaded) /* variants write no outputs of their own: one file, many writers */
-        s.output.trace[0] = s.output.timeline[0] = '\0';
-    if (!loaded || !(p = play_new(&s, &e)) || play_run(p, NULL, NULL, &e) < 0) {
-        memset(r, 0, sizeof(*r));
-        r->code = (int32_t)(e.code == ERR_OK ? ERR_RUN : e.code);
-        err_format(&e, r->error, sizeof(r->error));
-    } else {
-        compare_result_from_metrics(r, play_metrics(p));
+    int rc = -1;
+    if (cli_load(o->file, variant_sets(o, index, sets), o->nsets + o->plan.nvary, &s, e) == 0) {
+        s.output.trace[0] = s.output.timeline[0] = '\0'; /* one file, many writers */
+        if ((p = play_new(&s, e)) && play_run(p, NULL, NULL, e) == 0) {
+            compare_out_from_run(&((compare_result *)record)->fig, &s, play_metrics(p),
+                                 play_topo(p));
+            rc = 0;
+        }
     }
     play_free(p);
     scenario_fini(&s);
+    free(sets);
+    return rc;
 }
 
-/* A running child: its pipe and how much of its record has arrived. */
-typedef struct child {
-    pid_t pid;
-    int fd;      /* read end; -1 when the slot is free */
-    long index;  /* the variant */
-    size_t got;  /* bytes read; more than a record means a broken child */
-} child;
-
-static void write_all(int fd, const void *buf, size_t n)
+/* "compare: D/N variants done, R running" on a terminal. */
+static void show_progress(void *ctx, long done, long total, int running)
 {
-    const char *c = buf;
-    while (n > 0) {
-        ssize_t w = write(fd, c, n);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            _exit(ERR_RUN); /* the parent sees a short record and says so */
-        c += w;
-        n -= (size_t)w;
-    }
-}
-
-/* Forks the child of variant `index` into slot c; -1 (errno set) if the
- * system would not. */
-static int spawn(const compare_opts *o, const char **sets, int nsets, long index, child *c,
-                 const child *all, int nall)
-{
-    int fds[2];
-    if (pipe(fds) < 0)
-        return -1;
-    compare_plan_sets(&o->plan, index, sets + o->nsets);
-    fflush(stdout); /* nothing buffered may be written twice */
-    fflush(stderr);
-    pid_t pid = fork();
-    if (pid < 0) {
-        int saved = errno;
-        close(fds[0]);
-        close(fds[1]);
-        errno = saved;
-        return -1;
-    }
-    if (pid == 0) {
-        close(fds[0]);
-        for (int i = 0; i < nall; i++) /* the other children's pipes are not ours */
-            if (all[i].fd >= 0)
-                close(all[i].fd);
-        compare_result r;
-        run_variant(o, sets, nsets, &r);
-        write_all(fds[1], &r, sizeof(r));
-        close(fds[1]);
-        _exit(r.code == ERR_OK ? 0 : (int)r.code);
-    }
-    close(fds[1]);
-    c->pid = pid;
-    c->fd = fds[0];
-    c->index = index;
-    c->got = 0;
-    return 0;
-}
-
-/* Reads what child c has sent into its record; when the pipe ends, reaps
- * the child and checks the record. Returns 1 when the child is done. */
-static int collect(child *c, compare_result *results)
-{
-    compare_result *r = &results[c->index];
-    char spare[64];
-    char *dst = c->got < sizeof(*r) ? (char *)r + c->got : spare;
-    size_t room = c->got < sizeof(*r) ? sizeof(*r) - c->got : sizeof(spare);
-    ssize_t k = read(c->fd, dst, room);
-    if (k < 0 && (errno == EINTR || errno == EAGAIN))
-        return 0;
-    if (k > 0) {
-        c->got += (size_t)k;
-        return 0;
-    }
-    int read_errno = k < 0 ? errno : 0;
-    close(c->fd);
-    c->fd = -1;
-    int st = 0;
-    while (waitpid(c->pid, &st, 0) < 0 && errno == EINTR)
-        ;
-    if (c->got == sizeof(*r) && WIFEXITED(st) &&
-        (r->code == ERR_OK) == (WEXITSTATUS(st) == 0)) {
-        r->error[sizeof(r->error) - 1] = '\0'; /* a record is trusted, but not that far */
-        return 1;
-    }
-    memset(r, 0, sizeof(*r));
-    r->code = ERR_RUN;
-    if (WIFSIGNALED(st))
-        snprintf(r->error, sizeof(r->error), "the simulation process died (signal %d)",
-                 WTERMSIG(st));
-    else if (read_errno)
-        snprintf(r->error, sizeof(r->error), "cannot read its result: %s",
-                 strerror(read_errno));
-    else
-        snprintf(r->error, sizeof(r->error),
-                 "the simulation process exited with status %d without a result",
-                 WIFEXITED(st) ? WEXITSTATUS(st) : -1);
-    return 1;
-}
-
-/* "compare: D/N variants done, R running" on a terminal, when it changes. */
-static void show_progress(int tty, long done, long total, int running, long *shown)
-{
-    long state = done * (MAX_JOBS + 1) + running;
-    if (!tty || state == *shown)
-        return;
-    *shown = state;
+    (void)ctx;
     fprintf(stderr, "\rcompare: %ld/%ld variants done, %d running   ", done, total, running);
     fflush(stderr);
 }
 
-/* Runs every variant, at most `jobs` at once, into results (p->variants
- * entries). Stops starting new ones after the first failure. Returns 0 when
- * every variant ran, -1 otherwise (the failures are in their records; a
- * variant never started keeps code -1). */
-static int run_all(const compare_opts *o, long jobs, int tty, compare_result *results)
+/* Loads every variant in the parent, keeping the first loaded one's name,
+ * file and seed. Returns how many loaded; with `say`, prints each refusal
+ * (otherwise the refused variants' rows will). */
+static long validate(const compare_opts *o, int say, compare_meta *mt, char *name,
+                     size_t name_n, char *file, size_t file_n)
 {
-    long n = o->plan.variants;
-    int slots = (int)(jobs < n ? jobs : n);
-    child *kids = xcalloc((size_t)slots, sizeof(*kids), "child processes");
-    struct pollfd *pfd = xcalloc((size_t)slots, sizeof(*pfd), "poll set");
-    int *which = xcalloc((size_t)slots, sizeof(*which), "poll set");
-    const char **sets = xcalloc((size_t)(o->nsets + o->plan.nvary), sizeof(*sets), "sets");
-    memcpy(sets, o->sets, (size_t)o->nsets * sizeof(*sets));
-    for (int i = 0; i < slots; i++)
-        kids[i].fd = -1;
-    for (long v = 0; v < n; v++)
-        results[v].code = -1;
-
-    long next = 0, done = 0, shown = -1;
-    int running = 0, stop = 0;
-    for (;;) {
-        for (int i = 0; i < slots && !stop && next < n; i++) {
-            if (kids[i].fd >= 0)
-                continue;
-            if (spawn(o, sets, o->nsets + o->plan.nvary, next, &kids[i], kids, slots) < 0) {
-                compare_result *r = &results[next];
-                r->code = ERR_RUN;
-                snprintf(r->error, sizeof(r->error), "cannot start a process: %s",
-                         strerror(errno));
-                stop = 1;
-                break;
-            }
-            next++;
-            running++;
-        }
-        if (running == 0)
-            break;
-        show_progress(tty, done, n, running, &shown);
-        int np = 0;
-        for (int i = 0; i < slots; i++)
-            if (kids[i].fd >= 0) {
-                pfd[np] = (struct pollfd){.fd = kids[i].fd, .events = POLLIN};
-                which[np++] = i;
-            }
-        if (poll(pfd, (nfds_t)np, -1) < 0) {
-            if (errno == EINTR)
-                continue;
-            for (int j = 0; j < np; j++) /* poll itself failed: plain blocking reads */
-                pfd[j].revents = POLLIN;
-        }
-        for (int j = 0; j < np; j++) {
-            if (!pfd[j].revents)
-                continue;
-            child *c = &kids[which[j]];
-            if (collect(c, results)) {
-                running--;
-                done++;
-                if (results[c->index].code != ERR_OK)
-                    stop = 1;
-            }
-        }
-    }
-    if (tty)
-        fprintf(stderr, "\r%70s\r", "");
-    int ok = done == n;
-    for (long v = 0; v < n && ok; v++)
-        ok = results[v].code == ERR_OK;
-    free(kids);
-    free(pfd);
-    free(which);
-    free(sets);
-    return ok ? 0 : -1;
-}
-
-/* Loads every variant in the parent, keeping the first one's name, file and
- * seed. Returns 0, or the exit status after printing which variant the
- * loader refused and why. */
-static int validate(const compare_opts *o, char *name, size_t name_n, char *file,
-                    size_t file_n, uint64_t *seed)
-{
-    const compare_plan *p = &o->plan;
+    const sweep_plan *p = &o->plan;
     const char **sets = xcalloc((size_t)(o->nsets + p->nvary), sizeof(*sets), "sets");
-    memcpy(sets, o->sets, (size_t)o->nsets * sizeof(*sets));
-    int rc = 0;
-    for (long v = 0; v < p->variants && rc == 0; v++) {
+    long loaded = 0;
+    for (long v = 0; v < p->variants && !cmd_signal(); v++) {
         scenario s;
         memset(&s, 0, sizeof(s));
         err_t e = ERR_INIT;
-        compare_plan_sets(p, v, sets + o->nsets);
-        if (load(o, sets, o->nsets + p->nvary, &s, &e) < 0) {
+        if (cli_load(o->file, variant_sets(o, v, sets), o->nsets + p->nvary, &s, &e) < 0) {
+            if (!say)
+                goto next;
             char msg[1400], label[512];
             err_format(&e, msg, sizeof(msg));
             fprintf(stderr, "moesim compare: variant %ld of %ld (%s): %s\n", v + 1,
-                    p->variants, compare_plan_label(p, v, label, sizeof(label)), msg);
-            rc = e.code == ERR_OK ? ERR_INPUT : (int)e.code;
-        } else if (v == 0) {
+                    p->variants, sweep_plan_label(p, v, label, sizeof(label)), msg);
+        } else if (loaded++ == 0) {
             snprintf(name, name_n, "%s", s.name);
             snprintf(file, file_n, "%s", s.file);
-            *seed = s.seed;
+            mt->seed = s.seed;
         }
+    next:
         scenario_fini(&s);
     }
     free(sets);
+    return loaded;
+}
+
+/* The table when some variant failed: its row says why. */
+static int write_table_with_errors(FILE *f, const compare_meta *mt, const sweep_plan *p,
+                                   const compare_result *r)
+{
+    sweep_view view;
+    sweep_view_init(&view, p, mt, r);
+    int rc = compare_out_table(f, &view.sw);
+    sweep_view_fini(&view);
     return rc;
 }
 
-int compare_main(int argc, char **argv)
+/* Runs the variants into results; returns the count that failed (their
+ * errors printed), or -1 when a signal stopped the sweep. */
+static long run_all(compare_opts *o, compare_result *results)
 {
-    compare_opts o;
-    memset(&o, 0, sizeof(o));
-    o.plan = (compare_plan)COMPARE_PLAN_INIT;
-    int rc = parse_opts(argc, argv, &o);
-    if (rc) {
-        compare_plan_fini(&o.plan);
-        return rc < 0 ? 0 : rc;
-    }
-
-    char name[128] = "", file[256] = "";
-    uint64_t seed = 0;
-    outfile json = OUTFILE_INIT, csv = OUTFILE_INIT;
-    compare_result *results = NULL;
-    err_t e = ERR_INIT;
-    long n = o.plan.variants;
-
-    if ((rc = validate(&o, name, sizeof(name), file, sizeof(file), &seed)) != 0)
-        goto done;
-    /* open the outputs now, so an unwritable path fails before the runs */
-    if ((o.json && outfile_open(&json, o.json, &e) < 0) ||
-        (o.csv && outfile_open(&csv, o.csv, &e) < 0)) {
-        rc = err_print(stderr, "moesim compare", &e);
-        goto done;
-    }
-
-    long jobs = o.jobs;
+    long n = o->plan.variants, failed = 0;
+    long jobs = o->jobs;
     if (jobs == 0) {
         long cores = sysconf(_SC_NPROCESSORS_ONLN);
-        jobs = cores >= 1 ? (cores > MAX_JOBS ? MAX_JOBS : cores) : 1;
+        jobs = cores >= 1 ? (cores > SWEEP_MAX_JOBS ? SWEEP_MAX_JOBS : cores) : 1;
     }
-    int tty = !o.no_progress && isatty(fileno(stderr));
-    results = xcalloc((size_t)n, sizeof(*results), "compare results");
-    if (run_all(&o, jobs, tty, results) < 0) {
-        rc = 0;
-        char label[512];
-        for (long v = 0; v < n; v++) {
-            const compare_result *r = &results[v];
-            if (r->code == ERR_OK || r->code == -1)
-                continue;
-            fprintf(stderr, "moesim compare: variant %ld of %ld (%s) failed: %s\n", v + 1, n,
-                    compare_plan_label(&o.plan, v, label, sizeof(label)), r->error);
-            if (rc < (int)r->code) /* bad input (2) outranks a failed run (1) */
-                rc = (int)r->code;
-        }
-        if (rc == 0)
-            rc = ERR_RUN;
+    int tty = !o->no_progress && isatty(fileno(stderr));
+    sweep_status *st = xcalloc((size_t)n, sizeof(*st), "variant status");
+    sweep_config c = {.backend = SWEEP_FORK, .variants = n, .jobs = jobs,
+                      .record_size = sizeof(compare_result), .run = run_variant, .ctx = o,
+                      .progress = tty ? show_progress : NULL, .stop = cmd_signal};
+    err_t e = ERR_INIT;
+    int rc = sweep_run(&c, results, st, &e);
+    if (tty)
+        fprintf(stderr, "\r%70s\r", "");
+    char label[512];
+    for (long v = 0; v < n && rc == 0; v++) {
+        compare_result *r = &results[v];
+        r->code = st[v].code;
+        if (st[v].code == ERR_OK)
+            continue;
+        snprintf(r->error, sizeof(r->error), "%s", st[v].error);
+        fprintf(stderr, "moesim compare: variant %ld of %ld (%s) failed: %s\n", v + 1, n,
+                sweep_plan_label(&o->plan, v, label, sizeof(label)), r->error);
+        failed++;
+    }
+    free(st);
+    return rc < 0 ? -1 : failed;
+}
+
+/* The outputs of a sweep in which every variant ran: JSON, CSV, table. */
+static int write_outputs(const compare_opts *o, const compare_meta *mt,
+                         const compare_result *results, err_t *e)
+{
+    outfile json = OUTFILE_INIT, csv = OUTFILE_INIT;
+    sweep_view view;
+    sweep_view_init(&view, &o->plan, mt, results);
+    int rc = -1;
+    if ((o->json && outfile_open(&json, o->json, e) < 0) ||
+        (o->csv && outfile_open(&csv, o->csv, e) < 0))
+        goto done;
+    if (json.f) /* write errors show in commit */
+        compare_out_json(json.f, &view.sw);
+    if (csv.f)
+        compare_out_csv(csv.f, &view.sw);
+    if (json.f && outfile_commit(&json, e) < 0)
+        goto done;
+    if (csv.f && outfile_commit(&csv, e) < 0) {
+        if (o->json && strcmp(o->json, "-") != 0)
+            remove(o->json); /* both files or neither */
         goto done;
     }
-    compare_ratios(results, n);
-
-    compare_meta mt = {.name = name, .file = file, .seed = seed, .sets = o.sets,
-                       .nsets = o.nsets};
-    if (json.f) /* write errors show in commit */
-        compare_write_json(json.f, &mt, &o.plan, results);
-    if (csv.f)
-        compare_write_csv(csv.f, &o.plan, results);
-    if (json.f && outfile_commit(&json, &e) < 0)
-        goto fail;
-    if (csv.f && outfile_commit(&csv, &e) < 0) {
-        if (o.json)
-            remove(o.json); /* both files or neither */
-        goto fail;
-    }
-    if (!o.quiet && (compare_write_table(stdout, &mt, &o.plan, results) < 0 ||
-                     fflush(stdout) != 0)) {
-        err_set(&e, ERR_RUN, "stdout", 0, NULL, "cannot write the table");
-        goto fail;
+    if (!o->quiet && (compare_out_table(stdout, &view.sw) < 0 || fflush(stdout) != 0)) {
+        err_set(e, ERR_RUN, "stdout", 0, NULL, "cannot write the table");
+        goto done;
     }
     rc = 0;
-    goto done;
-
-fail:
-    rc = err_print(stderr, "moesim compare", &e);
 done:
     outfile_abort(&json);
     outfile_abort(&csv);
-    free(results);
-    compare_plan_fini(&o.plan);
+    sweep_view_fini(&view);
     return rc;
+}
+
+/* Validate, run, report; the exit status. A variant the loader refuses or
+ * that fails to run is a row with its error and exit status 1 (JSON and
+ * CSV are written only when every variant ran); when none loads, 2. */
+static int compare(compare_opts *o)
+{
+    char name[128] = "", file[256] = "";
+    compare_meta mt = {.name = name, .file = file, .sets = o->sets, .nsets = o->nsets};
+    long n = o->plan.variants;
+    if (validate(o, 0, &mt, name, sizeof(name), file, sizeof(file)) == 0 && !cmd_signal()) {
+        validate(o, 1, &mt, name, sizeof(name), file, sizeof(file)); /* say why */
+        return ERR_INPUT;
+    }
+    compare_result *results = xcalloc((size_t)n, sizeof(*results), "compare results");
+    long failed = cmd_signal() ? -1 : run_all(o, results);
+    int rc = 0;
+    err_t e = ERR_INIT;
+    if (failed < 0 || cmd_signal()) {
+        rc = -1;
+    } else if (failed > 0) {
+        if (!o->quiet)
+            write_table_with_errors(stdout, &mt, &o->plan, results);
+        rc = ERR_RUN;
+    } else {
+        if (write_outputs(o, &mt, results, &e) < 0)
+            rc = cmd_signal() ? -1 : cmd_print_err(stderr, "moesim compare", &e);
+    }
+    free(results);
+    return rc;
+}
+
+int cmd_compare(int argc, char **argv)
+{
+    compare_opts o;
+    memset(&o, 0, sizeof(o));
+    o.plan = (sweep_plan)SWEEP_PLAN_INIT;
+    int rc = parse_opts(argc, argv, &o);
+    if (rc == 0 && (rc = compare(&o)) < 0) {
+        fprintf(stderr, "moesim compare: interrupted (signal %d); no output written\n",
+                cmd_signal());
+        rc = cmd_signal_status();
+    }
+    opts_fini(&o.raw);
+    free(o.sets);
+    sweep_plan_fini(&o.plan);
+    return rc < 0 ? 0 : rc;
 }

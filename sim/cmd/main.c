@@ -1,7 +1,7 @@
-/* main.c - moesim's entry point: the command line decides the exit status. */
-#include "moesim/cli.h"
+/* main.c - moesim's entry point: the command table decides (cmd.h). */
+#include "moesim/cmd.h"
 
 int main(int argc, char **argv)
 {
-    return cli_main(argc, argv);
+    return cmd_main(argc, argv);
 }

@@ -17,9 +17,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "moesim/cmd.h"
+#include "moesim/opts.h"
 #include "moesim/placement.h"
 
-static const char usage_place[] =
+const char cmd_place_usage[] =
     "usage: moesim place --loads FILE.csv --gpus M [options]\n"
     "\n"
     "Computes an expert placement from a load table (CSV: one row per layer, one\n"
@@ -192,7 +194,7 @@ fail:
 typedef struct place_opts {
     const char *loads, *strategy;
     int replicas, groups, nodes, gpus; /* 0: not given */
-    unsigned long seed;
+    uint64_t seed;
 } place_opts;
 
 /* A whole-string integer in [1, 2^24]; 0 on success. */
@@ -207,68 +209,55 @@ static int parse_count(const char *s, int *out)
     return 0;
 }
 
+enum { O_LOADS, O_STRATEGY, O_REPLICAS, O_GROUPS, O_NODES, O_GPUS, O_SEED };
+static const opts_spec place_spec[] = {
+    [O_LOADS] = {"loads", 0, OPTS_VALUE, "a file name"},
+    [O_STRATEGY] = {"strategy", 0, OPTS_VALUE, "a strategy"},
+    [O_REPLICAS] = {"replicas", 0, OPTS_VALUE, "a whole number >= 1"},
+    [O_GROUPS] = {"groups", 0, OPTS_VALUE, "a whole number >= 1"},
+    [O_NODES] = {"nodes", 0, OPTS_VALUE, "a whole number >= 1"},
+    [O_GPUS] = {"gpus", 0, OPTS_VALUE, "a whole number >= 1"},
+    [O_SEED] = {"seed", 0, OPTS_VALUE, "a number"},
+    {NULL, 0, 0, NULL},
+};
+
 /* Returns -1 when it printed help, 0 on success, ERR_INPUT after a usage
  * error. */
 static int parse_opts(int argc, char **argv, place_opts *o)
 {
-    static const struct {
-        const char *name;
-        size_t off;
-    } ints[] = {{"--replicas", offsetof(place_opts, replicas)},
-                {"--groups", offsetof(place_opts, groups)},
-                {"--nodes", offsetof(place_opts, nodes)},
-                {"--gpus", offsetof(place_opts, gpus)}};
     memset(o, 0, sizeof(*o));
     o->strategy = "eplb";
     o->seed = 1;
-    for (int i = 0; i < argc; i++) {
-        const char *a = argv[i];
-        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
-            fputs(usage_place, stdout);
-            return -1;
-        }
-        if (strncmp(a, "--", 2) != 0)
-            return err_usage("place", "unexpected argument %s", a);
-        /* --opt=value or --opt value */
-        char opt[32];
-        const char *eq = strchr(a, '=');
-        size_t n = eq ? (size_t)(eq - a) : strlen(a);
-        if (n >= sizeof(opt))
-            return err_usage("place", "unknown option %s", a);
-        memcpy(opt, a, n);
-        opt[n] = '\0';
-        const char *val = eq ? eq + 1 : (i + 1 < argc ? argv[++i] : NULL);
-        int known = 0;
-        for (size_t k = 0; k < sizeof(ints) / sizeof(ints[0]); k++) {
-            if (strcmp(opt, ints[k].name) != 0)
-                continue;
-            known = 1;
-            if (!val || parse_count(val, (int *)((char *)o + ints[k].off)) < 0)
-                return err_usage("place", "%s needs a whole number >= 1", opt);
-        }
-        if (known)
-            continue;
-        if (strcmp(opt, "--loads") == 0 && val && *val) {
+    opts raw;
+    err_t e = ERR_INIT;
+    int rc = opts_parse(place_spec, argc, argv, &raw, &e) < 0 ? cmd_usage("place", "%s", e.msg)
+             : raw.help ? -1
+             : raw.npos ? cmd_usage("place", "unexpected argument %.200s", raw.pos[0])
+                        : 0;
+    int *ints[] = {[O_REPLICAS] = &o->replicas, [O_GROUPS] = &o->groups,
+                   [O_NODES] = &o->nodes, [O_GPUS] = &o->gpus};
+    for (int i = 0; i < raw.nitem && rc == 0; i++) {
+        int k = raw.item[i].spec;
+        const char *val = raw.item[i].value;
+        if (k == O_LOADS)
             o->loads = val;
-        } else if (strcmp(opt, "--strategy") == 0 && val && *val) {
+        else if (k == O_STRATEGY)
             o->strategy = val;
-        } else if (strcmp(opt, "--seed") == 0 && val) {
-            char *end;
-            errno = 0;
-            o->seed = strtoul(val, &end, 10);
-            if (end == val || *end || errno)
-                return err_usage("place", "--seed needs a whole number, not %s", val);
-        } else if (strcmp(opt, "--loads") == 0 || strcmp(opt, "--strategy") == 0 ||
-                   strcmp(opt, "--seed") == 0) {
-            return err_usage("place", "%s needs a value", opt);
-        } else {
-            return err_usage("place", "unknown option %s", opt);
-        }
+        else if (k == O_SEED && opts_parse_u64(val, &o->seed) < 0)
+            rc = cmd_usage("place", "--seed %.100s; allowed: a whole number from 0 to "
+                                    "18446744073709551615 (2^64-1)", val);
+        else if (k != O_SEED && parse_count(val, ints[k]) < 0)
+            rc = cmd_usage("place", "--%s needs a whole number >= 1", place_spec[k].name);
     }
+    opts_fini(&raw);
+    if (rc < 0)
+        cmd_help("place");
+    if (rc)
+        return rc;
     if (!o->loads)
-        return err_usage("place", "%s FILE.csv is required", "--loads");
+        return cmd_usage("place", "%s FILE.csv is required", "--loads");
     if (!o->gpus)
-        return err_usage("place", "%s M (the GPUs to place experts on) is required", "--gpus");
+        return cmd_usage("place", "%s M (the GPUs to place experts on) is required", "--gpus");
     return 0;
 }
 
@@ -368,7 +357,7 @@ static void print_ints(FILE *out, const char *key, const int *v, int rows, int c
     fprintf(out, "]%s", after);
 }
 
-int place_main(int argc, char **argv)
+int cmd_place(int argc, char **argv)
 {
     place_opts o;
     int rc = parse_opts(argc, argv, &o);
@@ -441,7 +430,7 @@ int place_main(int argc, char **argv)
     goto done;
 
 fail:
-    rc = err_print(stderr, "moesim place", &e);
+    rc = cmd_print_err(stderr, "moesim place", &e);
 done:
     placement_fini(&p);
     gsl_rng_free(rng);

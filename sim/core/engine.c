@@ -288,10 +288,16 @@ engine_id_t engine_schedule(engine_t *e, sim_time_t time, engine_fire_fn fire, v
     return id_of(e, s);
 }
 
+bool engine_fits(const engine_t *e, sim_time_t delay)
+{
+    return delay >= 0 && delay <= SIM_TIME_MAX - e->now;
+}
+
 engine_id_t engine_after(engine_t *e, sim_time_t delay, engine_fire_fn fire, void *ctx,
                          uint64_t arg)
 {
-    assert(delay >= 0 && delay <= SIM_TIME_MAX - e->now && "delay out of range");
+    /* a programming error: callers with delays from input check engine_fits */
+    assert(engine_fits(e, delay) && "delay out of range");
     return engine_schedule(e, e->now + delay, fire, ctx, arg);
 }
 

@@ -35,7 +35,7 @@
 typedef struct flow {
     int src, dst;
     int hops;
-    const int *route; /* borrowed from the topology */
+    int route[TOPO_MAX_HOPS]; /* the topology's route, src to dst */
     double bytes;     /* as started */
     double rem;       /* bytes not yet sent */
     double rate;      /* bytes/s, from the last solve */
@@ -70,7 +70,25 @@ struct flows {
     uint64_t reshares;
     net_maxmin_t *mm;
     double tol_ps;      /* flows_set_tolerance: finishes this close count as now */
+    int beyond;         /* an event would fall beyond the clock: the run stopped */
 };
+
+/* Times add saturating: a latency of "9000000 s" on two hops is beyond the
+ * clock, and must read as such (SIM_TIME_MAX), not wrap. */
+static sim_time_t sat_add(sim_time_t a, sim_time_t b)
+{
+    sim_time_t r;
+    return __builtin_add_overflow(a, b, &r) ? SIM_TIME_MAX : r;
+}
+
+/* An event would fall beyond the clock's range (a "1 B/s" link): stop the
+ * engine; flows_run_phases returns SIM_TIME_MAX and the caller names the
+ * input. The process is spent (events are left pending). */
+static void beyond_clock(flows_t *f)
+{
+    f->beyond = 1;
+    engine_stop(f->eng);
+}
 
 static void complete_fire(engine_t *e, void *ctx, const engine_event_t *ev);
 static void reshare_fire(engine_t *e, void *ctx, const engine_event_t *ev);
@@ -199,7 +217,17 @@ static void reshare(flows_t *f)
         double t = fl->rem / fl->rate * 1e12;
         soonest = t < soonest ? t : soonest;
     }
-    sim_time_t when = engine_now(f->eng) + (soonest < 1 ? 1 : (sim_time_t)llround(soonest));
+    /* compared as doubles first: llround of a time past 2^63 is undefined */
+    sim_time_t now = engine_now(f->eng);
+    if (!(soonest < (double)(SIM_TIME_MAX - now))) {
+        beyond_clock(f);
+        return;
+    }
+    sim_time_t when = now + (soonest < 1 ? 1 : (sim_time_t)llround(soonest));
+    if (when < now) { /* rounded up past the end of the clock */
+        beyond_clock(f);
+        return;
+    }
     if (!f->complete_ev || !engine_reschedule(f->eng, f->complete_ev, when))
         f->complete_ev = engine_schedule(f->eng, when, complete_fire, f, 0);
 }
@@ -214,12 +242,14 @@ void flows_start(flows_t *f, int src, int dst, double bytes, flows_done_fn done,
     flow *fl = &f->pool[s];
     *fl = (flow){.src = src, .dst = dst, .bytes = bytes, .rem = bytes, .pos = -1,
                  .next_free = -1, .done = done, .ctx = ctx, .tag = tag};
-    fl->hops = src == dst ? 0 : topo_route(f->t, src, dst, &fl->route);
+    fl->hops = src == dst ? 0 : topo_route(f->t, src, dst, fl->route);
     if (fl->hops == 0 || !(bytes > 0)) { /* no link: arrives at once */
         engine_after(f->eng, 0, done_fire, f, (uint64_t)s);
         return;
     }
-    fl->lat = topo_route_latency(f->t, src, dst) + f->overhead_ps;
+    fl->lat = f->overhead_ps;
+    for (int h = 0; h < fl->hops; h++)
+        fl->lat = sat_add(fl->lat, topo_link_at(f->t, fl->route[h])->lat_ps);
     for (int h = 0; h < fl->hops; h++)
         f->link_bytes[fl->route[h]] += bytes;
     advance(f); /* the others' progress up to now, at their old rates */
@@ -271,6 +301,10 @@ static void complete_fire(engine_t *e, void *ctx, const engine_event_t *ev)
             f->pool[last].pos = i;
             fl->pos = -1;
             fl->rem = 0;
+            if (!engine_fits(e, fl->lat)) {
+                beyond_clock(f);
+                return;
+            }
             engine_after(e, fl->lat, done_fire, f, (uint64_t)s);
         } else {
             i++;
@@ -337,6 +371,8 @@ sim_time_t flows_run_phases(flows_t *f, int phases, const int *off, const int *s
     phase_run r = {f, phases, 0, 0, off, src, dst, bytes};
     phase_start(&r);
     engine_run(f->eng, SIM_TIME_MAX);
+    if (f->beyond)
+        return SIM_TIME_MAX;
     assert(r.cur >= phases);
     return engine_now(f->eng) - start;
 }

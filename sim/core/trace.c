@@ -19,9 +19,12 @@
 #include "moesim/trace.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <zlib.h>
 
 #include "moesim/outfile.h"
@@ -363,6 +366,12 @@ struct trace_reader {
     uint64_t records;       /* layer records read */
     uLong crc;              /* CRC of the current record's bytes so far */
     size_t out_pos, out_len; /* unread inflated bytes: out[out_pos..out_len) */
+    /* A token names an expert once: seen[x] == stamp when the current token
+     * has chosen x already (a fixed table, so nothing depends on the file;
+     * stamps count tokens and the table is cleared when they wrap). */
+    uint32_t stamp;
+    uint32_t slot;          /* the next entry's slot within its token */
+    uint32_t seen[MAX_ID + 1];
     unsigned char in[BUF_BYTES];
     unsigned char out[BUF_BYTES];
 };
@@ -386,6 +395,8 @@ static int r_fail(trace_reader *r, err_t *e, err_code code, const char *fmt, ...
         snprintf(where, sizeof(where), "at batch %llu layer %lu",
                  (unsigned long long)r->next_batch, (unsigned long)r->next_layer);
     r->failed = 1;
+    if (!r->f) /* not open yet: nothing was read, so there is no "where" */
+        return err_set(e, code, r->path, 0, NULL, "%s", msg);
     return err_set(e, code, r->path, 0, NULL, "%s (%s)", msg, where);
 }
 
@@ -571,16 +582,49 @@ static int r_header(trace_reader *r, err_t *e)
     return 0;
 }
 
+/* Opens path for reading, refusing what is not a regular file: a FIFO
+ * would block the run forever waiting for a writer (O_NONBLOCK lets the
+ * open return so fstat can tell), a directory reads as an error later, a
+ * device never ends. */
+static int r_open(trace_reader *r, const char *path, err_t *e)
+{
+    int fd = open(path, O_RDONLY | O_NONBLOCK);
+    if (fd < 0)
+        return r_fail(r, e, ERR_INPUT, "cannot open: %s", strerror(errno));
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+        int err = errno;
+        close(fd);
+        return r_fail(r, e, ERR_INPUT, "cannot open: %s", strerror(err));
+    }
+    if (!S_ISREG(st.st_mode)) {
+        close(fd);
+        return r_fail(r, e, ERR_INPUT,
+                      "%s; allowed: a regular file (a trace recorded by moesim run --trace)",
+                      S_ISFIFO(st.st_mode)  ? "a FIFO, not a file"
+                      : S_ISDIR(st.st_mode) ? "a directory, not a file"
+                                            : "a special file, not a regular one");
+    }
+    /* back to blocking reads: a regular file never blocks, but be plain */
+    int fl = fcntl(fd, F_GETFL);
+    if (fl >= 0)
+        (void)fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
+    r->f = fdopen(fd, "rb");
+    if (!r->f) {
+        int err = errno;
+        close(fd);
+        return r_fail(r, e, ERR_INPUT, "cannot open: %s", strerror(err));
+    }
+    return 0;
+}
+
 trace_reader *trace_open(const char *path, trace_header *h, err_t *e)
 {
     trace_reader *r = xcalloc(1, sizeof(*r), "trace reader");
     r->path = xstrdup(path, "trace file name");
     r->in_header = 1;
-    r->f = fopen(path, "rb");
-    if (!r->f) {
-        r_fail(r, e, ERR_INPUT, "cannot open: %s", strerror(errno));
+    if (r_open(r, path, e) != 0)
         goto fail;
-    }
     if (r_sniff(r, e) != 0)
         goto fail;
     int rc = inflateInit2(&r->z, GZIP_WINDOW); /* gzip only: no zlib or raw streams */
@@ -641,14 +685,33 @@ static int r_end_record(trace_reader *r, err_t *e)
     return r_expect_eof(r, e);
 }
 
+/* Has the current token chosen expert v before? Called for every entry in
+ * order; a token's first entry starts a new stamp. */
+static int r_repeated(trace_reader *r, uint32_t v)
+{
+    if (r->slot == 0 && ++r->stamp == 0) { /* wrapped: forget every token */
+        memset(r->seen, 0, sizeof(r->seen));
+        r->stamp = 1;
+    }
+    if (++r->slot == r->h.slots)
+        r->slot = 0;
+    if (v == NO_EXPERT || v >= r->h.experts)
+        return 0;
+    int again = r->seen[v] == r->stamp;
+    r->seen[v] = r->stamp;
+    return again;
+}
+
 /* Reads a layer record's entries (16 bits each), into choice unless it is
- * NULL; *bad gets the first index >= experts (its position in *bad_at), to be
- * reported only once the CRC has shown the record is as written. */
+ * NULL; *bad gets the first index >= experts (its position in *bad_at) and
+ * *dup the first expert a token names twice (at *dup_at), to be reported
+ * only once the CRC has shown the record is as written. */
 static int r_entries(trace_reader *r, int32_t *choice, uint64_t *bad_at, uint32_t *bad,
-                     err_t *e)
+                     uint64_t *dup_at, uint32_t *dup, err_t *e)
 {
     unsigned char chunk[4096];
     *bad_at = UINT64_MAX;
+    *dup_at = UINT64_MAX;
     for (uint64_t i = 0; i < r->entries;) {
         uint64_t left = r->entries - i;
         size_t k = left < sizeof(chunk) / 2 ? (size_t)left : sizeof(chunk) / 2;
@@ -660,6 +723,10 @@ static int r_entries(trace_reader *r, int32_t *choice, uint64_t *bad_at, uint32_
                 *bad_at = i;
                 *bad = v;
             }
+            if (r_repeated(r, v) && *dup_at == UINT64_MAX) {
+                *dup_at = i;
+                *dup = v;
+            }
             if (choice)
                 choice[i] = v == NO_EXPERT ? -1 : (int32_t)v;
         }
@@ -670,8 +737,8 @@ static int r_entries(trace_reader *r, int32_t *choice, uint64_t *bad_at, uint32_
 static int r_layer_record(trace_reader *r, uint32_t *batch, uint32_t *layer, int32_t *choice,
                           err_t *e)
 {
-    uint64_t b, l, n, bad_at;
-    uint32_t bad = 0;
+    uint64_t b, l, n, bad_at, dup_at;
+    uint32_t bad = 0, dup = 0;
     if (r_le(r, &b, 4, e) != 0 || r_le(r, &l, 4, e) != 0 || r_le(r, &n, 4, e) != 0)
         return -1;
     if (n != r->entries) /* the record's length is unknown: stop here */
@@ -679,7 +746,8 @@ static int r_layer_record(trace_reader *r, uint32_t *batch, uint32_t *layer, int
                       "corrupt layer record: %llu entries, the header says sources x "
                       "tokens_per_source x slots = %llu",
                       (unsigned long long)n, (unsigned long long)r->entries);
-    if (r_entries(r, choice, &bad_at, &bad, e) != 0 || r_check_crc(r, "layer record", e) != 0)
+    if (r_entries(r, choice, &bad_at, &bad, &dup_at, &dup, e) != 0 ||
+        r_check_crc(r, "layer record", e) != 0)
         return -1;
     if (b != r->next_batch || l != r->next_layer)
         return r_fail(r, e, ERR_INPUT,
@@ -693,6 +761,15 @@ static int r_layer_record(trace_reader *r, uint32_t *batch, uint32_t *layer, int
                       "(experts = %lu) or 0xFFFF for none",
                       (unsigned long long)bad_at, (unsigned long)bad,
                       (unsigned long)r->h.experts - 1, (unsigned long)r->h.experts);
+    if (dup_at != UINT64_MAX) { /* counted twice, it would inflate the expert's load */
+        uint64_t tok = dup_at / r->h.slots;
+        return r_fail(r, e, ERR_INPUT,
+                      "corrupt layer record: token %llu (source %llu, token %llu) chooses "
+                      "expert %lu twice; allowed: distinct experts per token",
+                      (unsigned long long)tok,
+                      (unsigned long long)(tok / r->h.tokens_per_source),
+                      (unsigned long long)(tok % r->h.tokens_per_source), (unsigned long)dup);
+    }
     *batch = (uint32_t)b;
     *layer = (uint32_t)l;
     r->records++;

@@ -32,6 +32,8 @@
  */
 #include "moesim/play.h"
 
+#include <limits.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -94,6 +96,7 @@ struct play {
     gpu_ffn_shape expert_shape; /* routed: 1/etp of the width */
     gpu_ffn_shape shared_shape; /* shared experts: 1/tp of the width */
     gpu_ffn_shape dense_shape;  /* 1/tp of the width */
+    gpu_attn_shape attn_shape;  /* 1/tp of the heads */
     sim_time_t t_attn, t_gate, t_dense, t_shared; /* per GPU, same on every GPU */
 
     /* per-batch buffers, reused */
@@ -142,15 +145,36 @@ struct play {
 
 static void fire(engine_t *e, void *ctx, const engine_event_t *ev);
 static int placement_setup(play_t *p, err_t *e);
+static void beyond_clock(play_t *p, enum phase ph, sim_time_t delay, int gpu);
 
 static uint64_t ev_arg(enum phase ph, int gpu)
 {
     return (uint64_t)ph | ((uint64_t)(uint32_t)gpu << 8);
 }
 
-static void at(play_t *p, sim_time_t delay, enum phase ph, int gpu)
+/* Schedules phase ph `delay` from now. A delay from the models may end
+ * beyond the clock (a "1 B/s" link, "989 FLOP/s"): the run then stops with
+ * an error naming the input (beyond_clock), never on engine_after's
+ * assertion. Returns 0, or -1 once the run has failed. */
+static int at(play_t *p, sim_time_t delay, enum phase ph, int gpu)
 {
+    if (p->failed)
+        return -1;
+    /* SIM_TIME_MAX is what a saturated model time reads: beyond, too */
+    if (delay == SIM_TIME_MAX || !engine_fits(p->eng, delay)) {
+        beyond_clock(p, ph, delay, gpu);
+        return -1;
+    }
     engine_after(p->eng, delay, fire, p, ev_arg(ph, gpu));
+    return 0;
+}
+
+/* Counts and times add saturating (2^63 - 1): a padded min_capacity of
+ * 2^63 - 1 or a time beyond the clock stays "too large", never wraps. */
+static int64_t sat_add(int64_t a, int64_t b)
+{
+    int64_t r;
+    return __builtin_add_overflow(a, b, &r) ? INT64_MAX : r;
 }
 
 /* What a trace of this scenario's runs says about its shape: every GPU
@@ -245,7 +269,18 @@ play_t *play_new(const scenario *s, err_t *e)
     play_t *p = xcalloc(1, sizeof(*p), "simulation");
     p->s = s;
     p->gpus = s->cluster.topo.nodes * s->cluster.topo.gpus_per_node;
-    p->tokens = s->parallel.dp * s->workload.tokens_per_rank;
+    /* The router, capacity and trace count a batch's tokens in an int:
+     * 128 GPUs x 16,777,216 tokens per rank is 2^31, one too many. */
+    int64_t batch_tokens = (int64_t)s->parallel.dp * s->workload.tokens_per_rank;
+    if (batch_tokens > INT_MAX || batch_tokens < 1) {
+        err_set(e, ERR_INPUT, s->file, 0, "workload.tokens_per_rank",
+                "%d tokens on each of %d data-parallel ranks make %lld tokens per batch; "
+                "allowed: at most %d per batch (workload.tokens_per_rank x parallel.dp)",
+                s->workload.tokens_per_rank, s->parallel.dp, (long long)batch_tokens,
+                INT_MAX);
+        goto fail;
+    }
+    p->tokens = (int)batch_tokens;
     if (layout_init_order(&p->lay, p->gpus, s->parallel.dp, s->parallel.tp, s->parallel.pp,
                           s->parallel.ep, s->parallel.etp, s->parallel.order, e) < 0)
         goto fail;
@@ -310,6 +345,7 @@ play_t *play_new(const scenario *s, err_t *e)
         .dt = s->model.dtype,
     };
     int64_t tpr = s->workload.tokens_per_rank;
+    p->attn_shape = as;
     p->t_attn = gpu_attention_time(g, &as, tpr);
     /* the router runs on the tokens this GPU dispatches */
     p->t_gate = gpu_gate_time(g, p->src_tokens, s->model.hidden, s->model.experts,
@@ -533,7 +569,8 @@ static sim_time_t tp_allreduce(play_t *p)
     for (int i = 1; i < steps; i++)
         for (int l = 0; l < p->m.links; l++)
             p->m.link_bytes[l] += p->link_bytes[l];
-    return one * steps;
+    sim_time_t all;
+    return __builtin_mul_overflow(one, (sim_time_t)steps, &all) ? SIM_TIME_MAX : all;
 }
 
 /* The gate of MoE layer `moe` for one batch of `src`'s tokens: logits, then
@@ -683,8 +720,8 @@ static int route_layer(play_t *p)
         ml->dropped += cc->dropped[x];
         ml->rerouted_per_expert[x] += cc->rerouted[x];
         ml->rerouted += cc->rerouted[x];
-        ml->padding_per_expert[x] += cc->padding[x];
-        ml->padding += cc->padding[x];
+        ml->padding_per_expert[x] = sat_add(ml->padding_per_expert[x], cc->padding[x]);
+        ml->padding = sat_add(ml->padding, cc->padding[x]);
         wanted += cc->wanted[x];
     }
     ml->tokens += p->tokens;
@@ -740,7 +777,8 @@ static int route_layer(play_t *p)
                 p->src_load[c[j]]++;
                 for (int q = 0; q < etp; q++) {
                     int dst = p->etp_peers[(size_t)owner * etp + q];
-                    p->local_tokens[(size_t)dst * spr + slot % spr]++;
+                    int64_t *lt = &p->local_tokens[(size_t)dst * spr + slot % spr];
+                    *lt = sat_add(*lt, 1); /* a padded rank before may have filled it */
                     p->gpu_tokens[dst]++;
                     if (padded) {
                         out[dst] += row;
@@ -784,7 +822,8 @@ static int route_layer(play_t *p)
                 int owner = layout_gpu(&p->lay, group, slot / spr);
                 for (int q = 0; q < etp; q++) {
                     int dst = p->etp_peers[(size_t)owner * etp + q];
-                    p->local_tokens[(size_t)dst * spr + slot % spr] += share;
+                    int64_t *lt = &p->local_tokens[(size_t)dst * spr + slot % spr];
+                    *lt = sat_add(*lt, share);
                     out[dst] += row * (double)share;
                 }
             }
@@ -1073,6 +1112,175 @@ static void tl_alltoall(play_t *p, const char *name, sim_time_t start, sim_time_
     }
 }
 
+/* ---- times beyond the clock ---- */
+
+/* A figure as a user would write it: whole numbers in full ("9000000 s"),
+ * others in %g. */
+static void fmt_figure(char *buf, size_t n, double v, const char *unit)
+{
+    if (v == (double)(int64_t)v && fabs(v) < 1e15)
+        snprintf(buf, n, "%lld %s", (long long)v, unit);
+    else
+        snprintf(buf, n, "%g %s", v, unit);
+}
+
+/* The GPU key behind a compute phase's time, and its value. A figure the
+ * preset already has is not the user's doing: then the work is (the
+ * tokens, or a padded capacity). */
+static const char *gpu_blame(const play_t *p, gpu_bound bound, dtype_t dt, char *val,
+                             size_t n)
+{
+    const scenario *s = p->s;
+    const gpu_spec *g = &s->cluster.gpu;
+    gpu_spec preset;
+    int has_preset = gpu_preset(g->name, &preset) == 0;
+    if (bound == GPU_BOUND_LAUNCH && !(has_preset && preset.launch_ps == g->launch_ps)) {
+        fmt_figure(val, n, sim_time_to_s(g->launch_ps), "s");
+        return "cluster.gpu.launch";
+    }
+    if (bound == GPU_BOUND_MEMORY && !(has_preset && preset.hbm_bw_Bps == g->hbm_bw_Bps)) {
+        fmt_figure(val, n, g->hbm_bw_Bps, "B/s");
+        return "cluster.gpu.hbm_bandwidth";
+    }
+    if (!(g->peak_flops[dt] > 0)) /* emulated at the BF16 rate, as gpu.c does */
+        dt = DTYPE_BF16;
+    if (bound == GPU_BOUND_COMPUTE && !(has_preset && preset.peak_flops[dt] == g->peak_flops[dt])) {
+        static const char *const keys[DTYPE_COUNT] = {"cluster.gpu.fp32", "cluster.gpu.bf16",
+                                                      "cluster.gpu.fp16", "cluster.gpu.fp8"};
+        fmt_figure(val, n, g->peak_flops[dt], "FLOP/s");
+        return keys[dt];
+    }
+    snprintf(val, n, "%d", s->workload.tokens_per_rank);
+    return "workload.tokens_per_rank";
+}
+
+/* Padded buffers sized by min_capacity rather than by the tokens: the
+ * floor is what makes the layer's bytes and expert rows, or NULL. */
+static const char *padding_blame(const play_t *p, char *val, size_t n)
+{
+    const capacity_config *cap = &p->s->model.capacity;
+    if (!(p->padded && cap->min_capacity > 0 && p->cc[p->moe].capacity == cap->min_capacity))
+        return NULL;
+    snprintf(val, n, "%lld (padded: model.router.pad_to_capacity)",
+             (long long)cap->min_capacity);
+    return "model.router.min_capacity";
+}
+
+/* The network key behind the collective just timed (p->plan, its bytes per
+ * link in p->link_bytes), its value, and the collective's time in seconds,
+ * unrounded: the busiest link's drain plus the longest route latency and
+ * the message overhead. The larger term names the key. */
+static const char *net_blame(const play_t *p, char *val, size_t n, double *secs)
+{
+    const topo_t *t = p->topo;
+    const coll_plan *pl = &p->plan;
+    double drain = 0, lat = 0, lat_max = 0;
+    int drain_link = -1, lat_link = -1;
+    for (int l = 0; l < p->m.links; l++) {
+        double d = p->link_bytes[l] / topo_link_rate(topo_link_at(t, l));
+        if (p->link_bytes[l] > 0 && d > drain) {
+            drain = d;
+            drain_link = l;
+        }
+    }
+    for (int i = 0; i < pl->nflows; i++) {
+        if (!(pl->bytes[i] > 0) || pl->src[i] == pl->dst[i])
+            continue;
+        int links[TOPO_MAX_HOPS];
+        int h = topo_route(t, pl->src[i], pl->dst[i], links);
+        double sum = 0;
+        for (int k = 0; k < h; k++) {
+            double one = sim_time_to_s(topo_link_at(t, links[k])->lat_ps);
+            sum += one;
+            if (one > lat_max) {
+                lat_max = one;
+                lat_link = links[k];
+            }
+        }
+        lat = sum > lat ? sum : lat;
+    }
+    double over = sim_time_to_s(p->s->network.overhead_ps);
+    *secs = drain + lat + over;
+    if (over >= drain && over >= lat_max) {
+        fmt_figure(val, n, over, "s");
+        return "network.message_overhead";
+    }
+    int l = drain >= lat ? drain_link : lat_link;
+    if (l < 0) { /* nothing crossed a link: only the overhead is left */
+        fmt_figure(val, n, over, "s");
+        return "network.message_overhead";
+    }
+    const topo_link *k = topo_link_at(t, l);
+    int inter = k->kind == TOPO_NIC_UP || k->kind == TOPO_NIC_DOWN ||
+                k->kind == TOPO_SPINE_UP || k->kind == TOPO_SPINE_DOWN;
+    int spine = k->kind == TOPO_SPINE_UP || k->kind == TOPO_SPINE_DOWN;
+    if (drain >= lat) {
+        fmt_figure(val, n, k->bw_Bps, "B/s");
+        return inter ? "cluster.inter.bandwidth" : "cluster.intra.bandwidth";
+    }
+    fmt_figure(val, n, sim_time_to_s(k->lat_ps), "s");
+    return spine ? "cluster.inter.spine_latency"
+           : inter ? "cluster.inter.latency"
+                   : "cluster.intra.latency";
+}
+
+/* Phase ph, `delay` from now, would end beyond the clock's 2^63 ps: the run
+ * stops with ERR_INPUT naming the key most responsible and the time it
+ * makes, in seconds (the picosecond figures saturated). */
+static void beyond_clock(play_t *p, enum phase ph, sim_time_t delay, int gpu)
+{
+    static const char *const what[] = {
+        [PH_BATCH] = "batch", [PH_MIGRATE] = "re-placement", [PH_ATTN] = "attention",
+        [PH_FFN] = "dense FFN", [PH_GATE] = "gate", [PH_DISPATCH] = "dispatch",
+        [PH_EXPERT] = "expert compute", [PH_COMBINE] = "combine",
+        [PH_TP_ATTN] = "TP all-reduce", [PH_TP_FFN] = "TP all-reduce"};
+    const scenario *s = p->s;
+    const gpu_spec *g = &s->cluster.gpu;
+    char val[96] = "";
+    const char *key = NULL;
+    double secs = sim_time_to_s(delay);
+    gpu_bound b = GPU_BOUND_COMPUTE;
+    switch (ph) {
+    case PH_ATTN:
+        secs = gpu_attention_seconds(g, &p->attn_shape, s->workload.tokens_per_rank, &b);
+        break;
+    case PH_GATE:
+        secs = gpu_gate_seconds(g, p->src_tokens, s->model.hidden, s->model.experts,
+                                s->model.dtype, &b);
+        break;
+    case PH_FFN: {
+        int64_t tpr = s->workload.tokens_per_rank;
+        secs = gpu_experts_seconds(g, &p->dense_shape, &tpr, 1, &b);
+        break;
+    }
+    case PH_EXPERT:
+        secs = gpu_experts_seconds(g, &p->expert_shape, p->local_tokens + (size_t)gpu * p->spr,
+                                   p->spr, &b) + sim_time_to_s(p->t_shared);
+        break;
+    default:
+        key = net_blame(p, val, sizeof(val), &secs);
+        break;
+    }
+    if (ph == PH_DISPATCH || ph == PH_EXPERT || ph == PH_COMBINE) {
+        const char *pad = padding_blame(p, val, sizeof(val));
+        key = pad ? pad : key;
+    }
+    if (!key)
+        key = gpu_blame(p, b, s->model.dtype, val, sizeof(val));
+    double now = sim_time_to_s(engine_now(p->eng));
+    if (secs < 9.2e6) /* the phase fits; the run's sum (or the flow clock's) does not */
+        err_set(p->err, ERR_INPUT, s->file, 0, key,
+                "%s makes the run pass the clock's 106 days (2^63 ps) in batch %d, layer %d "
+                "(simulated %.3g s so far, one %s takes %.3g s)",
+                val, p->batch, p->layer, now, what[ph], secs);
+    else
+        err_set(p->err, ERR_INPUT, s->file, 0, key,
+                "%s makes one %s take %.3g s, beyond the clock's 106 days (2^63 ps)", val,
+                what[ph], secs);
+    p->failed = 1;
+    engine_stop(p->eng);
+}
+
 static void start_batch(play_t *p, sim_time_t now)
 {
     if (p->src)
@@ -1098,8 +1306,12 @@ static void next_layer(play_t *p)
                       "tokens", p->tokens);
     p->m.batches = ++p->batch;
     p->m.tokens += p->tokens;
-    if (p->progress)
-        p->progress(p->progress_ctx, p->batch, s->workload.batches, now);
+    if (p->progress && p->progress(p->progress_ctx, p->batch, s->workload.batches, now)) {
+        err_set(p->err, ERR_RUN, NULL, 0, NULL, "stopped after batch %d", p->batch);
+        p->failed = 1; /* play_run's caller asked to stop: a signal */
+        engine_stop(p->eng);
+        return;
+    }
     if (p->batch < s->workload.batches)
         at(p, 0, PH_BATCH, 0);
 }
@@ -1162,9 +1374,10 @@ static void fire(engine_t *e, void *ctx, const engine_event_t *ev)
                 engine_stop(e);
                 break;
             }
+            if (at(p, t, PH_MIGRATE, 0) < 0)
+                break;
             metrics_series_add(&p->m.migration, t);
             p->mig_start = now;
-            at(p, t, PH_MIGRATE, 0);
             break;
         }
         start_batch(p, now);
@@ -1203,10 +1416,11 @@ static void fire(engine_t *e, void *ctx, const engine_event_t *ev)
             break;
         }
         sim_time_t t = alltoall(p, p->bytes, s->network.dispatch_dtype, 0);
+        if (at(p, t, PH_DISPATCH, 0) < 0)
+            break;
         metrics_series_add(&ml->dispatch, t);
         metrics_series_add(&p->m.dispatch_all, t);
         p->phase_start = now;
-        at(p, t, PH_DISPATCH, 0);
         break;
     }
     case PH_DISPATCH: {
@@ -1215,14 +1429,17 @@ static void fire(engine_t *e, void *ctx, const engine_event_t *ev)
         sim_time_t slowest = 0;
         p->experts_pending = p->gpus;
         for (int g = 0; g < p->gpus; g++) {
-            sim_time_t t = gpu_experts_time(&s->cluster.gpu, &p->expert_shape,
-                                            p->local_tokens + (size_t)g * p->spr, p->spr) +
-                           p->t_shared;
+            sim_time_t t = sat_add(gpu_experts_time(&s->cluster.gpu, &p->expert_shape,
+                                                    p->local_tokens + (size_t)g * p->spr,
+                                                    p->spr),
+                                   p->t_shared);
+            if (at(p, t, PH_EXPERT, g) < 0)
+                break;
             p->m.gpu_busy_ps[g] += t;
             slowest = t > slowest ? t : slowest;
-            at(p, t, PH_EXPERT, g);
         }
-        metrics_series_add(&ml->expert, slowest);
+        if (!p->failed)
+            metrics_series_add(&ml->expert, slowest);
         break;
     }
     case PH_EXPERT:
@@ -1231,10 +1448,11 @@ static void fire(engine_t *e, void *ctx, const engine_event_t *ev)
                           p->layer, "assignments", p->gpu_tokens[gpu]);
         if (--p->experts_pending == 0) { /* the straggler is done: combine */
             sim_time_t t = alltoall(p, p->bytes_back, s->network.combine_dtype, 1);
+            if (at(p, t, PH_COMBINE, 0) < 0)
+                break;
             metrics_series_add(&ml->combine, t);
             metrics_series_add(&p->m.combine_all, t);
             p->phase_start = now;
-            at(p, t, PH_COMBINE, 0);
         }
         break;
     case PH_COMBINE:

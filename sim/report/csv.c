@@ -1,12 +1,16 @@
 /*
  * csv.c - the run's results as four CSV files (schema moesim.csv/1).
  *
- * The columns mirror the JSON report field for field (report.c writes the
- * same figures; docs/output.md lists both), so a column means what the JSON
- * field of the same name means. What the JSON nests is flattened: a stats
- * object becomes nine columns <name>_mean ... <name>_sum_ps, the per-expert
- * arrays become experts.csv's long rows (one per layer and expert, the shape
- * pandas and pivot tables want). links.csv lists every link, in the JSON's
+ * The columns are the field table's (field.h), level by level: totals.csv
+ * the totals fields, layers.csv the layer fields, experts.csv the expert
+ * fields, links.csv the link fields, each file's columns in the table's
+ * order, so a column means what the JSON field of the same name means and a
+ * field added to the table is a column here with no other edit. What the
+ * JSON nests is flattened: a totals field outside "totals" is
+ * <group>_<name> (scenario_name, memory_needed_bytes), a stats object nine
+ * columns <name>_mean ... <name>_sum_ps, the per-expert arrays experts.csv's
+ * long rows (one per layer and expert, the shape pandas and pivot tables
+ * want); an array field (load_max_over_mean_by_batch) has no column. links.csv lists every link, in the JSON's
  * order (most bytes first, ties by link id); the JSON shows only the first
  * 16 that carried bytes.
  *
@@ -19,33 +23,24 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "moesim/field.h"
+#include "moesim/jsonout.h"
 #include "moesim/outfile.h"
 #include "moesim/report.h"
-#include "moesim/router.h"
 
 enum { CSV_TOTALS, CSV_LAYERS, CSV_EXPERTS, CSV_LINKS, CSV_FILES };
 
 static const char *const csv_names[CSV_FILES] = {"totals.csv", "layers.csv", "experts.csv",
                                                  "links.csv"};
 
-/* The suffixes a flattened stats object adds, in the JSON's order. */
-static const char *const stat_cols[] = {"mean", "p50",    "p95",    "p99",   "max",
-                                        "n",    "min_ps", "max_ps", "sum_ps"};
-
-/* ---- fields ---- */
-
-/* A real as report_json_num writes it; empty where the JSON has null. */
-static void csv_num(FILE *f, double v)
-{
-    if (isfinite(v))
-        fprintf(f, "%.12g", v);
-}
+/* ---- cells ---- */
 
 /* A string, quoted (quotes doubled) only when it holds a comma, a quote or
  * a line break (RFC 4180). */
@@ -64,144 +59,138 @@ static void csv_str(FILE *f, const char *s)
     fputc('"', f);
 }
 
-/* Header cells <prefix>_mean ... <prefix>_sum_ps, each after a comma. */
-static void csv_stats_header(FILE *f, const char *prefix)
+/* A real in the JSON's format; empty where the JSON has null. */
+static void csv_num(FILE *f, double v)
 {
-    for (size_t i = 0; i < sizeof(stat_cols) / sizeof(stat_cols[0]); i++)
-        fprintf(f, ",%s_%s", prefix, stat_cols[i]);
+    char buf[JSONOUT_REAL_MAX];
+    fputs(jsonout_format_real(v, buf, sizeof(buf)), f);
 }
 
-/* The nine values of a stats object, each after a comma (json_stats' order). */
-static void csv_stats(FILE *f, const metrics_series *s)
+/* Does field x have columns in the file of its level? (An array has none.) */
+static int has_columns(const field *x, field_level level)
 {
-    metrics_summary m;
-    metrics_series_summarize(s, &m);
-    const double reals[] = {m.mean_s, m.p50_s, m.p95_s, m.p99_s, m.max_s};
-    for (size_t i = 0; i < sizeof(reals) / sizeof(reals[0]); i++) {
-        fputc(',', f);
-        csv_num(f, reals[i]);
+    return x->level == level && x->type != FIELD_REALS;
+}
+
+/* The header cells of every field of `level`, comma-separated (the first
+ * one after a comma too when `comma`): <group>_<name> for a totals field
+ * outside the "totals" group, <name>_<stat> for each stat of a stats field. */
+static void header(FILE *f, field_level level, int comma)
+{
+    for (int i = 0; i < field_count(); i++) {
+        const field *x = field_at(i);
+        if (!has_columns(x, level))
+            continue;
+        char name[96];
+        if (level == FIELD_TOTALS && x->group != FIELD_GROUP_TOTALS)
+            snprintf(name, sizeof(name), "%s_%s", field_group_name(x->group), x->name);
+        else
+            snprintf(name, sizeof(name), "%s", x->name);
+        if (x->type != FIELD_STATS) {
+            fprintf(f, "%s%s", comma++ ? "," : "", name);
+            continue;
+        }
+        for (int st = 0; st < FIELD_STAT_COUNT; st++)
+            fprintf(f, "%s%s_%s", comma++ ? "," : "", name, field_stat_name((field_stat)st));
     }
-    fprintf(f, ",%zu,%" PRId64 ",%" PRId64 ",%" PRId64, m.n, m.min_ps, m.max_ps, m.sum_ps);
+    fputc('\n', f);
 }
 
-/* Per-batch means, as report.c computes them. */
-static double per_batch(double sum, int batches)
+/* One field's cells, each after a comma unless it is the row's first. */
+static int cells(FILE *f, const field *x, const field_value *v, int comma)
 {
-    return batches > 0 ? sum / batches : 0;
+    if (x->type == FIELD_STATS) {
+        for (int st = 0; st < FIELD_STAT_COUNT; st++) {
+            double n = field_number(x, v, (field_stat)st);
+            fputs(comma++ ? "," : "", f);
+            if (field_stat_is_int((field_stat)st))
+                fprintf(f, "%" PRId64, (int64_t)n);
+            else
+                csv_num(f, n);
+        }
+        return comma;
+    }
+    fputs(comma++ ? "," : "", f);
+    if (v->null) /* the JSON's null: an empty field */
+        return comma;
+    switch (x->type) {
+    case FIELD_INT:
+        fprintf(f, "%" PRId64, v->i);
+        break;
+    case FIELD_U64:
+        fprintf(f, "%" PRIu64, v->u);
+        break;
+    case FIELD_STR:
+        csv_str(f, v->s);
+        break;
+    case FIELD_BOOL:
+        fputs(v->b ? "true" : "false", f);
+        break;
+    default:
+        csv_num(f, v->r);
+        break;
+    }
+    return comma;
+}
+
+/* The row of every field of `level` at src's position. */
+static void row(FILE *f, const field_src *src, field_level level, int comma)
+{
+    for (int i = 0; i < field_count(); i++) {
+        const field *x = field_at(i);
+        if (!has_columns(x, level))
+            continue;
+        field_value v;
+        field_get(x, src, &v);
+        comma = cells(f, x, &v, comma);
+    }
+    fputc('\n', f);
 }
 
 /* ---- the four files ---- */
 
-static void write_totals(FILE *f, const scenario *s, const metrics *m)
+static void write_totals(FILE *f, field_src *src)
 {
-    report_totals_t tt;
-    report_totals(m, &tt);
-    fputs("scenario_name,scenario_seed,tokens,batches,sim_time_s,sim_time_ps,"
-          "throughput_tokens_per_s,assignments,dropped,rerouted,dropped_share,"
-          "rerouted_share,gpu_load_max_over_mean,a2a_bytes,internode_byte_share",
-          f);
-    csv_stats_header(f, "step_s");
-    csv_stats_header(f, "dispatch_s");
-    csv_stats_header(f, "combine_s");
-    csv_stats_header(f, "tp_allreduce_s");
-    fputc('\n', f);
-
-    csv_str(f, s->name);
-    fprintf(f, ",%" PRIu64 ",%" PRId64 ",%d,", s->seed, m->tokens, m->batches);
-    csv_num(f, sim_time_to_s(m->sim_time_ps));
-    fprintf(f, ",%" PRId64 ",", m->sim_time_ps);
-    csv_num(f, tt.throughput);
-    fprintf(f, ",%" PRId64 ",%" PRId64 ",%" PRId64 ",", tt.assignments, tt.dropped,
-            tt.rerouted);
-    csv_num(f, tt.dropped_share);
-    fputc(',', f);
-    csv_num(f, tt.rerouted_share);
-    fputc(',', f);
-    csv_num(f, tt.gpu_max_over_mean);
-    fputc(',', f);
-    csv_num(f, m->a2a_bytes);
-    fputc(',', f);
-    csv_num(f, tt.internode_share);
-    csv_stats(f, &m->batch_time);
-    csv_stats(f, &m->dispatch_all);
-    csv_stats(f, &m->combine_all);
-    csv_stats(f, &m->tp_allreduce_all);
-    fputc('\n', f);
+    header(f, FIELD_TOTALS, 0);
+    row(f, src, FIELD_TOTALS, 0);
 }
 
-static void write_layers(FILE *f, const metrics *m)
+static void write_layers(FILE *f, field_src *src)
 {
-    fputs("layer,tokens,assignments,dropped,rerouted,capacity,load_max_over_mean,load_cv,"
-          "aux_loss,gpu_load_max_over_mean,padding,unrouted_tokens",
-          f);
-    csv_stats_header(f, "attention_s");
-    csv_stats_header(f, "gate_s");
-    csv_stats_header(f, "dispatch_s");
-    csv_stats_header(f, "expert_compute_s");
-    csv_stats_header(f, "combine_s");
-    csv_stats_header(f, "tp_allreduce_s");
-    fputc('\n', f);
+    header(f, FIELD_LAYER, 0);
+    for (src->layer = 0; src->layer < src->m->moe_layers; src->layer++)
+        row(f, src, FIELD_LAYER, 0);
+    src->layer = 0;
+}
 
-    for (int i = 0; i < m->moe_layers; i++) {
-        const metrics_layer *l = &m->layer[i];
-        fprintf(f, "%d,%" PRId64 ",%" PRId64 ",%" PRId64 ",%" PRId64 ",", l->layer, l->tokens,
-                l->assignments, l->dropped, l->rerouted);
-        if (l->capacity != INT64_MAX) /* dropless: empty, as the JSON's null */
-            fprintf(f, "%" PRId64, l->capacity);
-        fputc(',', f);
-        csv_num(f, per_batch(l->load_max_over_mean_sum, l->batches));
-        fputc(',', f);
-        csv_num(f, per_batch(l->load_cv_sum, l->batches));
-        fputc(',', f);
-        if (!l->no_probs) /* a replayed trace has no probabilities: empty */
-            csv_num(f, router_aux_loss(l->experts, l->wanted, l->prob_sum, l->tokens));
-        fputc(',', f);
-        csv_num(f, per_batch(l->gpu_max_over_mean_sum, l->batches));
-        fprintf(f, ",%" PRId64 ",%" PRId64, l->padding, l->unrouted);
-        csv_stats(f, &l->attention);
-        csv_stats(f, &l->gate);
-        csv_stats(f, &l->dispatch);
-        csv_stats(f, &l->expert);
-        csv_stats(f, &l->combine);
-        csv_stats(f, &l->tp_allreduce);
-        fputc('\n', f);
+/* Long format: the layer's index and the expert's lead every row. */
+static void write_experts(FILE *f, field_src *src)
+{
+    fputs("layer,expert", f);
+    header(f, FIELD_EXPERT, 1);
+    for (src->layer = 0; src->layer < src->m->moe_layers; src->layer++) {
+        const metrics_layer *l = &src->m->layer[src->layer];
+        for (src->expert = 0; src->expert < l->experts; src->expert++) {
+            fprintf(f, "%d,%d", l->layer, src->expert);
+            row(f, src, FIELD_EXPERT, 1);
+        }
     }
+    src->layer = src->expert = 0;
 }
 
-static void write_experts(FILE *f, const metrics *m)
+/* Every link, most bytes first, ties by id: the JSON's order. */
+static void write_links(FILE *f, field_src *src)
 {
-    fputs("layer,expert,wanted,served,dropped,rerouted,padding\n", f);
-    for (int i = 0; i < m->moe_layers; i++) {
-        const metrics_layer *l = &m->layer[i];
-        for (int x = 0; x < l->experts; x++)
-            fprintf(f, "%d,%d,%" PRId64 ",%" PRId64 ",%" PRId64 ",%" PRId64 ",%" PRId64 "\n",
-                    l->layer, x, l->wanted[x], l->served[x], l->dropped_per_expert[x],
-                    l->rerouted_per_expert[x], l->padding_per_expert[x]);
-    }
-}
-
-/* Every link, most bytes first, ties by id: report.c's order for the JSON. */
-static void write_links(FILE *f, const metrics *m, const topo_t *t)
-{
-    fputs("link,bytes,busy_s,utilization\n", f);
-    if (m->links <= 0)
+    header(f, FIELD_LINK, 0);
+    if (src->m->links <= 0)
         return;
-    int *ord = report_links_by_bytes(m);
-    for (int i = 0; i < m->links; i++) {
-        int id = ord[i];
-        char name[64];
-        topo_link_name(t, id, name, sizeof(name));
-        sim_time_t busy = sim_time_for_bytes(m->link_bytes[id], topo_link_at(t, id)->bw_Bps);
-        csv_str(f, name);
-        fputc(',', f);
-        csv_num(f, m->link_bytes[id]);
-        fputc(',', f);
-        csv_num(f, sim_time_to_s(busy));
-        fputc(',', f);
-        csv_num(f, m->sim_time_ps > 0 ? (double)busy / (double)m->sim_time_ps : 0);
-        fputc('\n', f);
+    int *ord = report_links_by_bytes(src->m);
+    for (int i = 0; i < src->m->links; i++) {
+        src->link = ord[i];
+        row(f, src, FIELD_LINK, 0);
     }
     free(ord);
+    src->link = 0;
 }
 
 /* ---- the directory, whole or nothing ---- */
@@ -226,7 +215,7 @@ static int make_dir(const char *dir, int *made, err_t *e)
 int report_csv(const char *dir, const scenario *s, const metrics *m, const topo_t *t, err_t *e)
 {
     outfile o[CSV_FILES] = {OUTFILE_INIT, OUTFILE_INIT, OUTFILE_INIT, OUTFILE_INIT};
-    char path[CSV_FILES][sizeof(o[0].path)];
+    char path[CSV_FILES][PATH_MAX]; /* the outfile has no limit; PATH_MAX is the kernel's */
     int made, committed = 0;
 
     for (int i = 0; i < CSV_FILES; i++) { /* before anything exists: paths that fit */
@@ -242,10 +231,12 @@ int report_csv(const char *dir, const scenario *s, const metrics *m, const topo_
         if (outfile_open(&o[i], path[i], e) < 0)
             goto fail;
 
-    write_totals(o[CSV_TOTALS].f, s, m);
-    write_layers(o[CSV_LAYERS].f, m);
-    write_experts(o[CSV_EXPERTS].f, m);
-    write_links(o[CSV_LINKS].f, m, t);
+    field_src src;
+    field_src_init(&src, s, m, t);
+    write_totals(o[CSV_TOTALS].f, &src);
+    write_layers(o[CSV_LAYERS].f, &src);
+    write_experts(o[CSV_EXPERTS].f, &src);
+    write_links(o[CSV_LINKS].f, &src);
 
     /* Flush all four first: a full disk shows here, while nothing is renamed. */
     for (int i = 0; i < CSV_FILES; i++) {

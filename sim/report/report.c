@@ -6,6 +6,12 @@
  * over batches of the per-batch value: imbalance inside a batch is what costs
  * time, and averaging the loads first would hide it. Link utilisation is the
  * time a link needs for all the bytes it carried over the simulated time.
+ *
+ * The figures themselves come from the field table (field.h): the JSON
+ * report is every field in the table's order, grouped as the schema nests
+ * them; the per-layer text table is the layer fields that have a text
+ * column. The text's header and totals lines are prose for people, written
+ * here; the enum names in them come from the same fields as the JSON's.
  */
 #include "moesim/report.h"
 
@@ -14,10 +20,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "moesim/router.h"
+#include "moesim/field.h"
+#include "moesim/jsonout.h"
 #include "moesim/units.h"
 
 /* ---- shared figures ---- */
+
 
 void report_totals(const metrics *m, report_totals_t *t)
 {
@@ -41,19 +49,6 @@ void report_totals(const metrics *m, report_totals_t *t)
         t->internode_share = m->a2a_internode_bytes / m->a2a_bytes;
     double secs = sim_time_to_s(m->sim_time_ps);
     t->throughput = secs > 0 ? (double)m->tokens / secs : 0;
-}
-
-static double mean_over_batches(double sum, int batches)
-{
-    return batches > 0 ? sum / batches : 0;
-}
-
-/* NaN (JSON null) when the run replayed a trace, which has no probabilities. */
-static double layer_aux_loss(const metrics_layer *l)
-{
-    if (l->no_probs)
-        return NAN;
-    return router_aux_loss(l->experts, l->wanted, l->prob_sum, l->tokens);
 }
 
 /* Links sorted by bytes carried, most first (ties: lower id). */
@@ -80,10 +75,61 @@ static const char *fmt_t(double s, char *buf, size_t n)
     return units_format_time(sim_time_from_s(s), buf, n);
 }
 
-int report_text(FILE *f, const scenario *s, const metrics *m, const topo_t *t)
+/* The text of a string field of the totals level (an enum's name). */
+static const char *named(const field_src *src, field_group g, const char *name)
 {
-    report_totals_t tt;
-    report_totals(m, &tt);
+    const field *x = field_find(FIELD_TOTALS, g, name);
+    field_value v;
+    field_get(x, src, &v);
+    return v.s;
+}
+
+/* The text table's columns: the layer fields with a text position, in it. */
+static int text_columns(const field **col, int max)
+{
+    int n = 0;
+    for (int pos = 1; n < max; pos++) {
+        const field *found = NULL;
+        for (int i = 0; i < field_count() && !found; i++)
+            if (field_at(i)->level == FIELD_LAYER && field_at(i)->text == pos)
+                found = field_at(i);
+        if (!found)
+            break;
+        col[n++] = found;
+    }
+    return n;
+}
+
+/* The per-layer table: a heading, then one row per MoE layer; columns right-
+ * aligned, one blank apart, after two. */
+static void layer_table(FILE *f, field_src *src)
+{
+    const field *col[32];
+    int n = text_columns(col, 32);
+    fputs(" ", f);
+    for (int c = 0; c < n; c++)
+        fprintf(f, " %*s", col[c]->text_width, col[c]->text_head);
+    fputc('\n', f);
+    for (int i = 0; i < src->m->moe_layers; i++) {
+        src->layer = i;
+        fputs(" ", f);
+        for (int c = 0; c < n; c++) {
+            field_value v;
+            char cell[64];
+            field_get(col[c], src, &v);
+            fprintf(f, " %*s", col[c]->text_width,
+                    field_format_value(col[c], &v, FIELD_STAT_P50, col[c]->text_fmt, cell,
+                                       sizeof(cell)));
+        }
+        fputc('\n', f);
+    }
+    src->layer = 0;
+}
+
+/* The run's scenario in five lines: model, cluster, layout, workload. */
+static void text_scenario(FILE *f, const field_src *src)
+{
+    const scenario *s = src->s;
     char a[32], b[32], c[32], d[32];
     int gpus = s->cluster.topo.nodes * s->cluster.topo.gpus_per_node;
 
@@ -115,24 +161,35 @@ int report_text(FILE *f, const scenario *s, const metrics *m, const topo_t *t)
     if (s->placement.redundant)
         fprintf(f, ", %d redundant slots", s->placement.redundant);
     fprintf(f, "; %s network, %s all-to-all\n",
-            net_model_name(s->network.model), coll_a2a_name(s->network.alltoall));
+            named(src, FIELD_GROUP_NETWORK, "model"), named(src, FIELD_GROUP_NETWORK, "alltoall"));
     fprintf(f, "  workload  forward, %d batch%s x %d ranks x %d tokens; %s source; ",
             s->workload.batches, s->workload.batches > 1 ? "es" : "", s->parallel.dp,
             s->workload.tokens_per_rank,
-            source_kind_name(s->workload.source.kind));
+            named(src, FIELD_GROUP_WORKLOAD, "source"));
     if (s->model.capacity.overflow == CAPACITY_DROPLESS)
         fprintf(f, "dropless");
     else
         fprintf(f, "capacity factor %g, %s%s", s->model.capacity.factor,
-                capacity_overflow_name(s->model.capacity.overflow),
+                named(src, FIELD_GROUP_MODEL, "overflow"),
                 s->model.capacity.pad_to_capacity ? ", padded" : "");
     if (s->workload.source.kind == SOURCE_TRACE)
         fprintf(f, "; choices from the trace %s", s->workload.trace_file);
     else
-        fprintf(f, "; router %s", router_kind_name(s->model.router.kind));
+        fprintf(f, "; router %s", named(src, FIELD_GROUP_MODEL, "router"));
     if (s->model.router.groups > 1)
         fprintf(f, " (%d of %d groups)", s->model.router.topk_groups, s->model.router.groups);
     fprintf(f, "\n");
+}
+
+/* The totals: tokens, time, throughput, drops, balance, all-to-all times,
+ * TP all-reduces and re-placements when there are any, the hottest links. */
+static void text_totals(FILE *f, const field_src *src)
+{
+    const scenario *s = src->s;
+    const metrics *m = src->m;
+    const topo_t *t = src->t;
+    const report_totals_t tt = src->tot;
+    char a[32], b[32], c[32], d[32];
 
     metrics_summary step, disp, comb;
     metrics_series_summarize(&m->batch_time, &step);
@@ -191,240 +248,129 @@ int report_text(FILE *f, const scenario *s, const metrics *m, const topo_t *t)
         fprintf(f, "\n");
         free(ord);
     }
+}
 
+int report_text(FILE *f, const scenario *s, const metrics *m, const topo_t *t)
+{
+    field_src src;
+    field_src_init(&src, s, m, t);
+    text_scenario(f, &src);
+    text_totals(f, &src);
     fprintf(f, "\nPer MoE layer (balance: mean over batches; times: p50 over batches)\n");
-    fprintf(f, "  %5s %10s %8s %8s %6s %8s %11s %11s %11s\n", "layer", "tokens", "dropped",
-            "max/mean", "cv", "gpu max", "dispatch", "experts", "combine");
-    for (int i = 0; i < m->moe_layers; i++) {
-        const metrics_layer *l = &m->layer[i];
-        metrics_summary ds, es, cs;
-        metrics_series_summarize(&l->dispatch, &ds);
-        metrics_series_summarize(&l->expert, &es);
-        metrics_series_summarize(&l->combine, &cs);
-        double share = l->assignments ? (double)l->dropped / (double)l->assignments : 0;
-        fprintf(f, "  %5d %10" PRId64 " %7.2f%% %8.3f %6.3f %8.3f %11s %11s %11s\n", l->layer,
-                l->tokens, 100 * share, mean_over_batches(l->load_max_over_mean_sum, l->batches),
-                mean_over_batches(l->load_cv_sum, l->batches),
-                mean_over_batches(l->gpu_max_over_mean_sum, l->batches),
-                fmt_t(ds.p50_s, a, sizeof(a)), fmt_t(es.p50_s, b, sizeof(b)),
-                fmt_t(cs.p50_s, c, sizeof(c)));
-    }
+    layer_table(f, &src);
     return ferror(f) ? -1 : 0;
 }
 
 /* ---- JSON ---- */
 
-/* Numbers: integers exact; reals with 12 significant digits, which is
- * deterministic and enough for picosecond times below one second; a value
- * that is not finite has no JSON spelling and is written null. */
-void report_json_num(FILE *f, double v)
+/* One field's value as JSON: a stats object, an array, a number, a string,
+ * true/false or null. */
+static json_t *json_of(const field *f, const field_value *v)
 {
-    if (isfinite(v))
-        fprintf(f, "%.12g", v);
-    else
-        fputs("null", f);
-}
-
-void report_json_str(FILE *f, const char *s)
-{
-    fputc('"', f);
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (*p == '"' || *p == '\\')
-            fprintf(f, "\\%c", *p);
-        else if (*p < 0x20)
-            fprintf(f, "\\u%04x", *p);
-        else
-            fputc(*p, f);
+    if (v->null)
+        return jsonout_real(NAN);
+    switch (f->type) {
+    case FIELD_INT:
+        return jsonout_int(v->i);
+    case FIELD_U64:
+        return jsonout_u64(v->u);
+    case FIELD_REAL:
+        return jsonout_real(v->r);
+    case FIELD_STR:
+        return jsonout_str(v->s);
+    case FIELD_BOOL:
+        return json_boolean(v->b);
+    case FIELD_REALS: {
+        json_t *a = jsonout_array();
+        for (size_t i = 0; i < v->n; i++)
+            jsonout_push(a, jsonout_real(v->v[i]));
+        return a;
     }
-    fputc('"', f);
+    default: {
+        json_t *o = jsonout_object();
+        for (int st = 0; st < FIELD_STAT_COUNT; st++) {
+            double x = field_number(f, v, (field_stat)st);
+            jsonout_set(o, field_stat_name((field_stat)st),
+                        field_stat_is_int((field_stat)st) ? jsonout_int((int64_t)x)
+                                                          : jsonout_real(x));
+        }
+        return o;
+    }
+    }
 }
 
-static void json_stats(FILE *f, const metrics_series *s)
+/* Adds every field of `level` (and, at the totals level, of group g) at
+ * src's position to obj, in table order. */
+static void add_fields(json_t *obj, const field_src *src, field_level level, field_group g)
 {
-    metrics_summary m;
-    metrics_series_summarize(s, &m);
-    fprintf(f, "{\"mean\": ");
-    report_json_num(f, m.mean_s);
-    fprintf(f, ", \"p50\": ");
-    report_json_num(f, m.p50_s);
-    fprintf(f, ", \"p95\": ");
-    report_json_num(f, m.p95_s);
-    fprintf(f, ", \"p99\": ");
-    report_json_num(f, m.p99_s);
-    fprintf(f, ", \"max\": ");
-    report_json_num(f, m.max_s);
-    fprintf(f, ", \"n\": %zu, \"min_ps\": %" PRId64 ", \"max_ps\": %" PRId64
-               ", \"sum_ps\": %" PRId64 "}",
-            m.n, m.min_ps, m.max_ps, m.sum_ps);
+    for (int i = 0; i < field_count(); i++) {
+        const field *x = field_at(i);
+        if (x->level != level || (level == FIELD_TOTALS && x->group != g))
+            continue;
+        field_value v;
+        field_get(x, src, &v);
+        jsonout_set(obj, x->name, json_of(x, &v));
+    }
 }
 
-static void json_i64_array(FILE *f, const int64_t *v, int n)
+/* layers[i]: its fields, then per_expert: one array per expert field. */
+static json_t *json_layer(field_src *src, int i)
 {
-    fputc('[', f);
-    for (int i = 0; i < n; i++)
-        fprintf(f, "%s%" PRId64, i ? ", " : "", v[i]);
-    fputc(']', f);
+    json_t *o = jsonout_object(), *px = jsonout_object();
+    src->layer = i;
+    add_fields(o, src, FIELD_LAYER, 0);
+    for (int k = 0; k < field_count(); k++) {
+        const field *x = field_at(k);
+        if (x->level != FIELD_EXPERT)
+            continue;
+        json_t *a = jsonout_array();
+        for (src->expert = 0; src->expert < src->m->layer[i].experts; src->expert++) {
+            field_value v;
+            field_get(x, src, &v);
+            jsonout_push(a, json_of(x, &v));
+        }
+        jsonout_set(px, x->name, a);
+    }
+    jsonout_set(o, "per_expert", px);
+    src->expert = 0;
+    return o;
+}
+
+json_t *report_json_tree(const scenario *s, const metrics *m, const topo_t *t)
+{
+    field_src src;
+    field_src_init(&src, s, m, t);
+    json_t *root = jsonout_object();
+    jsonout_set(root, "schema", jsonout_str(REPORT_SCHEMA));
+    jsonout_set(root, "moesim_version", jsonout_str(MOESIM_VERSION));
+    for (int g = 0; g < FIELD_GROUP_COUNT; g++) {
+        json_t *o = jsonout_object();
+        add_fields(o, &src, FIELD_TOTALS, (field_group)g);
+        jsonout_set(root, field_group_name((field_group)g), o);
+    }
+    json_t *layers = jsonout_array();
+    for (int i = 0; i < m->moe_layers; i++)
+        jsonout_push(layers, json_layer(&src, i));
+    jsonout_set(root, "layers", layers);
+
+    json_t *links = jsonout_array();
+    int *ord = report_links_by_bytes(m);
+    for (int i = 0; i < m->links && i < REPORT_JSON_LINKS && m->link_bytes[ord[i]] > 0; i++) {
+        json_t *o = jsonout_object();
+        src.link = ord[i];
+        add_fields(o, &src, FIELD_LINK, 0);
+        jsonout_push(links, o);
+    }
+    free(ord);
+    jsonout_set(root, "links", links);
+    return root;
 }
 
 int report_json(FILE *f, const scenario *s, const metrics *m, const topo_t *t)
 {
-    report_totals_t tt;
-    report_totals(m, &tt);
-    fprintf(f, "{\n  \"schema\": \"%s\",\n  \"moesim_version\": \"%s\",\n", REPORT_SCHEMA,
-            MOESIM_VERSION);
-    fprintf(f, "  \"scenario\": {\"name\": ");
-    report_json_str(f, s->name);
-    fprintf(f, ", \"seed\": %" PRIu64 ", \"file\": ", s->seed);
-    report_json_str(f, s->file);
-    fprintf(f, "},\n");
-    fprintf(f, "  \"cluster\": {\"nodes\": %d, \"gpus_per_node\": %d, \"gpus\": %d, \"gpu\": ",
-            s->cluster.topo.nodes, s->cluster.topo.gpus_per_node,
-            s->cluster.topo.nodes * s->cluster.topo.gpus_per_node);
-    report_json_str(f, s->cluster.gpu.name);
-    fprintf(f, "},\n");
-    fprintf(f, "  \"model\": {\"layers\": %d, \"moe_layers\": %d, \"experts\": %d, "
-               "\"top_k\": %d, \"shared_experts\": %d, \"hidden\": %d, \"expert_ffn\": %d, "
-               "\"router\": \"%s\", \"overflow\": \"%s\"},\n",
-            s->model.layers, s->moe_layers, s->model.experts, s->model.top_k,
-            s->model.shared_experts, s->model.hidden, s->model.expert_ffn,
-            router_kind_name(s->model.router.kind), capacity_overflow_name(s->model.capacity.overflow));
-    fprintf(f, "  \"network\": {\"model\": \"%s\", \"alltoall\": \"%s\"},\n",
-            net_model_name(s->network.model), coll_a2a_name(s->network.alltoall));
-    fprintf(f, "  \"placement\": {\"strategy\": \"%s\", \"redundant\": %d, "
-               "\"warmup_batches\": %d, \"rebalances\": %d, \"migrated_experts\": %" PRId64
-               ", \"kept_layers\": %" PRId64 ", \"migration_bytes\": ",
-            placement_strategy_name(s->placement.strategy), s->placement.redundant,
-            s->placement.warmup_batches, m->rebalances, m->migrated_experts, m->kept_layers);
-    report_json_num(f, m->migration_bytes);
-    fprintf(f, ", \"migration_s\": ");
-    json_stats(f, &m->migration);
-    fprintf(f, "},\n");
-    /* the layout and the memory fit (docs/hardware.md), new in place: added
-     * fields, the rest of the schema unchanged */
-    gpu_memory_shape msh;
-    gpu_memory mem;
-    scenario_memory(s, &msh, &mem);
-    fprintf(f, "  \"layout\": {\"dp\": %d, \"tp\": %d, \"pp\": %d, \"ep\": %d, \"etp\": %d, "
-               "\"order\": \"%s\"},\n",
-            s->parallel.dp, s->parallel.tp, s->parallel.pp, s->parallel.ep, s->parallel.etp,
-            s->parallel.order);
-    fprintf(f, "  \"workload\": {\"source\": \"%s\", \"trace_file\": ",
-            source_kind_name(s->workload.source.kind));
-    if (s->workload.source.kind == SOURCE_TRACE)
-        report_json_str(f, s->workload.trace_file);
-    else
-        fprintf(f, "null");
-    fprintf(f, "},\n");
-    fprintf(f, "  \"memory\": {\"needed_bytes\": ");
-    report_json_num(f, mem.total);
-    fprintf(f, ", \"weights_bytes\": ");
-    report_json_num(f, mem.weights);
-    fprintf(f, ", \"activations_bytes\": ");
-    report_json_num(f, mem.activations);
-    fprintf(f, ", \"hbm_bytes\": ");
-    report_json_num(f, s->cluster.gpu.hbm_bytes);
-    fprintf(f, ", \"checked\": %s},\n", s->cluster.check_memory ? "true" : "false");
-
-    fprintf(f, "  \"totals\": {\n    \"tokens\": %" PRId64 ",\n    \"batches\": %d,\n",
-            m->tokens, m->batches);
-    fprintf(f, "    \"sim_time_s\": ");
-    report_json_num(f, sim_time_to_s(m->sim_time_ps));
-    fprintf(f, ",\n    \"sim_time_ps\": %" PRId64 ",\n    \"throughput_tokens_per_s\": ",
-            m->sim_time_ps);
-    report_json_num(f, tt.throughput);
-    fprintf(f, ",\n    \"assignments\": %" PRId64 ",\n    \"dropped\": %" PRId64
-               ",\n    \"rerouted\": %" PRId64 ",\n    \"dropped_share\": ",
-            tt.assignments, tt.dropped, tt.rerouted);
-    report_json_num(f, tt.dropped_share);
-    fprintf(f, ",\n    \"rerouted_share\": ");
-    report_json_num(f, tt.rerouted_share);
-    fprintf(f, ",\n    \"gpu_load_max_over_mean\": ");
-    report_json_num(f, tt.gpu_max_over_mean);
-    fprintf(f, ",\n    \"a2a_bytes\": ");
-    report_json_num(f, m->a2a_bytes);
-    fprintf(f, ",\n    \"internode_byte_share\": ");
-    report_json_num(f, tt.internode_share);
-    fprintf(f, ",\n    \"step_s\": ");
-    json_stats(f, &m->batch_time);
-    fprintf(f, ",\n    \"dispatch_s\": ");
-    json_stats(f, &m->dispatch_all);
-    fprintf(f, ",\n    \"combine_s\": ");
-    json_stats(f, &m->combine_all);
-    fprintf(f, ",\n    \"tp_allreduce_s\": ");
-    json_stats(f, &m->tp_allreduce_all);
-    fprintf(f, "\n  },\n  \"layers\": [");
-
-    for (int i = 0; i < m->moe_layers; i++) {
-        const metrics_layer *l = &m->layer[i];
-        fprintf(f, "%s\n    {\"layer\": %d, \"tokens\": %" PRId64 ", \"assignments\": %" PRId64
-                   ", \"dropped\": %" PRId64 ", \"rerouted\": %" PRId64 ", \"capacity\": ",
-                i ? "," : "", l->layer, l->tokens, l->assignments, l->dropped, l->rerouted);
-        if (l->capacity == INT64_MAX)
-            fprintf(f, "null");
-        else
-            fprintf(f, "%" PRId64, l->capacity);
-        fprintf(f, ",\n     \"load_max_over_mean\": ");
-        report_json_num(f, mean_over_batches(l->load_max_over_mean_sum, l->batches));
-        fprintf(f, ", \"load_cv\": ");
-        report_json_num(f, mean_over_batches(l->load_cv_sum, l->batches));
-        fprintf(f, ", \"aux_loss\": ");
-        report_json_num(f, layer_aux_loss(l));
-        fprintf(f, ", \"gpu_load_max_over_mean\": ");
-        report_json_num(f, mean_over_batches(l->gpu_max_over_mean_sum, l->batches));
-        fprintf(f, ", \"padding\": %" PRId64 ", \"unrouted_tokens\": %" PRId64, l->padding,
-                l->unrouted);
-        fprintf(f, ",\n     \"load_max_over_mean_by_batch\": [");
-        for (size_t b = 0; b < l->mom_n; b++) {
-            fprintf(f, "%s", b ? ", " : "");
-            report_json_num(f, l->mom_by_batch[b]);
-        }
-        fprintf(f, "]");
-        fprintf(f, ",\n     \"attention_s\": ");
-        json_stats(f, &l->attention);
-        fprintf(f, ",\n     \"gate_s\": ");
-        json_stats(f, &l->gate);
-        fprintf(f, ",\n     \"dispatch_s\": ");
-        json_stats(f, &l->dispatch);
-        fprintf(f, ",\n     \"expert_compute_s\": ");
-        json_stats(f, &l->expert);
-        fprintf(f, ",\n     \"combine_s\": ");
-        json_stats(f, &l->combine);
-        fprintf(f, ",\n     \"tp_allreduce_s\": ");
-        json_stats(f, &l->tp_allreduce);
-        fprintf(f, ",\n     \"per_expert\": {\"wanted\": ");
-        json_i64_array(f, l->wanted, l->experts);
-        fprintf(f, ", \"served\": ");
-        json_i64_array(f, l->served, l->experts);
-        fprintf(f, ", \"dropped\": ");
-        json_i64_array(f, l->dropped_per_expert, l->experts);
-        fprintf(f, ", \"rerouted\": ");
-        json_i64_array(f, l->rerouted_per_expert, l->experts);
-        fprintf(f, ", \"padding\": ");
-        json_i64_array(f, l->padding_per_expert, l->experts);
-        fprintf(f, "}}");
-    }
-    fprintf(f, "\n  ],\n  \"links\": [");
-    int *ord = report_links_by_bytes(m);
-    for (int i = 0, shown = 0; i < m->links && shown < 16; i++) {
-        int id = ord[i];
-        if (m->link_bytes[id] <= 0)
-            break;
-        char name[64];
-        topo_link_name(t, id, name, sizeof(name));
-        const topo_link *l = topo_link_at(t, id);
-        sim_time_t busy = sim_time_for_bytes(m->link_bytes[id], l->bw_Bps);
-        fprintf(f, "%s\n    {\"link\": ", shown ? "," : "");
-        report_json_str(f, name);
-        fprintf(f, ", \"bytes\": ");
-        report_json_num(f, m->link_bytes[id]);
-        fprintf(f, ", \"busy_s\": ");
-        report_json_num(f, sim_time_to_s(busy));
-        fprintf(f, ", \"utilization\": ");
-        report_json_num(f, m->sim_time_ps > 0 ? (double)busy / (double)m->sim_time_ps : 0);
-        fprintf(f, "}");
-        shown++;
-    }
-    free(ord);
-    fprintf(f, "\n  ]\n}\n");
-    return ferror(f) ? -1 : 0;
+    static const char *const expand[] = {"", "totals", "layers", "layers[]", "links", NULL};
+    json_t *root = report_json_tree(s, m, t);
+    int rc = jsonout_write(f, root, expand);
+    json_decref(root);
+    return rc;
 }

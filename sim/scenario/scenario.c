@@ -260,7 +260,7 @@ void scenario_allowed(const loader *L, const key_row *r, char *buf, size_t n)
         if (r->na_what)
             snprintf(buf, n, "%s", lo);
         else if (r->flags & F_NO_MAX)
-            snprintf(buf, n, "an integer >= %s", lo);
+            snprintf(buf, n, "an integer in [%s, 9223372036854775807]", lo);
         else
             snprintf(buf, n, "an integer in [%s, %s]", lo, hi);
         break;
@@ -498,8 +498,9 @@ int scenario_apply_set(loader *L, const char *set, err_t *e)
         char ok[512] = "a number that fits 64 bits";
         if (row_find(key))
             scenario_allowed(NULL, row_find(key), ok, sizeof(ok));
-        return err_set(e, ERR_INPUT, "--set", 0, key, "%s does not fit 64 bits; allowed: %s",
-                       val, ok);
+        return err_set(e, ERR_INPUT, "--set", 0, key,
+                       "%s is beyond 2^63 - 1, the largest integer a scenario holds; "
+                       "allowed: %s", val, ok);
     }
     snprintf(text, sizeof(text), "v = %s%s;", val, wide ? "L" : "");
     config_t tmp;
@@ -615,8 +616,9 @@ int scenario_int_of(const loader *L, const key_row *r, const config_setting_t *s
         scenario_allowed(L, r, ok, sizeof(ok));
     else
         snprintf(ok, sizeof(ok), "a number that fits 64 bits");
-    return scenario_fail(L, st, r ? r->path : name, e, "%s does not fit 64 bits; allowed: %s",
-                         w->text, ok);
+    return scenario_fail(L, st, r ? r->path : name, e,
+                         "%s is beyond 2^63 - 1, the largest integer a scenario holds; "
+                         "allowed: %s", w->text, ok);
 }
 
 /* The offset of the first byte of s that is not well-formed UTF-8 (RFC 3629:

@@ -62,17 +62,27 @@ for cf in 1.0 2.0; do
 done
 [ "$same" = 4 ] && ok "compare: every variant's dropped share and throughput equal run's"
 
-# ---- bad input: exit 2, a message naming the key and the variant, no files
+# ---- a refused variant is a row with its error (issue 10): exit 1, the
+# other rows' results, no JSON or CSV (they are written only when every
+# variant ran)
 rm -f "$T/bad.json" "$T/bad.csv"
-expect_rc "compare: a bad --vary value is bad input (2)" 2 "$BIN" compare "$CMP_CFG" $CMP_SMALL \
-  --vary parallel.ep=4,7 --json "$T/bad.json" --csv "$T/bad.csv"
-grep -q "variant 2 of 2 (parallel.ep=7): .*parallel.ep: 7 .*allowed" "$T/err" \
+expect_rc "compare: a refused --vary value fails its row (1)" 1 "$BIN" compare "$CMP_CFG" $CMP_SMALL \
+  --vary parallel.ep=4,7 --json "$T/bad.json" --csv "$T/bad.csv" --no-progress
+grep -q "variant 2 of 2 (parallel.ep=7) failed: .*parallel.ep: 7 .*allowed" "$T/err" \
   && ok "compare: the error names the variant, key, value and what is allowed" || bad "compare: bad value message" "$(cat "$T/err")"
-[ ! -e "$T/bad.json" ] && [ ! -e "$T/bad.csv" ] && ok "compare: a refused variant writes no file" \
-  || bad "compare: a refused variant left a file"
+grep -q "^parallel.ep=7  failed: .*parallel.ep: 7 does not divide" "$T/out" \
+  && grep -q '^ *4  *[0-9.]*%' "$T/out" && ok "compare: the refused row says why, the other row has results" \
+  || bad "compare: rows with a refused variant" "$(cat "$T/out")"
+[ ! -e "$T/bad.json" ] && [ ! -e "$T/bad.csv" ] && ok "compare: a failed variant writes no file" \
+  || bad "compare: a failed variant left a file"
 ls "$T"/bad.json.tmp.* "$T"/bad.csv.tmp.* >/dev/null 2>&1 && bad "compare: temporary file left behind" \
   || ok "compare: no temporary file left behind"
-[ ! -s "$T/out" ] && ok "compare: nothing on stdout after an error" || bad "compare: stdout after an error"
+# one variant does not fit in memory (EP 1: every GPU holds all 8 experts)
+expect_rc "compare: a variant that does not fit in memory fails its row (1)" 1 "$BIN" compare \
+  "$CMP_CFG" $CMP_SMALL --vary parallel.ep=1,8 --no-progress
+grep -q "^parallel.ep=1  failed: .*model does not fit: 92.9 GB needed per GPU" "$T/out" \
+  && grep -q '^ *8  *7.63%  *1.325x' "$T/out" \
+  && ok "compare: the memory-fit row says why, EP 8 has its figures" || bad "compare: memory-fit rows" "$(cat "$T/out")"
 expect_rc "compare: an unknown key is bad input (2)" 2 "$BIN" compare "$CMP_CFG" --vary model.topk=1,2
 grep -q "model.topk" "$T/err" && ok "compare: unknown key named" || bad "compare: unknown key message" "$(cat "$T/err")"
 
@@ -90,7 +100,7 @@ expect_rc "compare: missing scenario file (2)" 2 "$BIN" compare "$T/nope.cfg" --
 expect_rc "compare --help exits 0" 0 "$BIN" compare --help
 grep -q "^usage: moesim compare" "$T/out" && ok "compare --help prints the usage" || bad "compare --help output"
 expect_rc "help compare exits 0" 0 "$BIN" help compare
-expect_rc "compare: unwritable --json fails (1)" 1 "$BIN" compare "$CMP_CFG" $CMP_SMALL \
+expect_rc "compare: unwritable --json refused before the runs (2)" 2 "$BIN" compare "$CMP_CFG" $CMP_SMALL \
   --vary parallel.ep=4,8 --json "$T/no/such/dir/x.json"
 
 if [ -n "${compare_alone:-}" ]; then

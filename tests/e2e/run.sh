@@ -59,7 +59,7 @@ if [ "$(grep -v '"file"' "$T/a.json" | grep -v '"scenario"')" = "$(grep -v '"fil
 expect_rc "bad --set is bad input (2)" 2 "$BIN" run --set model.top_k=99 --json "$T/partial.json"
 [ ! -e "$T/partial.json" ] && ok "failed run writes no JSON" || bad "failed run left $T/partial.json"
 ls "$T"/partial.json.tmp.* >/dev/null 2>&1 && bad "failed run left a temporary file" || ok "failed run leaves no temporary file"
-expect_rc "unwritable JSON path fails (1)" 1 "$BIN" run $SMALL --quiet --json "$T/no/such/dir/x.json"
+expect_rc "unwritable JSON path refused before the run (2)" 2 "$BIN" run $SMALL --quiet --json "$T/no/such/dir/x.json"
 
 # ---- the hand-computed case (tests/e2e/two-gpus.cfg explains the numbers)
 expect_rc "two-gpus dropless" 0 "$BIN" run tests/e2e/two-gpus.cfg --quiet --json "$T/h.json"
@@ -87,7 +87,7 @@ col=$(head -n 1 "$T/csv/totals.csv" | tr ',' '\n' | grep -n '^dropped$' | cut -d
 cd_=$(sed -n 2p "$T/csv/totals.csv" | cut -d, -f"${col:-1}")
 jd=$(json_field "$T/csv.json" '^    "dropped":' dropped)
 [ -n "$col" ] && [ "$cd_" = "$jd" ] && ok "csv: totals dropped = JSON dropped ($jd)" || bad "csv: dropped" "csv $cd_, json $jd"
-expect_rc "csv: unwritable directory fails (1)" 1 "$BIN" run $SMALL --quiet --csv "$T/no/such/dir"
+expect_rc "csv: unwritable directory refused before the run (2)" 2 "$BIN" run $SMALL --quiet --csv "$T/no/such/dir"
 
 # ---- the timeline of the two-gpus case: the hand-computed dispatch on each
 # GPU's row (GPU 0 sends 3 rows, 6144 B; GPU 1 one row, 2048 B), and the
@@ -122,6 +122,9 @@ fi
 . tests/e2e/compare.sh
 . tests/e2e/trace.sh
 . tests/e2e/layers.sh
+. tests/e2e/cmd.sh
+. tests/e2e/json.sh
+. tests/e2e/harden.sh
 . tests/e2e/scenario.sh
 
 echo "e2e: $pass passed, $fail failed"

@@ -87,7 +87,7 @@ expect_rc "trace: more batches than recorded is bad input (2)" 2 "$BIN" run $TR_
 grep -q "batches" "$T/err" && ok "trace: the batch shortfall is named" || bad "trace: batches message" "$(cat "$T/err")"
 expect_rc "trace: reroute with a trace is bad input (2)" 2 "$BIN" run $TR_SMALL $TR_REPLAY --quiet \
   --set model.router.overflow=reroute
-expect_rc "trace: unwritable trace path fails (1)" 1 "$BIN" run $TR_SMALL --quiet \
+expect_rc "trace: unwritable trace path refused before the run (2)" 2 "$BIN" run $TR_SMALL --quiet \
   --trace "$T/no/such/dir/t.mtr.gz"
 
 # ---- analysis/mtrace.py reads what moesim writes, and writes it back byte

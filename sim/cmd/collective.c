@@ -22,7 +22,7 @@
  * destination node) row that GPU 0 sends, its own node included; over the
  * collective's time.
  */
-#include "moesim/coll.h"
+#include "moesim/cmd.h"
 
 #include <errno.h>
 #include <gsl/gsl_randist.h>
@@ -34,14 +34,17 @@
 #include "moesim/collective.h"
 #include "moesim/flows.h"
 #include "moesim/net.h"
+#include "moesim/cli.h"
+#include "moesim/opts.h"
 #include "moesim/outfile.h"
 #include "moesim/rng.h"
 #include "moesim/scenario.h"
 #include "moesim/topo.h"
 
-#define MAX_SETS 256
+#define MAX_ROWS 64              /* -b .. -e in steps of -f: 8 B to 1 GiB by 2 is 28 */
+#define MAX_SIZE 1099511627776.0 /* 2^40 B (1024G): times stay far inside the clock */
 
-static const char usage[] =
+const char cmd_collective_usage[] =
     "usage: moesim collective SCENARIO [options]\n"
     "\n"
     "Times collectives on SCENARIO's cluster with its network model and prints,\n"
@@ -49,32 +52,50 @@ static const char usage[] =
     "\n"
     "options:\n"
     "  --op OP          alltoall (default), allreduce, allgather, reducescatter\n"
-    "  -b SIZE          smallest size (default 8; K, M, G: powers of 1024)\n"
-    "  -e SIZE          largest size (default 1G)\n"
-    "  -f FACTOR        size multiplier between rows (default 2)\n"
+    "  -b SIZE          smallest size (default 8; K, M, G: powers of 1024; > 0)\n"
+    "  -e SIZE          largest size (default 1G; at most 1024G)\n"
+    "  -f FACTOR        size multiplier between rows (default 2; > 1, and at most\n"
+    "                   64 rows from -b to -e)\n"
     "  --algo A         alltoall: direct, pairwise, hierarchical (default: the\n"
     "                   scenario's network.alltoall); allreduce: ring, hierarchical\n"
     "  --gpus N         use GPUs 0..N-1 (default: all)\n"
     "  --moe            one MoE dispatch and combine with DeepEP's routing and\n"
     "                   accounting (workload.tokens_per_rank, model.hidden, top_k)\n"
     "  --set KEY=VALUE  override a scenario key (repeatable)\n"
-    "  --json FILE      also write the results (schema moesim.collective/1)\n"
+    "  --json FILE      also write the results (schema moesim.collective/1; - for\n"
+    "                   stdout, and then no table)\n"
     "  -h, --help       this text\n";
 
 enum op { OP_ALLTOALL, OP_ALLREDUCE, OP_ALLGATHER, OP_REDUCESCATTER };
 static const char *const op_names[] = {"alltoall", "allreduce", "allgather", "reducescatter"};
 
-typedef struct opts {
+typedef struct coll_opts {
+    opts raw;
     const char *file;
-    const char *sets[MAX_SETS];
+    const char **sets; /* nsets; owned array */
     int nsets;
     int op, op_given;
     double b, e, f;
+    const char *b_text, *e_text, *f_text; /* as given, for messages */
     const char *algo;
     int gpus;
     int moe;
     const char *json;
-} opts;
+} coll_opts;
+
+enum { O_OP, O_B, O_E, O_F, O_ALGO, O_GPUS, O_MOE, O_SET, O_JSON };
+static const opts_spec coll_spec[] = {
+    [O_OP] = {"op", 0, OPTS_VALUE, "an operation"},
+    [O_B] = {"minbytes", 'b', OPTS_VALUE, "a size"},
+    [O_E] = {"maxbytes", 'e', OPTS_VALUE, "a size"},
+    [O_F] = {"stepfactor", 'f', OPTS_VALUE, "a factor"},
+    [O_ALGO] = {"algo", 0, OPTS_VALUE, "an algorithm"},
+    [O_GPUS] = {"gpus", 0, OPTS_VALUE, "a number"},
+    [O_MOE] = {"moe", 0, OPTS_FLAG, NULL},
+    [O_SET] = {"set", 0, OPTS_VALUE, "KEY=VALUE"},
+    [O_JSON] = {"json", 0, OPTS_OUTPUT, "a file name"},
+    {NULL, 0, 0, NULL},
+};
 
 /* nccl-tests' sizes: a number with an optional K, M or G (powers of 1024). */
 static int parse_size(const char *s, double *out)
@@ -98,75 +119,102 @@ static int parse_size(const char *s, double *out)
     return 0;
 }
 
+/* One option's value into o; ERR_INPUT after a usage error. */
+static int take(coll_opts *o, int spec, const char *v)
+{
+    char *end;
+    switch (spec) {
+    case O_OP:
+        for (int j = 0; j < 4; j++)
+            if (strcmp(v, op_names[j]) == 0)
+                o->op = j, o->op_given = 1;
+        if (!o->op_given)
+            return cmd_usage("collective", "--op %.100s; allowed: alltoall, allreduce, "
+                                           "allgather, reducescatter", v);
+        return 0;
+    case O_B:
+    case O_E:
+        if (parse_size(v, spec == O_B ? &o->b : &o->e) < 0)
+            return cmd_usage("collective", "size %.100s; expected a number of bytes with K, "
+                                           "M or G, such as 1G", v);
+        *(spec == O_B ? &o->b_text : &o->e_text) = v;
+        return 0;
+    case O_F:
+        errno = 0;
+        o->f = strtod(v, &end);
+        if (end == v || *end || errno || !(o->f > 1) || !isfinite(o->f))
+            return cmd_usage("collective", "-f %.100s; allowed: a factor > 1", v);
+        o->f_text = v;
+        return 0;
+    case O_ALGO: o->algo = v; return 0;
+    case O_GPUS: {
+        errno = 0;
+        long n = strtol(v, &end, 10);
+        if (end == v || *end || errno || n < 1 || n > TOPO_MAX_GPUS)
+            return cmd_usage("collective", "--gpus %.100s; allowed: an integer from 1 to %d", v,
+                             TOPO_MAX_GPUS);
+        o->gpus = (int)n;
+        return 0;
+    }
+    case O_MOE: o->moe = 1; return 0;
+    case O_SET: o->sets[o->nsets++] = v; return 0;
+    case O_JSON: o->json = v; return 0;
+    }
+    return 0;
+}
+
+/* The sizes: -b > 0, -e at most MAX_SIZE (so no time leaves the clock's
+ * range, and inf is refused), -b <= -e, and at most MAX_ROWS rows. */
+static int check_sizes(const coll_opts *o)
+{
+    if (!(o->b >= 1))
+        return cmd_usage("collective", "-b %.100s; allowed: a size of at least 1 byte",
+                         o->b_text);
+    if (o->b > MAX_SIZE || o->e > MAX_SIZE) /* inf included */
+        return cmd_usage("collective", "-%c %.100s; allowed: sizes up to 1024G (2^40 bytes), "
+                                       "whose times fit the clock",
+                         o->b > MAX_SIZE ? 'b' : 'e', o->b > MAX_SIZE ? o->b_text : o->e_text);
+    if (o->b > o->e)
+        return cmd_usage("collective", "-b is larger than -e%s", "");
+    double rows = floor(log(o->e * (1 + 1e-12) / o->b) / log(o->f)) + 1;
+    if (rows > MAX_ROWS)
+        return cmd_usage("collective", "-b %.40s -e %.40s -f %.40s gives %.0f rows; allowed: "
+                                       "at most %d (a larger -f or a narrower range)",
+                         o->b_text, o->e_text, o->f_text, rows, MAX_ROWS);
+    return 0;
+}
+
 /* The options, as nccl-tests spells them where it has them (-b, -e, -f),
  * plus moesim's own. Returns -1 after printing help (exit 0), 0, or
  * ERR_INPUT after a usage error. */
-static int parse(int argc, char **argv, opts *o)
+static int parse(int argc, char **argv, coll_opts *o)
 {
     memset(o, 0, sizeof(*o));
     o->b = 8;
     o->e = 1024.0 * 1024 * 1024;
     o->f = 2;
-    for (int i = 0; i < argc; i++) {
-        const char *a = argv[i];
-        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
-            fputs(usage, stdout);
-            return -1;
-        } else if (strcmp(a, "--moe") == 0) {
-            o->moe = 1;
-            continue;
-        } else if (a[0] != '-') {
-            if (o->file)
-                return err_usage("collective", "unexpected argument %s (one scenario file)", a);
-            o->file = a;
-            continue;
-        }
-        if (!v)
-            return err_usage("collective", "%s needs a value", a);
-        i++;
-        if (strcmp(a, "--op") == 0) {
-            int k = -1;
-            for (int j = 0; j < 4; j++)
-                if (strcmp(v, op_names[j]) == 0)
-                    k = j;
-            if (k < 0)
-                return err_usage("collective", "--op %s; allowed: alltoall, allreduce, "
-                                               "allgather, reducescatter", v);
-            o->op = k;
-            o->op_given = 1;
-        } else if (strcmp(a, "-b") == 0 || strcmp(a, "-e") == 0) {
-            if (parse_size(v, strcmp(a, "-b") == 0 ? &o->b : &o->e) < 0)
-                return err_usage("collective", "size %s; expected a number of bytes with K, "
-                                               "M or G, such as 1G", v);
-        } else if (strcmp(a, "-f") == 0) {
-            char *end;
-            o->f = strtod(v, &end);
-            if (*end || !(o->f > 1))
-                return err_usage("collective", "-f %s; allowed: a factor > 1", v);
-        } else if (strcmp(a, "--algo") == 0) {
-            o->algo = v;
-        } else if (strcmp(a, "--gpus") == 0) {
-            char *end;
-            long n = strtol(v, &end, 10);
-            if (*end || n < 1 || n > TOPO_MAX_GPUS)
-                return err_usage("collective", "--gpus %s; allowed: an integer >= 1", v);
-            o->gpus = (int)n;
-        } else if (strcmp(a, "--set") == 0) {
-            if (o->nsets == MAX_SETS)
-                return err_usage("collective", "more than %s --set options", "256");
-            o->sets[o->nsets++] = v;
-        } else if (strcmp(a, "--json") == 0) {
-            o->json = v;
-        } else {
-            return err_usage("collective", "unknown option %s", a);
-        }
+    o->b_text = "8", o->e_text = "1G", o->f_text = "2";
+    err_t e = ERR_INIT;
+    if (opts_parse(coll_spec, argc, argv, &o->raw, &e) < 0)
+        return cmd_usage("collective", "%s", e.msg);
+    if (o->raw.help)
+        return cmd_help("collective") == 0 ? -1 : ERR_INPUT;
+    o->sets = xcalloc((size_t)o->raw.nitem + 1, sizeof(*o->sets), "--set options");
+    for (int i = 0; i < o->raw.nitem; i++) {
+        int rc = take(o, o->raw.item[i].spec, o->raw.item[i].value);
+        if (rc)
+            return rc;
     }
-    if (!o->file)
-        return err_usage("collective", "%s", "a scenario file is required");
-    if (o->b > o->e)
-        return err_usage("collective", "-b is larger than -e%s", "");
-    return 0;
+    if (o->raw.npos > 1)
+        return cmd_usage("collective", "unexpected argument %.200s (one scenario file)",
+                         o->raw.pos[1]);
+    if (o->raw.npos == 0)
+        return cmd_usage("collective", "%s", "a scenario file is required");
+    o->file = o->raw.pos[0];
+    const opts_file files[] = {{"the scenario", o->file, 0, NULL}, {"--json", o->json, 1, NULL}};
+    if (opts_check_files(files, 2, &e) < 0)
+        return cmd_print_err(stderr, "moesim collective", &e);
+    return check_sizes(o);
 }
 
 /* Times a plan with the scenario's network model. */
@@ -376,124 +424,159 @@ static int write_json(const char *path, const char *op, const char *algo, const 
     return outfile_commit(&out, e);
 }
 
-/* Load the scenario, build its topology, then one plan per size (or the
- * MoE pair), each timed by the scenario's network model; everything
- * allocated is released at `done`, the one exit. */
-int coll_main(int argc, char **argv)
-{
-    opts o;
-    int rc = parse(argc, argv, &o);
-    if (rc)
-        return rc < 0 ? 0 : rc;
-    scenario s;
-    memset(&s, 0, sizeof(s));
-    err_t e = ERR_INIT;
-    topo_t *t = NULL;
-    row *rows = NULL;
-    int nrows = 0;
-    coll_plan p = COLL_PLAN_INIT;
-    double *bytes = NULL;
-    if (scenario_load_file(o.file, o.sets, o.nsets, &s, &e) < 0)
-        goto fail;
-    t = topo_new(&s.cluster.topo, &e);
-    if (!t)
-        goto fail;
-    int G = topo_gpus(t), n = o.gpus ? o.gpus : G;
-    if (n > G) {
-        err_set(&e, ERR_INPUT, NULL, 0, NULL, "--gpus %d: the scenario has %d GPUs", n, G);
-        goto fail;
-    }
-    coll_a2a_algo a2a = s.network.alltoall;
-    coll_ar_algo ar_algo = COLL_AR_RING;
-    const char *algo = "ring";
-    if (o.op == OP_ALLTOALL || o.moe) {
-        if (o.algo && coll_a2a_parse(o.algo, &a2a) < 0) {
-            err_set(&e, ERR_INPUT, NULL, 0, NULL,
-                    "--algo %s; allowed for alltoall: direct, pairwise, hierarchical", o.algo);
-            goto fail;
-        }
-        algo = coll_a2a_name(a2a);
-    } else if (o.algo) {
-        if (strcmp(o.algo, "hierarchical") == 0 && o.op == OP_ALLREDUCE)
-            ar_algo = COLL_AR_HIERARCHICAL, algo = "hierarchical";
-        else if (strcmp(o.algo, "ring") != 0) {
-            err_set(&e, ERR_INPUT, NULL, 0, NULL, "--algo %s; allowed for %s: ring%s", o.algo,
-                    op_names[o.op], o.op == OP_ALLREDUCE ? ", hierarchical" : "");
-            goto fail;
-        }
-    }
+/* The algorithm names --algo picks for the op. */
+typedef struct coll_choice {
+    coll_a2a_algo a2a;
+    coll_ar_algo ar;
+    const char *name;
+} coll_choice;
 
-    printf("# moesim collective: %s on %d of %d GPUs (%d x %d %s), %s network\n",
-           o.moe && !o.op_given ? "moe" : op_names[o.op], o.moe ? n : n, G, s.cluster.topo.nodes,
-           s.cluster.topo.gpus_per_node, s.cluster.gpu.name,
-           net_model_name(s.network.model));
-    if (!o.moe || o.op_given) {
-        printf("# %12s %12s %8s %12s %10s %10s\n", "size (B)", "count", "type", "time (us)",
-               "algbw GB/s", "busbw GB/s");
-        bytes = xcalloc((size_t)G * G, sizeof(*bytes), "collective bytes");
-        int cap = 0;
-        /* sizes multiply up from -b and stop at -e; the tolerance keeps -e
-         * itself when the products round just above it */
-        for (double sz = o.b; sz <= o.e * (1 + 1e-12); sz = sz * o.f) {
-            double size = floor(sz);
-            switch (o.op) {
-            case OP_ALLTOALL:
-                /* nccl-tests: size/n to every rank, the own share included
-                 * (a local copy, free here as in the busbw definition) */
-                memset(bytes, 0, (size_t)G * G * sizeof(*bytes));
-                for (int i = 0; i < n; i++)
-                    for (int j = 0; j < n; j++)
-                        bytes[(size_t)i * G + j] = size / n;
-                coll_alltoallv(&p, t, a2a, bytes, NULL);
-                break;
-            case OP_ALLREDUCE:
-                coll_allreduce(&p, t, n, size, ar_algo);
-                break;
-            case OP_ALLGATHER:
-                coll_allgather(&p, t, n, size);
-                break;
-            case OP_REDUCESCATTER:
-                coll_reducescatter(&p, t, n, size);
-                break;
-            }
-            net_result r;
-            sim_time_t tt = plan_time(&s, t, &p, &r);
-            double ts = sim_time_to_s(tt);
-            double algbw = ts > 0 ? size / ts / 1e9 : 0;
-            double factor = o.op == OP_ALLREDUCE ? 2.0 * (n - 1) / n : (double)(n - 1) / n;
-            if (nrows == cap) {
-                cap = cap ? 2 * cap : 32;
-                rows = xrealloc(rows, (size_t)cap, sizeof(*rows), "collective rows");
-            }
-            rows[nrows++] = (row){size, ts, algbw, algbw * factor};
-            printf("  %12.0f %12.0f %8s %12.2f %10.2f %10.2f\n", size, floor(size / 4), "float",
-                   ts * 1e6, algbw, algbw * factor);
+static int choose_algo(const coll_opts *o, const scenario *s, coll_choice *c, err_t *e)
+{
+    c->a2a = s->network.alltoall;
+    c->ar = COLL_AR_RING;
+    c->name = "ring";
+    if (o->op == OP_ALLTOALL || o->moe) {
+        if (o->algo && coll_a2a_parse(o->algo, &c->a2a) < 0)
+            return err_set(e, ERR_INPUT, NULL, 0, NULL,
+                           "--algo %.100s; allowed for alltoall: direct, pairwise, hierarchical",
+                           o->algo);
+        c->name = coll_a2a_name(c->a2a);
+    } else if (o->algo) {
+        if (strcmp(o->algo, "hierarchical") == 0 && o->op == OP_ALLREDUCE)
+            c->ar = COLL_AR_HIERARCHICAL, c->name = "hierarchical";
+        else if (strcmp(o->algo, "ring") != 0)
+            return err_set(e, ERR_INPUT, NULL, 0, NULL, "--algo %.100s; allowed for %s: ring%s",
+                           o->algo, op_names[o->op],
+                           o->op == OP_ALLREDUCE ? ", hierarchical" : "");
+    }
+    return 0;
+}
+
+/* One plan per size from -b to -e, timed; the rows into *rows (caller
+ * frees), printed on tab unless it is NULL. Stops at a signal. */
+static int run_sizes(const coll_opts *o, const scenario *s, const topo_t *t, int n,
+                     const coll_choice *ch, FILE *tab, row **rows, int *nrows, err_t *e)
+{
+    int G = topo_gpus(t), cap = 0;
+    coll_plan p = COLL_PLAN_INIT;
+    double *bytes = xcalloc((size_t)G * G, sizeof(*bytes), "collective bytes");
+    int rc = 0;
+    /* sizes multiply up from -b and stop at -e; the tolerance keeps -e
+     * itself when the products round just above it */
+    for (double sz = o->b; rc == 0 && sz <= o->e * (1 + 1e-12) && !cmd_signal();
+         sz = sz * o->f) {
+        double size = floor(sz);
+        switch (o->op) {
+        case OP_ALLTOALL:
+            /* nccl-tests: size/n to every rank, the own share included
+             * (a local copy, free here as in the busbw definition) */
+            memset(bytes, 0, (size_t)G * G * sizeof(*bytes));
+            for (int i = 0; i < n; i++)
+                for (int j = 0; j < n; j++)
+                    bytes[(size_t)i * G + j] = size / n;
+            coll_alltoallv(&p, t, ch->a2a, bytes, NULL);
+            break;
+        case OP_ALLREDUCE: coll_allreduce(&p, t, n, size, ch->ar); break;
+        case OP_ALLGATHER: coll_allgather(&p, t, n, size); break;
+        case OP_REDUCESCATTER: coll_reducescatter(&p, t, n, size); break;
         }
+        net_result r;
+        sim_time_t tt = plan_time(s, t, &p, &r);
+        if (tt < 0 || tt >= SIM_TIME_MAX / 2) { /* saturated: the clock ends at 106 days */
+            rc = err_set(e, ERR_INPUT, NULL, 0, NULL,
+                         "size %.0f bytes: its time does not fit the clock (2^62 ps, 53 "
+                         "days, on this cluster's links); allowed: smaller sizes (-e)", size);
+            break;
+        }
+        double ts = sim_time_to_s(tt);
+        double algbw = ts > 0 ? size / ts / 1e9 : 0;
+        double factor = o->op == OP_ALLREDUCE ? 2.0 * (n - 1) / n : (double)(n - 1) / n;
+        if (*nrows == cap) {
+            cap = cap ? 2 * cap : 32;
+            *rows = xrealloc(*rows, (size_t)cap, sizeof(**rows), "collective rows");
+        }
+        (*rows)[(*nrows)++] = (row){size, ts, algbw, algbw * factor};
+        if (tab)
+            fprintf(tab, "  %12.0f %12.0f %8s %12.2f %10.2f %10.2f\n", size, floor(size / 4),
+                    "float", ts * 1e6, algbw, algbw * factor);
     }
-    moe_result d = {0, 0, "none"}, c = {0, 0, "none"};
-    if (o.moe) {
-        if (run_moe(&s, t, n, a2a, &d, &c, &e) < 0)
-            goto fail;
-        printf("# moe (DeepEP accounting): %d tokens/rank, hidden %d, top-%d of %d experts, "
-               "dispatch %s, combine %s, %s\n",
-               s.workload.tokens_per_rank, s.model.hidden, s.model.top_k, s.model.experts,
-               dtype_name(s.network.dispatch_dtype), dtype_name(s.network.combine_dtype),
-               coll_a2a_name(a2a));
-        printf("  dispatch %10.1f us %8.1f GB/s (%s)\n", d.time_s * 1e6, d.bw, d.bottleneck);
-        printf("  combine  %10.1f us %8.1f GB/s (%s)\n", c.time_s * 1e6, c.bw, c.bottleneck);
-    }
-    if (o.json && write_json(o.json, op_names[o.op], algo, rows, nrows, o.moe ? &d : NULL,
-                             o.moe ? &c : NULL, &e) < 0)
-        goto fail;
-    rc = 0;
-    goto done;
-fail:
-    rc = err_print(stderr, NULL, &e);
-done:
     coll_plan_fini(&p);
     free(bytes);
+    return rc;
+}
+
+/* Everything after the options: load, time, print, write; the exit status.
+ * The table goes to stdout unless --json does. */
+static int collective(const coll_opts *o, scenario *s, err_t *e)
+{
+    FILE *tab = o->json && strcmp(o->json, "-") == 0 ? NULL : stdout;
+    row *rows = NULL;
+    int nrows = 0, rc = -1;
+    coll_choice ch;
+    topo_t *t = NULL;
+    if (cli_load(o->file, o->sets, o->nsets, s, e) < 0 || !(t = topo_new(&s->cluster.topo, e)))
+        goto done;
+    int G = topo_gpus(t), n = o->gpus ? o->gpus : G;
+    if (n > G) {
+        err_set(e, ERR_INPUT, NULL, 0, NULL, "--gpus %d: the scenario has %d GPUs", n, G);
+        goto done;
+    }
+    if (choose_algo(o, s, &ch, e) < 0)
+        goto done;
+    if (tab)
+        fprintf(tab, "# moesim collective: %s on %d of %d GPUs (%d x %d %s), %s network\n",
+                o->moe && !o->op_given ? "moe" : op_names[o->op], n, G, s->cluster.topo.nodes,
+                s->cluster.topo.gpus_per_node, s->cluster.gpu.name,
+                net_model_name(s->network.model));
+    if (!o->moe || o->op_given) {
+        if (tab)
+            fprintf(tab, "# %12s %12s %8s %12s %10s %10s\n", "size (B)", "count", "type",
+                    "time (us)", "algbw GB/s", "busbw GB/s");
+        if (run_sizes(o, s, t, n, &ch, tab, &rows, &nrows, e) < 0)
+            goto done;
+    }
+    moe_result d = {0, 0, "none"}, c = {0, 0, "none"};
+    if (o->moe && !cmd_signal()) {
+        if (run_moe(s, t, n, ch.a2a, &d, &c, e) < 0)
+            goto done;
+        if (tab) {
+            fprintf(tab, "# moe (DeepEP accounting): %d tokens/rank, hidden %d, top-%d of %d "
+                         "experts, dispatch %s, combine %s, %s\n",
+                    s->workload.tokens_per_rank, s->model.hidden, s->model.top_k,
+                    s->model.experts, dtype_name(s->network.dispatch_dtype),
+                    dtype_name(s->network.combine_dtype), coll_a2a_name(ch.a2a));
+            fprintf(tab, "  dispatch %10.1f us %8.1f GB/s (%s)\n", d.time_s * 1e6, d.bw,
+                    d.bottleneck);
+            fprintf(tab, "  combine  %10.1f us %8.1f GB/s (%s)\n", c.time_s * 1e6, c.bw,
+                    c.bottleneck);
+        }
+    }
+    if (cmd_signal())
+        goto done;
+    if (o->json && write_json(o->json, op_names[o->op], ch.name, rows, nrows,
+                              o->moe ? &d : NULL, o->moe ? &c : NULL, e) < 0)
+        goto done;
+    rc = 0;
+done:
     free(rows);
     topo_free(t);
-    scenario_fini(&s);
     return rc;
+}
+
+int cmd_collective(int argc, char **argv)
+{
+    coll_opts o;
+    int rc = parse(argc, argv, &o);
+    if (rc == 0) {
+        scenario s;
+        memset(&s, 0, sizeof(s));
+        err_t e = ERR_INIT;
+        if (collective(&o, &s, &e) < 0)
+            rc = cmd_signal() ? cmd_signal_status() : cmd_print_err(stderr, NULL, &e);
+        scenario_fini(&s);
+    }
+    opts_fini(&o.raw);
+    free(o.sets);
+    return rc < 0 ? 0 : rc;
 }
