@@ -62,15 +62,16 @@ int scenario_check_memory(loader *L, err_t *e)
         return 0;
     const double G = 1e9; /* GB, as datasheets and the presets count HBM */
     return scenario_fail(L, config_lookup(L->cfg, "cluster.gpu"), "cluster.gpu", e,
-                "model does not fit: %.1f GB needed per GPU (weights %.1f GB: attention "
-                "%.1f, dense FFN %.1f, routed experts %.1f, shared experts %.1f, gates %.1f; "
-                "activations %.1f GB: layer buffers %.1f, all-to-all buffers %.1f) > %.1f GB "
-                "on %s; allowed: more GPUs (parallel.ep, parallel.tp, parallel.pp), a smaller "
-                "batch (workload.tokens_per_rank), smaller weights (model.weight_dtype), or "
-                "cluster.check_memory = false for a what-if study",
-                m.total / G, m.weights / G, m.attention / G, m.dense_ffn / G, m.experts / G,
-                m.shared / G, m.gate / G, m.activations / G, m.layer_act / G,
-                m.a2a_buffers / G, s->cluster.gpu.hbm_bytes / G, s->cluster.gpu.name);
+                         "model does not fit: %.1f GB needed per GPU (weights %.1f GB: attention "
+                         "%.1f, dense FFN %.1f, routed experts %.1f, shared experts %.1f, gates "
+                         "%.1f; activations %.1f GB: layer buffers %.1f, all-to-all buffers %.1f) "
+                         "> %.1f GB on %s; allowed: more GPUs (parallel.ep, parallel.tp, "
+                         "parallel.pp), a smaller batch (workload.tokens_per_rank), smaller "
+                         "weights (model.weight_dtype), or cluster.check_memory = false for a "
+                         "what-if study", m.total / G, m.weights / G, m.attention / G,
+                         m.dense_ffn / G, m.experts / G, m.shared / G, m.gate / G,
+                         m.activations / G, m.layer_act / G, m.a2a_buffers / G,
+                         s->cluster.gpu.hbm_bytes / G, s->cluster.gpu.name);
 }
 
 /* ---- the simulator's own memory ---- */

@@ -408,7 +408,7 @@ static int unknown_key(const loader *L, const config_setting_t *st, const char *
     int plen = (int)strlen(path);
     if (best && (best_d <= 2 || best_d * 3 <= plen))
         return scenario_fail(L, st, path, e, "unknown key; did you mean \"%.*s\"?", (int)best_len,
-                    best);
+                             best);
 
     /* no near miss: list the keys of the enclosing group */
     char parent[128] = "", list[600];
@@ -716,7 +716,8 @@ static int read_value(const loader *L, const key_row *r, const config_setting_t 
         for (int i = 0; r->na && r->na[i]; i++)
             if (strcmp(s, r->na[i]) == 0)
                 return scenario_fail(L, st, r->path, e,
-                            "\"%.200s\" is not available in this version; allowed: %s", s, ok);
+                                     "\"%.200s\" is not available in this version; allowed: %s", s,
+                                     ok);
         return scenario_fail(L, st, r->path, e, "\"%.200s\" is not a known value; allowed: %s", s,
                              ok);
     }
@@ -769,7 +770,7 @@ static int check_bounds(const loader *L, const key_row *r, const value *v, err_t
                                  "%s not available in this version; allowed: %s", r->na_what, ok);
         if (r->max_key && v->i > hi) /* name the key that sets the bound */
             return scenario_fail(L, v->st, r->path, e, "%lld is larger than %s (%lld); allowed: %s",
-                        (long long)v->i, r->max_key, (long long)hi, ok);
+                                 (long long)v->i, r->max_key, (long long)hi, ok);
         return scenario_fail(L, v->st, r->path, e, "%lld is out of range; allowed: %s",
                              (long long)v->i, ok);
     }
