@@ -542,6 +542,106 @@ static void test_system_preset(void)
     scenario_fini(&s);
 }
 
+/* Integers libconfig 1.5 would wrap load as written (issue 16). */
+static void test_wide_integers(void)
+{
+    scenario s;
+    err_t e = ERR_INIT;
+    char text[512];
+    snprintf(text, sizeof(text), "seed = 4294967297;\n%s", MINIMAL);
+    EXPECT_EQ_I64(load(text, NULL, 0, &s, &e), 0);
+    EXPECT_TRUE(s.seed == 4294967297ULL); /* not 1, its low 32 bits */
+    scenario_fini(&s);
+
+    EXPECT_EQ_I64(load("model = { layers = 2147483652; hidden = 1024; expert_ffn = 2048; "
+                       "experts = 8; top_k = 2; };\n",
+                       NULL, 0, &s, &e),
+                  -1); /* libconfig: 4 */
+    EXPECT_STR_CONTAINS(e.key, "model.layers");
+    EXPECT_STR_CONTAINS(e.msg, "2147483652 is out of range");
+    scenario_fini(&s);
+
+    snprintf(text, sizeof(text), "seed = 0x1FFFFFFFFFFFFFFFF;\n%s", MINIMAL);
+    EXPECT_EQ_I64(load(text, NULL, 0, &s, &e), -1);
+    EXPECT_STR_CONTAINS(e.msg, "is beyond 2^63 - 1");
+    EXPECT_EQ_I64(e.line, 1);
+    scenario_fini(&s);
+
+    const char *const big[] = {"seed=99999999999999999999"};
+    EXPECT_EQ_I64(load(MINIMAL, big, 1, &s, &e), -1);
+    EXPECT_STR_CONTAINS(e.file, "--set");
+    EXPECT_STR_CONTAINS(e.msg, "is beyond 2^63 - 1");
+    scenario_fini(&s);
+}
+
+/* Strings must be UTF-8; the text's limits are checked before libconfig. */
+static void test_text_limits(void)
+{
+    scenario s;
+    err_t e = ERR_INIT;
+    char text[9000];
+    snprintf(text, sizeof(text), "name = \"caf\xc3\xa9\";\n%s", MINIMAL);
+    EXPECT_EQ_I64(load(text, NULL, 0, &s, &e), 0);
+    scenario_fini(&s);
+    snprintf(text, sizeof(text), "name = \"caf\xe9\";\n%s", MINIMAL); /* Latin-1 */
+    EXPECT_EQ_I64(load(text, NULL, 0, &s, &e), -1);
+    EXPECT_STR_CONTAINS(e.msg, "not UTF-8 (byte 0xe9 at offset 3)");
+    scenario_fini(&s);
+    const char *const surrogate[] = {"output.json=a\xed\xa0\x80"};
+    EXPECT_EQ_I64(load(MINIMAL, surrogate, 1, &s, &e), -1);
+    EXPECT_STR_CONTAINS(e.key, "output.json");
+    scenario_fini(&s);
+
+    /* two literals of 3,000 bytes join into one string past the limit */
+    size_t k = (size_t)snprintf(text, sizeof(text), "%s\nname = \"", MINIMAL);
+    memset(text + k, 'a', 3000);
+    k += 3000;
+    k += (size_t)snprintf(text + k, sizeof(text) - k, "\" \"");
+    memset(text + k, 'b', 3000);
+    k += 3000;
+    snprintf(text + k, sizeof(text) - k, "\";\n");
+    EXPECT_EQ_I64(load(text, NULL, 0, &s, &e), -1);
+    EXPECT_STR_CONTAINS(e.msg, "a string of 6000 bytes; allowed: at most 4096 bytes");
+    EXPECT_EQ_I64(e.line, 3);
+    scenario_fini(&s);
+
+    /* an @include in a comment or a string is not an @include */
+    snprintf(text, sizeof(text), "# @include \"/\"\nname = \"@include \\\"/\\\"\";\n%s",
+             MINIMAL);
+    EXPECT_EQ_I64(load(text, NULL, 0, &s, &e), 0);
+    scenario_fini(&s);
+}
+
+/* Ranges of the unit kinds, the GPU cap and the host memory estimate. */
+static void test_magnitudes(void)
+{
+    scenario s;
+    err_t e = ERR_INIT;
+    const char *const slow[] = {"cluster.gpu.fp8=0 TFLOP/s", "cluster.inter.latency=1 s"};
+    EXPECT_EQ_I64(load(MINIMAL, slow, 2, &s, &e), 0); /* 0: unsupported; 1 s: the edge */
+    scenario_host h;
+    scenario_host_memory(&s, &h);
+    EXPECT_TRUE(h.total > h.gpu_pairs && h.gpu_pairs >= 8.0 * 8 * 44);
+    scenario_fini(&s);
+    const char *const zero[] = {"cluster.gpu.bf16=0 TFLOP/s"};
+    EXPECT_EQ_I64(load(MINIMAL, zero, 1, &s, &e), -1);
+    EXPECT_STR_CONTAINS(e.msg, "is zero");
+    scenario_fini(&s);
+    const char *const fast[] = {"cluster.gpu.hbm_bandwidth=2000 TB/s"};
+    EXPECT_EQ_I64(load(MINIMAL, fast, 1, &s, &e), -1);
+    EXPECT_STR_CONTAINS(e.msg, "allowed: a bandwidth from 1 MB/s to 1 PB/s");
+    scenario_fini(&s);
+    const char *const wide[] = {"cluster.nodes=2049"};
+    EXPECT_EQ_I64(load(MINIMAL, wide, 1, &s, &e), -1);
+    EXPECT_STR_CONTAINS(e.key, "cluster.gpus_per_node");
+    EXPECT_STR_CONTAINS(e.msg, "16392 GPUs; allowed: at most 16384");
+    scenario_fini(&s);
+    const char *const tiny[] = {"limits.host_memory=2 MB"};
+    EXPECT_EQ_I64(load(MINIMAL, tiny, 1, &s, &e), -1);
+    EXPECT_STR_CONTAINS(e.key, "limits.host_memory");
+    scenario_fini(&s);
+}
+
 void test_scenario_register(void)
 {
     TEST_SUITE("scenario", {"good", test_good}, {"defaults", test_defaults},
@@ -549,5 +649,8 @@ void test_scenario_register(void)
                {"moe layers", test_moe_layers}, {"fixed source", test_fixed_source},
                {"keys md", test_keys_md}, {"bad corpus", test_bad_corpus},
                {"system preset", test_system_preset}, {"memory fit", test_memory_fit},
-               {"layout checks", test_layout_checks});
+               {"layout checks", test_layout_checks},
+               {"integers past 32 bits load as written", test_wide_integers},
+               {"UTF-8 and the text's limits", test_text_limits},
+               {"ranges, the GPU cap, host memory", test_magnitudes});
 }

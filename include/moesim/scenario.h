@@ -103,8 +103,19 @@ typedef struct scenario {
         bool progress;
     } output;
 
+    struct {
+        double host_memory; /* bytes the simulator may use (default: physical memory) */
+    } limits;
+
     int moe_layers;      /* derived: how many layers are MoE */
 } scenario;
+
+/* The simulator's own memory for a scenario, estimated from its largest
+ * structures (bytes): per GPU pair, per token of a batch, per expert. */
+typedef struct scenario_host {
+    double gpu_pairs, tokens, experts;
+    double total; /* the three and a fixed allowance */
+} scenario_host;
 
 /* Loads a scenario file, applies `sets` ("key.path=value", borrowed, nsets of
  * them) on top, validates, converts units and fills *out (which must be
@@ -124,6 +135,9 @@ bool scenario_is_moe_layer(const scenario *s, int l);
 /* What one GPU of the scenario holds (forward passes): fills *shape and
  * *need (gpu_memory_need), for the most loaded pipeline stage. */
 void scenario_memory(const scenario *s, gpu_memory_shape *shape, gpu_memory *need);
+
+/* Fills *h for s (loaded); the load refuses a total above limits.host_memory. */
+void scenario_host_memory(const scenario *s, scenario_host *h);
 
 /* Writes the key reference (Markdown table: key, type, default, allowed, meaning). */
 void scenario_write_keys_md(FILE *f);

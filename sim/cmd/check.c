@@ -43,9 +43,18 @@ static int check(const opts *o)
         (s.workload.source.kind == SOURCE_TRACE && play_check_trace(&s, &e) < 0)) {
         rc = cmd_print_err(stderr, NULL, &e);
     } else {
+        gpu_memory_shape sh;
+        gpu_memory need;
+        scenario_host host;
+        scenario_memory(&s, &sh, &need);
+        scenario_host_memory(&s, &host);
         printf("%s: ok: %s, %d layers (%d MoE), %d experts top-%d, %d x %d %s\n", s.file,
                s.name, s.model.layers, s.moe_layers, s.model.experts, s.model.top_k,
                s.cluster.topo.nodes, s.cluster.topo.gpus_per_node, s.cluster.gpu.name);
+        printf("memory: %.1f GB per GPU of %.1f GB; the simulator's own about %.1f GB of "
+               "%.1f GB (limits.host_memory)\n",
+               need.total / 1e9, s.cluster.gpu.hbm_bytes / 1e9, host.total / 1e9,
+               s.limits.host_memory / 1e9);
     }
     scenario_fini(&s);
     free(sets);

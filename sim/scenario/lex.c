@@ -43,9 +43,6 @@ typedef struct lexer {
     int after_assign; /* the previous token was = or : */
 } lexer;
 
-static int lex_text(scenario_lex *x, const char *text, size_t n, const char *file,
-                    const char *shown, int depth, err_t *e);
-
 /* Skips blanks and comments, counting lines. */
 static void skip_space(lexer *k)
 {
@@ -164,7 +161,7 @@ static int int_literal(const char *s, size_t n, int64_t *v)
 }
 
 /* A number: records an integer libconfig would read wrong. */
-static int lex_number(lexer *k, err_t *e)
+static void lex_number(lexer *k)
 {
     const char *s = k->p;
     k->p++;
@@ -175,7 +172,7 @@ static int lex_number(lexer *k, err_t *e)
     int64_t v = 0;
     int rc = int_literal(s, (size_t)(k->p - s), &v);
     if (rc <= 0)
-        return 0;
+        return;
     scenario_lex *x = k->x;
     if (x->n == x->cap) {
         x->cap = x->cap ? 2 * x->cap : 8;
@@ -190,8 +187,6 @@ static int lex_number(lexer *k, err_t *e)
     snprintf(w->text, sizeof(w->text), "%.*s", (int)(k->p - s < 38 ? k->p - s : 38), s);
     w->value = v;
     w->too_big = rc == 2;
-    (void)e;
-    return 0;
 }
 
 /* @include "path": the target must be a readable regular file, and the
@@ -242,8 +237,7 @@ static int lex_token(lexer *k, err_t *e)
         if (lex_include(k, e) < 0)
             return -1;
     } else if ((c >= '0' && c <= '9') || c == '-' || c == '+' || c == '.') {
-        if (lex_number(k, e) < 0)
-            return -1;
+        lex_number(k);
     } else if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '*') {
         const char *s = k->p;
         while (k->p < k->end && (strchr("-_*", *k->p) || (*k->p >= '0' && *k->p <= '9') ||

@@ -148,5 +148,9 @@ int scenario_apply_system(loader *L, err_t *e);
 /* Refuses a scenario whose GPUs cannot hold it, when cluster.check_memory
  * (memfit.c). */
 int scenario_check_memory(loader *L, err_t *e);
+/* Refuses products of keys the run cannot do: min_capacity beyond a batch's
+ * assignments, simulated time that could overflow the clock, host memory
+ * beyond limits.host_memory (memfit.c). After the rows and derive. */
+int scenario_check_products(loader *L, err_t *e);
 
 #endif

@@ -62,13 +62,137 @@ int scenario_check_memory(loader *L, err_t *e)
         return 0;
     const double G = 1e9; /* GB, as datasheets and the presets count HBM */
     return scenario_fail(L, config_lookup(L->cfg, "cluster.gpu"), "cluster.gpu", e,
-                "model does not fit: %.1f GB needed per GPU (weights %.1f GB: attention "
-                "%.1f, dense FFN %.1f, routed experts %.1f, shared experts %.1f, gates %.1f; "
-                "activations %.1f GB: layer buffers %.1f, all-to-all buffers %.1f) > %.1f GB "
-                "on %s; allowed: more GPUs (parallel.ep, parallel.tp, parallel.pp), a smaller "
-                "batch (workload.tokens_per_rank), smaller weights (model.weight_dtype), or "
-                "cluster.check_memory = false for a what-if study",
-                m.total / G, m.weights / G, m.attention / G, m.dense_ffn / G, m.experts / G,
-                m.shared / G, m.gate / G, m.activations / G, m.layer_act / G,
-                m.a2a_buffers / G, s->cluster.gpu.hbm_bytes / G, s->cluster.gpu.name);
+                         "model does not fit: %.1f GB needed per GPU (weights %.1f GB: attention "
+                         "%.1f, dense FFN %.1f, routed experts %.1f, shared experts %.1f, gates "
+                         "%.1f; activations %.1f GB: layer buffers %.1f, all-to-all buffers %.1f) "
+                         "> %.1f GB on %s; allowed: more GPUs (parallel.ep, parallel.tp, "
+                         "parallel.pp), a smaller batch (workload.tokens_per_rank), smaller "
+                         "weights (model.weight_dtype), or cluster.check_memory = false for a "
+                         "what-if study", m.total / G, m.weights / G, m.attention / G,
+                         m.dense_ffn / G, m.experts / G, m.shared / G, m.gate / G,
+                         m.activations / G, m.layer_act / G, m.a2a_buffers / G,
+                         s->cluster.gpu.hbm_bytes / G, s->cluster.gpu.name);
+}
+
+/* ---- the simulator's own memory ---- */
+
+/* The largest structures the simulator allocates for s (sim/play/play.c,
+ * models/topo.c, sim/core/flows.c), in bytes. Per GPU pair: the route table
+ * (an offset and up to four link ids), the dispatch, combine and wire byte
+ * matrices, the migration matrix of a dynamic placement, and with the flow
+ * model a flow record per pair of a direct all-to-all phase. Per token of a
+ * batch: the router logits (one double per expert; a trace replay has none),
+ * the choices (an int per slot) and, by score priority, their weights. Per
+ * expert of an MoE layer: the metrics' per-expert counters, and E x E
+ * co-activation tables where a topology-aware placement counts them. */
+void scenario_host_memory(const scenario *s, scenario_host *h)
+{
+    double G = (double)s->cluster.topo.nodes * s->cluster.topo.gpus_per_node;
+    double N = s->cluster.topo.nodes, T = (double)s->parallel.dp * s->workload.tokens_per_rank;
+    double E = s->model.experts, K = router_slots(&s->model.router), L = s->moe_layers;
+    int dynamic = s->placement.strategy == PLACEMENT_DYNAMIC;
+    int coact = s->placement.strategy == PLACEMENT_TOPOLOGY_AWARE ||
+                (dynamic && s->placement.rebalance == PLACEMENT_TOPOLOGY_AWARE);
+    double per_pair = 20 + 3 * 8 + (dynamic ? 8 : 0) + (s->network.model == NET_FLOW ? 96 : 0);
+    h->gpu_pairs = G * G * per_pair + 2 * G * N * 8;
+    h->tokens = T * K * 4;
+    if (s->workload.source.kind != SOURCE_TRACE)
+        h->tokens += T * E * 8;
+    if (s->model.capacity.priority == CAPACITY_SCORE)
+        h->tokens += T * K * 8;
+    h->experts = L * E * 8 * 8 + (coact ? 3 * L * E * E * 8 : 0);
+    if (s->workload.source.kind == SOURCE_SYNTHETIC)
+        h->experts += 2 * L * E * s->workload.source.latent_dim * 8;
+    h->total = h->gpu_pairs + h->tokens + h->experts + 64e6; /* + code, engine, buffers */
+}
+
+/* Refuses what the machine cannot hold, naming the keys that drive it. */
+static int check_host(loader *L, err_t *e)
+{
+    const scenario *s = L->s;
+    scenario_host h;
+    scenario_host_memory(s, &h);
+    if (h.total <= s->limits.host_memory)
+        return 0;
+    const double GB = 1e9;
+    const config_setting_t *st = config_lookup(L->cfg, "limits.host_memory");
+    return scenario_fail(L, st, "limits.host_memory", e,
+                         "the simulator needs about %.1f GB of host memory (GPU pairs %.1f GB "
+                         "for %d x %d GPUs; tokens %.1f GB for parallel.dp x "
+                         "workload.tokens_per_rank x model.experts; experts %.1f GB) > %.1f GB; "
+                         "allowed: fewer GPUs (cluster.nodes, cluster.gpus_per_node), fewer "
+                         "tokens (workload.tokens_per_rank), or a larger limits.host_memory",
+                         h.total / GB, h.gpu_pairs / GB, s->cluster.topo.nodes,
+                         s->cluster.topo.gpus_per_node, h.tokens / GB, h.experts / GB,
+                         s->limits.host_memory / GB);
+}
+
+/* min_capacity beyond a batch's assignments means nothing, and with
+ * pad_to_capacity it sizes every expert's buffers and GEMMs. */
+static int check_min_capacity(loader *L, err_t *e)
+{
+    const scenario *s = L->s;
+    int64_t most = (int64_t)s->parallel.dp * s->workload.tokens_per_rank * s->model.top_k;
+    if (s->model.capacity.min_capacity <= most)
+        return 0;
+    return scenario_fail(L, config_lookup(L->cfg, "model.router.min_capacity"),
+                         "model.router.min_capacity", e,
+                         "%lld is more than the %lld assignments of a batch (parallel.dp %d x "
+                         "workload.tokens_per_rank %d x model.top_k %d); allowed: an integer "
+                         "in [0, %lld]",
+                         (long long)s->model.capacity.min_capacity, (long long)most,
+                         s->parallel.dp, s->workload.tokens_per_rank, s->model.top_k,
+                         (long long)most);
+}
+
+/* An upper bound of the simulated time: every assignment of a batch computed
+ * on one GPU and sent over the slowest link, every phase paying every
+ * latency. Beyond half the clock's range (2^63 ps, 106 days) the run could
+ * overflow it: refused, naming the key most responsible. */
+static int check_time(loader *L, err_t *e)
+{
+    const scenario *s = L->s;
+    const topo_config *tc = &s->cluster.topo;
+    double G = (double)tc->nodes * tc->gpus_per_node;
+    double T = (double)s->parallel.dp * s->workload.tokens_per_rank, K = s->model.top_k;
+    double tpr = s->workload.tokens_per_rank, layers = s->model.layers;
+    double ffn = s->model.expert_ffn > s->model.dense_ffn ? s->model.expert_ffn
+                                                          : s->model.dense_ffn;
+    double rate = s->cluster.gpu.peak_flops[s->model.dtype] * s->cluster.gpu.compute_eff;
+    double flops = 2.0 * s->model.hidden * ffn * s->model.ffn_matrices *
+                       (T * K + tpr * (1 + s->model.shared_experts)) +
+                   4.0 * tpr * s->workload.seq_len * s->model.hidden;
+    double compute = rate > 0 ? layers * flops / rate : 0;
+    double intra = tc->intra_bw_Bps * tc->intra_eff, inter = tc->inter_bw_Bps * tc->inter_eff;
+    int inter_slow = tc->nodes > 1 && inter < intra;
+    double bw = inter_slow ? inter : intra;
+    double row = coll_row_bytes(s->model.hidden, DTYPE_FP32);
+    double fixed = 1e-12 * (double)(tc->intra_lat_ps + tc->inter_lat_ps + tc->spine_lat_ps +
+                                    s->network.overhead_ps + s->cluster.gpu.launch_ps);
+    double net = layers * (2 * T * K * row / bw + 4 * G * fixed);
+    double batches = (double)s->workload.batches + s->placement.warmup_batches;
+    const double limit = 0.5 * 9.223372036854775807e6; /* s */
+    if (batches * (compute + net) <= limit)
+        return 0;
+    char key[64];
+    if (compute + net <= limit)
+        snprintf(key, sizeof(key), "workload.batches");
+    else if (compute >= net)
+        snprintf(key, sizeof(key), "cluster.gpu.%s", dtype_name(s->model.dtype));
+    else
+        snprintf(key, sizeof(key), "cluster.%s.bandwidth", inter_slow ? "inter" : "intra");
+    const config_setting_t *st = config_lookup(L->cfg, key);
+    return scenario_fail(L, st, key, e,
+                         "the run could simulate up to %.3g s (a batch: compute %.3g s, network "
+                         "%.3g s, at most; %.0f batches), beyond half the clock's 9.2e6 s "
+                         "(2^63 ps); allowed: faster GPUs or links, or fewer batches, so that "
+                         "the bound stays under 4.6e6 s",
+                         batches * (compute + net), compute, net, batches);
+}
+
+int scenario_check_products(loader *L, err_t *e)
+{
+    if (check_min_capacity(L, e) < 0 || check_time(L, e) < 0)
+        return -1;
+    return check_host(L, e);
 }

@@ -57,7 +57,7 @@ int scenario_apply_system(loader *L, err_t *e)
         return 0;
     }
     return scenario_fail(L, st, "cluster.system", e,
-                "\"%s\" is not a system preset; allowed: \"DGX-H100\", \"HGX-H800\", "
-                "\"DGX-A100\"",
-                name);
+                         "\"%s\" is not a system preset; allowed: \"DGX-H100\", \"HGX-H800\", "
+                         "\"DGX-A100\"",
+                         name);
 }

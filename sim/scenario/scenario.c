@@ -187,6 +187,30 @@ static const char *unit_examples(key_type t)
     }
 }
 
+/* The physical range of each unit kind, checked at load: no real device is
+ * outside it, and inside it the products that size time stay far from the
+ * 64-bit picosecond clock (2^63 ps = 106 days). docs/scenario.md states them. */
+typedef struct unit_range {
+    key_type type;
+    double lo, hi; /* FLOP/s, B/s, ps, bytes */
+    const char *text;
+} unit_range;
+
+static const unit_range unit_ranges[] = {
+    {KT_FLOPS, 1e9, 1e18, "from 1 GFLOP/s to 1e18 FLOP/s (1 EFLOP/s)"},
+    {KT_BANDWIDTH, 1e6, 1e15, "from 1 MB/s to 1 PB/s"},
+    {KT_TIME, 0, 1e12, "from 0 to 1 s"},
+    {KT_SIZE, 1e6, 1e15, "from 1 MB to 1 PB"},
+};
+
+static const unit_range *range_of(key_type t)
+{
+    for (size_t i = 0; i < sizeof(unit_ranges) / sizeof(unit_ranges[0]); i++)
+        if (unit_ranges[i].type == t)
+            return &unit_ranges[i];
+    return &unit_ranges[0]; /* only unit kinds ask */
+}
+
 /* The i-th value an enum row allows, the model's names first and then the
  * row's own; NULL past the last. *code: what is stored for it. */
 static const char *enum_at(const key_row *r, int i, int *code)
@@ -236,7 +260,7 @@ void scenario_allowed(const loader *L, const key_row *r, char *buf, size_t n)
         if (r->na_what)
             snprintf(buf, n, "%s", lo);
         else if (r->flags & F_NO_MAX)
-            snprintf(buf, n, "an integer >= %s", lo);
+            snprintf(buf, n, "an integer in [%s, 9223372036854775807]", lo);
         else
             snprintf(buf, n, "an integer in [%s, %s]", lo, hi);
         break;
@@ -273,7 +297,12 @@ void scenario_allowed(const loader *L, const key_row *r, char *buf, size_t n)
     case KT_TIME:
     case KT_SIZE:
     case KT_FLOPS:
-        snprintf(buf, n, "a number and a unit such as %s", unit_examples(r->type));
+        if (L) /* a message: the range has its own */
+            snprintf(buf, n, "a number and a unit such as %s", unit_examples(r->type));
+        else
+            snprintf(buf, n, "a number and a unit such as %s, %s%s", unit_examples(r->type),
+                     range_of(r->type)->text,
+                     (r->flags & F_MIN_OPEN) || range_of(r->type)->lo == 0 ? "" : ", or 0");
         break;
     case KT_LIST:
         if (L)
@@ -379,7 +408,7 @@ static int unknown_key(const loader *L, const config_setting_t *st, const char *
     int plen = (int)strlen(path);
     if (best && (best_d <= 2 || best_d * 3 <= plen))
         return scenario_fail(L, st, path, e, "unknown key; did you mean \"%.*s\"?", (int)best_len,
-                    best);
+                             best);
 
     /* no near miss: list the keys of the enclosing group */
     char parent[128] = "", list[600];
@@ -459,8 +488,6 @@ int scenario_apply_set(loader *L, const char *set, err_t *e)
         return -1;
     }
 
-    config_t tmp;
-    config_init(&tmp);
     char text[1100];
     /* libconfig 1.5 wraps an integer beyond 32 bits unless it ends in L; a
      * command line should not need to know that */
@@ -471,10 +498,13 @@ int scenario_apply_set(loader *L, const char *set, err_t *e)
         char ok[512] = "a number that fits 64 bits";
         if (row_find(key))
             scenario_allowed(NULL, row_find(key), ok, sizeof(ok));
-        return err_set(e, ERR_INPUT, "--set", 0, key, "%s does not fit 64 bits; allowed: %s",
-                       val, ok);
+        return err_set(e, ERR_INPUT, "--set", 0, key,
+                       "%s is beyond 2^63 - 1, the largest integer a scenario holds; "
+                       "allowed: %s", val, ok);
     }
     snprintf(text, sizeof(text), "v = %s%s;", val, wide ? "L" : "");
+    config_t tmp;
+    config_init(&tmp);
     if (!config_read_string(&tmp, text)) { /* not a libconfig value: a bare string */
         config_destroy(&tmp);
         config_init(&tmp);
@@ -586,8 +616,9 @@ int scenario_int_of(const loader *L, const key_row *r, const config_setting_t *s
         scenario_allowed(L, r, ok, sizeof(ok));
     else
         snprintf(ok, sizeof(ok), "a number that fits 64 bits");
-    return scenario_fail(L, st, r ? r->path : name, e, "%s does not fit 64 bits; allowed: %s",
-                         w->text, ok);
+    return scenario_fail(L, st, r ? r->path : name, e,
+                         "%s is beyond 2^63 - 1, the largest integer a scenario holds; "
+                         "allowed: %s", w->text, ok);
 }
 
 /* The offset of the first byte of s that is not well-formed UTF-8 (RFC 3629:
@@ -685,7 +716,8 @@ static int read_value(const loader *L, const key_row *r, const config_setting_t 
         for (int i = 0; r->na && r->na[i]; i++)
             if (strcmp(s, r->na[i]) == 0)
                 return scenario_fail(L, st, r->path, e,
-                            "\"%.200s\" is not available in this version; allowed: %s", s, ok);
+                                     "\"%.200s\" is not available in this version; allowed: %s", s,
+                                     ok);
         return scenario_fail(L, st, r->path, e, "\"%.200s\" is not a known value; allowed: %s", s,
                              ok);
     }
@@ -738,7 +770,7 @@ static int check_bounds(const loader *L, const key_row *r, const value *v, err_t
                                  "%s not available in this version; allowed: %s", r->na_what, ok);
         if (r->max_key && v->i > hi) /* name the key that sets the bound */
             return scenario_fail(L, v->st, r->path, e, "%lld is larger than %s (%lld); allowed: %s",
-                        (long long)v->i, r->max_key, (long long)hi, ok);
+                                 (long long)v->i, r->max_key, (long long)hi, ok);
         return scenario_fail(L, v->st, r->path, e, "%lld is out of range; allowed: %s",
                              (long long)v->i, ok);
     }
@@ -747,19 +779,28 @@ static int check_bounds(const loader *L, const key_row *r, const value *v, err_t
         bad |= !(r->flags & F_NO_MAX) && !(v->d <= r->max);
         if (!bad)
             return 0;
-        scenario_describe(v->st, what, sizeof(what));
+        if (config_setting_type(v->st) == CONFIG_TYPE_FLOAT)
+            scenario_describe(v->st, what, sizeof(what));
+        else /* an integer: as written, not as libconfig may have wrapped it */
+            fmt_num(v->d, what, sizeof(what));
         scenario_allowed(L, r, ok, sizeof(ok));
         return scenario_fail(L, v->st, r->path, e, "%s is out of range; allowed: %s", what, ok);
     case KT_BANDWIDTH:
     case KT_TIME:
     case KT_SIZE:
-    case KT_FLOPS: /* the parser refuses negative numbers; some keys refuse zero */
-        if (!(r->flags & F_MIN_OPEN) || v->d > 0)
-            return 0;
+    case KT_FLOPS: { /* the parser refuses negative numbers; some keys refuse zero */
         scenario_describe(v->st, what, sizeof(what));
-        return scenario_fail(L, v->st, r->path, e,
-                             "%s is zero; allowed: more than zero, such as %s", what,
-                             unit_examples(r->type));
+        if ((r->flags & F_MIN_OPEN) && !(v->d > 0))
+            return scenario_fail(L, v->st, r->path, e,
+                                 "%s is zero; allowed: more than zero, such as %s", what,
+                                 unit_examples(r->type));
+        const unit_range *u = range_of(r->type);
+        if ((v->d == 0 && !(r->flags & F_MIN_OPEN)) || (v->d >= u->lo && v->d <= u->hi))
+            return 0;
+        return scenario_fail(L, v->st, r->path, e, "%s is out of range; allowed: %s %s%s", what,
+                             unit_noun(r->type), u->text,
+                             (r->flags & F_MIN_OPEN) || u->lo == 0 ? "" : ", or 0");
+    }
     default:
         return 0;
     }
@@ -886,7 +927,9 @@ static int load(loader *L, const char *const *sets, int nsets, err_t *e)
         if (load_row(L, &scenario_keys[i], e) < 0)
             return -1;
     derive(L->s);
-    return scenario_check_memory(L, e);
+    if (scenario_check_memory(L, e) < 0)
+        return -1;
+    return scenario_check_products(L, e);
 }
 
 static int syntax_error(const config_t *cfg, const char *name, err_t *e)

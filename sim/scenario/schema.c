@@ -11,6 +11,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "moesim/collective.h"
 #include "moesim/units.h"
@@ -62,6 +63,7 @@ static void def_dp(const scenario *s, const key_row *r, value *v);
 static void def_ep(const scenario *s, const key_row *r, value *v);
 static void def_rebalance(const scenario *s, const key_row *r, value *v);
 static void def_warmup(const scenario *s, const key_row *r, value *v);
+static void def_host_memory(const scenario *s, const key_row *r, value *v);
 
 /* Checks across keys. */
 static int check_first_dense(loader *L, const key_row *r, const value *v, err_t *e);
@@ -76,6 +78,7 @@ static int check_ep(loader *L, const key_row *r, const value *v, err_t *e);
 static int check_tp(loader *L, const key_row *r, const value *v, err_t *e);
 static int check_etp(loader *L, const key_row *r, const value *v, err_t *e);
 static int check_tokens(loader *L, const key_row *r, const value *v, err_t *e);
+static int check_world(loader *L, const key_row *r, const value *v, err_t *e);
 static int check_order(loader *L, const key_row *r, const value *v, err_t *e);
 static int check_logits(loader *L, const key_row *r, const value *v, err_t *e);
 static int check_trace_file(loader *L, const key_row *r, const value *v, err_t *e);
@@ -190,10 +193,12 @@ const key_row scenario_keys[] = {
     {.path = "cluster.system", .type = KT_STRING, .def = "\"\"", FIELD(cluster.system),
      .help = "a system preset (\"DGX-H100\", \"HGX-H800\", \"DGX-A100\") whose GPU, node size "
              "and links fill in the cluster keys the scenario leaves out"},
-    {.path = "cluster.nodes", .type = KT_INT, .def = "1", .min = 1, .max = 65536,
+    {.path = "cluster.nodes", .type = KT_INT, .def = "1", .min = 1, .max = TOPO_MAX_GPUS,
      FIELD(cluster.topo.nodes), .help = "nodes (machines)"},
     {.path = "cluster.gpus_per_node", .type = KT_INT, .def = "8", .min = 1, .max = 64,
-     FIELD(cluster.topo.gpus_per_node), .help = "GPUs in each node"},
+     .check = check_world, FIELD(cluster.topo.gpus_per_node),
+     .help = "GPUs in each node; cluster.nodes x this is at most 16,384 GPUs (the "
+             "topology's route table holds a route per GPU pair)"},
     {.path = "cluster.gpu.preset", .type = KT_STRING, .def = "\"H100-SXM\"",
      FIELD(cluster.gpu.name),
      .help = "the preset the overrides below apply to, when cluster.gpu is a group"},
@@ -293,10 +298,10 @@ const key_row scenario_keys[] = {
      .help = "tensor-parallel degree inside an expert (divides model.expert_ffn; "
              "parallel.ep x etp divides parallel.dp x parallel.tp)"},
     {.path = "parallel.dp", .type = KT_INT, .def = "GPUs / (tp x pp)", .deflt = def_dp,
-     .min = 1, .max = 4194304, .check = check_dp, FIELD(parallel.dp),
+     .min = 1, .max = TOPO_MAX_GPUS, .check = check_dp, FIELD(parallel.dp),
      .help = "data-parallel degree; dp x tp x pp = cluster.nodes x cluster.gpus_per_node"},
     {.path = "parallel.ep", .type = KT_INT, .def = "parallel.dp", .deflt = def_ep, .min = 1,
-     .max = 4194304, .check = check_ep, FIELD(parallel.ep),
+     .max = TOPO_MAX_GPUS, .check = check_ep, FIELD(parallel.ep),
      .help = "expert-parallel degree: divides model.experts, and parallel.ep x parallel.etp "
              "divides parallel.dp x parallel.tp"},
     {.path = "parallel.order", .type = KT_STRING, .def = "\"tp-ep-dp-pp\"",
@@ -426,6 +431,11 @@ const key_row scenario_keys[] = {
      .help = "batches on the timeline, the first ones (0: all)"},
     {.path = "output.progress", .type = KT_BOOL, .def = "true", FIELD(output.progress),
      .help = "show progress on stderr"},
+
+    {.path = "limits.host_memory", .type = KT_SIZE, .def = "the machine's physical memory",
+     .deflt = def_host_memory, .flags = F_MIN_OPEN, FIELD(limits.host_memory),
+     .help = "host memory the simulator may use; check and run refuse a scenario whose "
+             "estimate (moesim check prints it) is larger"},
 };
 
 const size_t scenario_nkeys = sizeof(scenario_keys) / sizeof(scenario_keys[0]);
@@ -543,8 +553,8 @@ static int check_first_dense(loader *L, const key_row *r, const value *v, err_t 
     if (v->i < L->s->model.layers)
         return 0;
     return scenario_fail(L, v->st, r->path, e,
-                "%lld makes all model.layers (%d) dense; allowed: an integer in [0, %d]",
-                (long long)v->i, L->s->model.layers, L->s->model.layers - 1);
+                         "%lld makes all model.layers (%d) dense; allowed: an integer in [0, %d]",
+                         (long long)v->i, L->s->model.layers, L->s->model.layers - 1);
 }
 
 static int check_moe_every(loader *L, const key_row *r, const value *v, err_t *e)
@@ -553,9 +563,9 @@ static int check_moe_every(loader *L, const key_row *r, const value *v, err_t *e
     if (v->i <= after)
         return 0;
     return scenario_fail(L, v->st, r->path, e,
-                "%lld leaves no MoE layer in the %d layers after model.first_dense (%d); "
-                "allowed: an integer in [1, %d]",
-                (long long)v->i, after, L->s->model.first_dense, after);
+                         "%lld leaves no MoE layer in the %d layers after model.first_dense (%d); "
+                         "allowed: an integer in [1, %d]",
+                         (long long)v->i, after, L->s->model.first_dense, after);
 }
 
 static int check_kv_heads(loader *L, const key_row *r, const value *v, err_t *e)
@@ -563,8 +573,8 @@ static int check_kv_heads(loader *L, const key_row *r, const value *v, err_t *e)
     if (L->s->model.heads % v->i == 0)
         return 0;
     return scenario_fail(L, v->st, r->path, e,
-                "%lld does not divide model.heads (%d); allowed: a divisor of model.heads (%d)",
-                (long long)v->i, L->s->model.heads, L->s->model.heads);
+                         "%lld does not divide model.heads (%d); allowed: a divisor of model.heads "
+                         "(%d)", (long long)v->i, L->s->model.heads, L->s->model.heads);
 }
 
 static int check_router_kind(loader *L, const key_row *r, const value *v, err_t *e)
@@ -572,9 +582,9 @@ static int check_router_kind(loader *L, const key_row *r, const value *v, err_t 
     if (strcmp(v->s, "switch") != 0 || L->s->model.top_k == 1)
         return 0;
     return scenario_fail(L, v->st, r->path, e,
-                "\"switch\" routes each token to one expert, but model.top_k is %d; allowed: "
-                "\"softmax_topk\", or \"switch\" with model.top_k = 1",
-                L->s->model.top_k);
+                         "\"switch\" routes each token to one expert, but model.top_k is %d; "
+                         "allowed: \"softmax_topk\", or \"switch\" with model.top_k = 1",
+                         L->s->model.top_k);
 }
 
 /* Group-limited routing, checked with the router's own rules once both
@@ -623,7 +633,7 @@ static int check_gpu(loader *L, const key_row *r, const value *v, err_t *e)
         key = "cluster.gpu.preset";
     }
     return scenario_fail(L, st, key, e, "\"%s\" is not a GPU preset; allowed: %s", name,
-                gpu_preset_names());
+                         gpu_preset_names());
 }
 
 static int check_dp(loader *L, const key_row *r, const value *v, err_t *e)
@@ -639,10 +649,11 @@ static int check_dp(loader *L, const key_row *r, const value *v, err_t *e)
     else
         snprintf(ok, sizeof(ok), "none with tp %d and pp %d", s->parallel.tp, s->parallel.pp);
     return scenario_fail(L, v->st, r->path, e,
-                "%lld x parallel.tp (%d) x parallel.pp (%d) = %lld is not the %lld GPUs "
-                "(cluster.nodes %d x cluster.gpus_per_node %d); allowed: %s",
-                (long long)v->i, s->parallel.tp, s->parallel.pp, (long long)(v->i * tp_pp),
-                (long long)world, s->cluster.topo.nodes, s->cluster.topo.gpus_per_node, ok);
+                         "%lld x parallel.tp (%d) x parallel.pp (%d) = %lld is not the %lld GPUs "
+                         "(cluster.nodes %d x cluster.gpus_per_node %d); allowed: %s",
+                         (long long)v->i, s->parallel.tp, s->parallel.pp, (long long)(v->i * tp_pp),
+                         (long long)world, s->cluster.topo.nodes, s->cluster.topo.gpus_per_node,
+                         ok);
 }
 
 /* EP groups are carved out of the DP ranks, and each EP rank holds the same
@@ -663,10 +674,10 @@ static int check_ep(loader *L, const key_row *r, const value *v, err_t *e)
         snprintf(dps, sizeof(dps), "parallel.dp x parallel.tp (%d)", dp);
     if (v->i > world)
         return scenario_fail(L, v->st, r->path, e,
-                    "%lld is larger than the %lld GPUs (cluster.nodes %d x "
-                    "cluster.gpus_per_node %d); allowed: a divisor of %s",
-                    (long long)v->i, (long long)world, s->cluster.topo.nodes,
-                    s->cluster.topo.gpus_per_node, dps);
+                             "%lld is larger than the %lld GPUs (cluster.nodes %d x "
+                             "cluster.gpus_per_node %d); allowed: a divisor of %s",
+                             (long long)v->i, (long long)world, s->cluster.topo.nodes,
+                             s->cluster.topo.gpus_per_node, dps);
     if (dp % v->i != 0)
         return scenario_fail(L, v->st, r->path, e,
                              "%lld does not divide %s; allowed: a divisor of %s", (long long)v->i,
@@ -679,8 +690,9 @@ static int check_ep(loader *L, const key_row *r, const value *v, err_t *e)
             if ((dp / etp) % d == 0 && dp % (d * etp) == 0 && experts % d == 0)
                 k += (size_t)snprintf(ok + k, sizeof(ok) - k, "%s%d", k ? ", " : "", d);
         return scenario_fail(L, v->st, r->path, e,
-                    "%lld x parallel.etp (%d) = %lld does not divide %s; allowed: %s",
-                    (long long)v->i, etp, (long long)(v->i * etp), dps, ok[0] ? ok : "none");
+                             "%lld x parallel.etp (%d) = %lld does not divide %s; allowed: %s",
+                             (long long)v->i, etp, (long long)(v->i * etp), dps,
+                             ok[0] ? ok : "none");
     }
     if (experts % v->i == 0)
         return 0;
@@ -692,10 +704,10 @@ static int check_ep(loader *L, const key_row *r, const value *v, err_t *e)
         if (dp % (d * etp) == 0 && experts % d == 0)
             k += (size_t)snprintf(ok + k, sizeof(ok) - k, "%s%d", k ? ", " : "", d);
     return scenario_fail(L, v->st, r->path, e,
-                "model.experts (%d) is not a multiple of parallel.ep (%lld%s); allowed: a "
-                "common divisor of %s and model.experts (%d): %s",
-                experts, (long long)v->i, v->st ? "" : ", the default: parallel.dp", dps,
-                experts, ok);
+                         "model.experts (%d) is not a multiple of parallel.ep (%lld%s); allowed: a "
+                         "common divisor of %s and model.experts (%d): %s",
+                         experts, (long long)v->i, v->st ? "" : ", the default: parallel.dp", dps,
+                         experts, ok);
 }
 
 /* Tensor parallelism splits heads, key/value heads and FFN widths evenly
@@ -719,10 +731,10 @@ static int check_tp(loader *L, const key_row *r, const value *v, err_t *e)
     };
     if (world % tp != 0)
         return scenario_fail(L, v->st, r->path, e,
-                    "%d does not divide the %lld GPUs (cluster.nodes %d x "
-                    "cluster.gpus_per_node %d); allowed: a divisor of %lld",
-                    tp, (long long)world, s->cluster.topo.nodes, s->cluster.topo.gpus_per_node,
-                    (long long)world);
+                             "%d does not divide the %lld GPUs (cluster.nodes %d x "
+                             "cluster.gpus_per_node %d); allowed: a divisor of %lld", tp,
+                             (long long)world, s->cluster.topo.nodes, s->cluster.topo.gpus_per_node,
+                             (long long)world);
     for (size_t i = 0; i < sizeof(split) / sizeof(split[0]); i++) {
         if (!split[i].need || split[i].n % tp == 0)
             continue;
@@ -732,9 +744,9 @@ static int check_tp(loader *L, const key_row *r, const value *v, err_t *e)
             if (split[i].n % d == 0 && world % d == 0)
                 k += (size_t)snprintf(ok + k, sizeof(ok) - k, "%s%d", k ? ", " : "", d);
         return scenario_fail(L, v->st, r->path, e,
-                    "%d does not divide %s (%d), which tensor parallelism splits; allowed: "
-                    "a common divisor of %s and the %lld GPUs: %s",
-                    tp, split[i].key, split[i].n, split[i].key, (long long)world, ok);
+                             "%d does not divide %s (%d), which tensor parallelism splits; "
+                             "allowed: a common divisor of %s and the %lld GPUs: %s", tp,
+                             split[i].key, split[i].n, split[i].key, (long long)world, ok);
     }
     return 0;
 }
@@ -747,22 +759,43 @@ static int check_etp(loader *L, const key_row *r, const value *v, err_t *e)
     if (s->model.expert_ffn % etp == 0)
         return 0;
     return scenario_fail(L, v->st, r->path, e,
-                "%d does not divide model.expert_ffn (%d), which expert tensor parallelism "
-                "splits; allowed: a divisor of %d",
-                etp, s->model.expert_ffn, s->model.expert_ffn);
+                         "%d does not divide model.expert_ffn (%d), which expert tensor "
+                         "parallelism splits; allowed: a divisor of %d", etp, s->model.expert_ffn,
+                         s->model.expert_ffn);
 }
 
 /* With tensor parallelism each TP rank routes 1/tp of its DP rank's tokens
  * (Megatron-Core's sequence-parallel split before the token dispatcher). */
 static int check_tokens(loader *L, const key_row *r, const value *v, err_t *e)
 {
-    int tp = L->s->parallel.tp;
-    if (v->i % tp == 0)
+    int tp = L->s->parallel.tp, dp = L->s->parallel.dp;
+    if (v->i % tp != 0)
+        return scenario_fail(L, v->st, r->path, e,
+                             "%lld is not a multiple of parallel.tp (%d): each TP rank "
+                             "dispatches tokens_per_rank / tp tokens; allowed: a multiple of %d",
+                             (long long)v->i, tp, tp);
+    /* the batch's tokens are counted in an int, and sized as token x expert
+     * tables (the host memory check weighs those) */
+    if ((int64_t)dp * v->i <= INT_MAX)
         return 0;
     return scenario_fail(L, v->st, r->path, e,
-                "%lld is not a multiple of parallel.tp (%d): each TP rank dispatches "
-                "tokens_per_rank / tp tokens; allowed: a multiple of %d",
-                (long long)v->i, tp, tp);
+                         "parallel.dp (%d) x %lld = %lld tokens in a batch; allowed: at most "
+                         "%d tokens in a batch, %d per rank with %d data-parallel ranks",
+                         dp, (long long)v->i, (long long)dp * v->i, INT_MAX, INT_MAX / dp, dp);
+}
+
+/* The topology holds a route per GPU pair: TOPO_MAX_GPUS at most. */
+static int check_world(loader *L, const key_row *r, const value *v, err_t *e)
+{
+    int64_t world = (int64_t)L->s->cluster.topo.nodes * v->i;
+    if (world <= TOPO_MAX_GPUS)
+        return 0;
+    return scenario_fail(L, v->st, r->path, e,
+                         "cluster.nodes (%d) x %lld = %lld GPUs; allowed: at most %d GPUs in "
+                         "all, %d per node with %d nodes",
+                         L->s->cluster.topo.nodes, (long long)v->i, (long long)world,
+                         TOPO_MAX_GPUS, (int)(TOPO_MAX_GPUS / L->s->cluster.topo.nodes),
+                         L->s->cluster.topo.nodes);
 }
 
 /* Redundant slots hold replicas, which only EPLB places; every EP rank gets
@@ -776,14 +809,14 @@ static int check_redundant(loader *L, const key_row *r, const value *v, err_t *e
         return 0;
     if (st != PLACEMENT_EPLB && st != PLACEMENT_DYNAMIC)
         return scenario_fail(L, v->st, r->path, e,
-                    "%lld needs placement.strategy \"eplb\" or \"dynamic\" (replicas are "
-                    "placed by EPLB), not \"%s\"; allowed: 0",
-                    (long long)v->i, placement_strategy_name(st));
+                             "%lld needs placement.strategy \"eplb\" or \"dynamic\" (replicas are "
+                             "placed by EPLB), not \"%s\"; allowed: 0",
+                             (long long)v->i, placement_strategy_name(st));
     if (v->i % ep != 0)
         return scenario_fail(L, v->st, r->path, e,
-                    "%lld does not spread evenly over parallel.ep (%d) ranks; allowed: a "
-                    "multiple of %d (%d, %d, ...)",
-                    (long long)v->i, ep, ep, ep, 2 * ep);
+                             "%lld does not spread evenly over parallel.ep (%d) ranks; allowed: a "
+                             "multiple of %d (%d, %d, ...)",
+                             (long long)v->i, ep, ep, ep, 2 * ep);
     return 0;
 }
 
@@ -794,9 +827,9 @@ static int check_rebalance(loader *L, const key_row *r, const value *v, err_t *e
         v->i == PLACEMENT_EPLB)
         return 0;
     return scenario_fail(L, v->st, r->path, e,
-                "\"%s\" cannot fill placement.redundant (%d) replica slots; allowed: "
-                "\"eplb\" (or placement.redundant = 0)",
-                placement_strategy_name((placement_strategy)v->i), s->placement.redundant);
+                         "\"%s\" cannot fill placement.redundant (%d) replica slots; allowed: "
+                         "\"eplb\" (or placement.redundant = 0)",
+                         placement_strategy_name((placement_strategy)v->i), s->placement.redundant);
 }
 
 /* balanced, eplb and topology_aware place by measured loads. */
@@ -806,9 +839,9 @@ static int check_warmup(loader *L, const key_row *r, const value *v, err_t *e)
     if (v->i > 0 || !placement_needs_loads(st))
         return 0;
     return scenario_fail(L, v->st, r->path, e,
-                "0 leaves placement.strategy \"%s\" no loads to place by; allowed: an "
-                "integer in [1, 100000]",
-                placement_strategy_name(st));
+                         "0 leaves placement.strategy \"%s\" no loads to place by; allowed: an "
+                         "integer in [1, 100000]",
+                         placement_strategy_name(st));
 }
 
 /* "tp-ep-dp-pp": the dimensions a layout numbers ranks by, fastest first; cp
@@ -857,14 +890,14 @@ static int check_trace_file(loader *L, const key_row *r, const value *v, err_t *
     int trace = s->workload.source.kind == SOURCE_TRACE;
     if (!trace && s->workload.trace_file[0])
         return scenario_fail(L, v->st, r->path, e,
-                    "given, but workload.source.kind is not \"trace\"; allowed: a file only "
-                    "with workload.source.kind = \"trace\"");
+                             "given, but workload.source.kind is not \"trace\"; allowed: a file "
+                             "only with workload.source.kind = \"trace\"");
     if (!trace)
         return 0;
     if (!s->workload.trace_file[0])
         return scenario_fail(L, v->st, r->path, e,
-                    "missing (workload.source.kind is \"trace\"); allowed: the path of a "
-                    "routing trace written by moesim run --trace");
+                             "missing (workload.source.kind is \"trace\"); allowed: the path of a "
+                             "routing trace written by moesim run --trace");
     if (s->model.capacity.overflow == CAPACITY_REROUTE)
         return scenario_fail(L, config_lookup(L->cfg, "model.router.overflow"),
                              "model.router.overflow", e,
@@ -904,11 +937,11 @@ static int check_logits(loader *L, const key_row *r, const value *v, err_t *e)
         return 0;
     if (!v->st)
         return scenario_fail(L, NULL, r->path, e,
-                    "missing (workload.source.kind is \"fixed\"); allowed: %s", ok);
+                             "missing (workload.source.kind is \"fixed\"); allowed: %s", ok);
     if (!fixed)
         return scenario_fail(L, v->st, r->path, e,
-                    "given, but workload.source.kind is not \"fixed\"; allowed: logits only "
-                    "with workload.source.kind = \"fixed\"");
+                             "given, but workload.source.kind is not \"fixed\"; allowed: logits "
+                             "only with workload.source.kind = \"fixed\"");
     int rows = config_setting_length(v->st);
     if (rows == 0)
         return scenario_fail(L, v->st, r->path, e, "an empty list; allowed: %s", ok);
@@ -930,11 +963,18 @@ static int check_logits(loader *L, const key_row *r, const value *v, err_t *e)
         int n = config_setting_length(row);
         if (n != experts)
             return scenario_fail(L, row, key, e,
-                        "%d numbers, not model.experts (%d); allowed: a list of %d numbers", n,
-                        experts, experts);
+                                 "%d numbers, not model.experts (%d); allowed: a list of %d "
+                                 "numbers", n, experts, experts);
         for (int j = 0; j < n; j++) {
             const config_setting_t *c = config_setting_get_elem(row, (unsigned)j);
             int ct = config_setting_type(c);
+            if (ct == CONFIG_TYPE_FLOAT && !isfinite(config_setting_get_float(c))) {
+                snprintf(key, sizeof(key), "%s[%d][%d]", r->path, i, j);
+                scenario_describe(c, what, sizeof(what));
+                return scenario_fail(L, c, key, e, "%s is not finite (libconfig reads a "
+                                     "number beyond 1e308 as infinite); allowed: a finite "
+                                     "number", what);
+            }
             if (ct == CONFIG_TYPE_FLOAT)
                 x[(size_t)i * (size_t)experts + (size_t)j] = config_setting_get_float(c);
             else if (ct == CONFIG_TYPE_INT || ct == CONFIG_TYPE_INT64) {
@@ -950,4 +990,13 @@ static int check_logits(loader *L, const key_row *r, const value *v, err_t *e)
         }
     }
     return 0;
+}
+
+/* The machine's physical memory: what it can hold at most (sysconf). */
+static void def_host_memory(const scenario *s, const key_row *r, value *v)
+{
+    (void)s;
+    (void)r;
+    long pages = sysconf(_SC_PHYS_PAGES), size = sysconf(_SC_PAGESIZE);
+    v->d = pages > 0 && size > 0 ? (double)pages * (double)size : 1e15;
 }

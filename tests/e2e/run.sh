@@ -125,6 +125,7 @@ fi
 . tests/e2e/cmd.sh
 . tests/e2e/json.sh
 . tests/e2e/harden.sh
+. tests/e2e/scenario.sh
 
 echo "e2e: $pass passed, $fail failed"
 [ "$fail" = 0 ]
