@@ -175,12 +175,20 @@ static int check_time(loader *L, err_t *e)
     if (batches * (compute + net) <= limit)
         return 0;
     char key[64];
+    const char *side = inter_slow ? "inter" : "intra";
+    double link_eff = inter_slow ? tc->inter_eff : tc->intra_eff;
+    /* An efficiency under 1% is the cause, not the peak it scales (as
+     * play.c's run-time blame names it). */
     if (compute + net <= limit)
         snprintf(key, sizeof(key), "workload.batches");
+    else if (compute >= net && s->cluster.gpu.compute_eff < 0.01)
+        snprintf(key, sizeof(key), "cluster.gpu.compute_efficiency");
     else if (compute >= net)
         snprintf(key, sizeof(key), "cluster.gpu.%s", dtype_name(s->model.dtype));
+    else if (link_eff < 0.01)
+        snprintf(key, sizeof(key), "cluster.%s.efficiency", side);
     else
-        snprintf(key, sizeof(key), "cluster.%s.bandwidth", inter_slow ? "inter" : "intra");
+        snprintf(key, sizeof(key), "cluster.%s.bandwidth", side);
     const config_setting_t *st = config_lookup(L->cfg, key);
     return scenario_fail(L, st, key, e,
                          "the run could simulate up to %.3g s (a batch: compute %.3g s, network "

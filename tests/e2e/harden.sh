@@ -53,7 +53,7 @@ refused "min_capacity = 2^63 - 1, padded" \
   $HD_SMALL --set model.router.min_capacity=9223372036854775807L \
   --set model.router.pad_to_capacity=true --set 'model.router.overflow="drop"'
 refused "cluster.intra.efficiency = 1e-300 (named, not the bandwidth)" \
-  "${S}cluster.intra.efficiency: 1e-300 makes one dispatch take 9.59e+294 s, beyond the clock's 106 days (2^63 ps)" \
+  "--set: cluster.intra.efficiency: the run could simulate up to 9.54e+297 s (a batch: compute 0.0812 s, network 9.54e+297 s, at most; 1 batches), beyond half the clock's 9.2e6 s (2^63 ps); allowed: faster GPUs or links, or fewer batches, so that the bound stays under 4.6e6 s" \
   $HD_SMALL --set cluster.intra.efficiency=1e-300
 refused "128 GPUs x 16,777,216 tokens per rank" \
   "${S}workload.tokens_per_rank: 16777216 tokens on each of 128 data-parallel ranks make 2147483648 tokens per batch; allowed: at most 2147483647 per batch (workload.tokens_per_rank x parallel.dp)" \
