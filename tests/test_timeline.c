@@ -36,23 +36,25 @@ static void test_spans(void)
     timeline_t *t = timeline_create(path, "two \"quoted\" words", 2, 4, &e);
     CU_ASSERT_PTR_NOT_NULL_FATAL(t);
     EXPECT_TRUE(access(path, F_OK) != 0); /* nothing until finished */
-    /* GPU 5 is node 1's second GPU; 1,234,567 ps is 1.234567 us */
-    timeline_span(t, 5, "dispatch", "network", 1234567, 3000000, 2, 7, "bytes_sent", 4096);
-    timeline_span(t, TIMELINE_RUN, "batch", "run", 0, 999, 0, -1, NULL, 0);
+    /* GPU 5 is node 1's second GPU, its comm stream thread 2 x 5 + 1 = 11;
+     * 1,234,567 ps is 1.234567 us */
+    timeline_span(t, 5, 1, "dispatch", "network", 1234567, 3000000, 2, 7, "bytes_sent", 4096);
+    timeline_span(t, TIMELINE_RUN, 0, "batch", "run", 0, 999, 0, -1, NULL, 0);
     EXPECT_EQ_I64(timeline_finish(t, &e), 0);
 
     char *s = slurp(path);
     CU_ASSERT_PTR_NOT_NULL_FATAL(s);
     EXPECT_STR_CONTAINS(s, "{\"ph\": \"X\", \"name\": \"dispatch\", \"cat\": \"network\", "
-                           "\"pid\": 1, \"tid\": 5, \"ts\": 1.234567, \"dur\": 1.765433, "
+                           "\"pid\": 1, \"tid\": 11, \"ts\": 1.234567, \"dur\": 1.765433, "
                            "\"args\": {\"batch\": 2, \"layer\": 7, \"bytes_sent\": 4096}}");
     EXPECT_STR_CONTAINS(s, "{\"ph\": \"X\", \"name\": \"batch\", \"cat\": \"run\", \"pid\": 2, "
                            "\"tid\": 0, \"ts\": 0.000000, \"dur\": 0.000999, "
                            "\"args\": {\"batch\": 0}}");
     EXPECT_STR_CONTAINS(s, "\"args\": {\"name\": \"node 1\"}");
-    EXPECT_STR_CONTAINS(s, "\"tid\": 7, \"args\": {\"name\": \"gpu 7\"}");
+    EXPECT_STR_CONTAINS(s, "\"tid\": 14, \"args\": {\"name\": \"gpu 7 compute\"}");
+    EXPECT_STR_CONTAINS(s, "\"tid\": 15, \"args\": {\"name\": \"gpu 7 comm\"}");
     EXPECT_STR_CONTAINS(s, "\"scenario\": \"two \\\"quoted\\\" words\"");
-    EXPECT_STR_CONTAINS(s, "\"schema\": \"moesim.timeline/1\"");
+    EXPECT_STR_CONTAINS(s, "\"schema\": \"moesim.timeline/2\"");
     /* the event list closes: the file ends in "]}" */
     size_t n = strlen(s);
     EXPECT_TRUE(n > 4 && strcmp(s + n - 4, " ]}\n") == 0);
@@ -63,7 +65,7 @@ static void test_spans(void)
     snprintf(path2, sizeof(path2), "%s/u.json", dir);
     t = timeline_create(path2, "x", 1, 1, &e);
     CU_ASSERT_PTR_NOT_NULL_FATAL(t);
-    timeline_span(t, 0, "attention", "compute", 0, 10, 0, 0, NULL, 0);
+    timeline_span(t, 0, 0, "attention", "compute", 0, 10, 0, 0, NULL, 0);
     timeline_abort(t);
     timeline_abort(NULL);
     EXPECT_TRUE(access(path2, F_OK) != 0);

@@ -18,6 +18,9 @@
 
 #include "moesim/outfile.h"
 
+/* a GPU's rows, by stream (sim/play's compute and communication streams) */
+static const char *const stream_names[TIMELINE_STREAMS] = {"compute", "comm"};
+
 struct timeline {
     outfile out;
     int nodes, gpus_per_node;
@@ -42,7 +45,7 @@ timeline_t *timeline_create(const char *path, const char *scenario_name, int nod
     }
     FILE *f = t->out.f;
     fprintf(f, "{\"displayTimeUnit\": \"ns\",\n \"otherData\": {\"schema\": "
-               "\"moesim.timeline/1\", \"scenario\": ");
+               "\"moesim.timeline/2\", \"scenario\": ");
     /* the name is a scenario name: escape what JSON needs */
     fputc('"', f);
     for (const char *c = scenario_name; *c; c++) {
@@ -58,10 +61,15 @@ timeline_t *timeline_create(const char *path, const char *scenario_name, int nod
                    "\"args\": {\"name\": \"node %d\"}},\n", n, n);
         fprintf(f, "  {\"ph\": \"M\", \"name\": \"process_sort_index\", \"pid\": %d, "
                    "\"args\": {\"sort_index\": %d}},\n", n, n + 1);
-        for (int g = 0; g < gpus_per_node; g++)
-            fprintf(f, "  {\"ph\": \"M\", \"name\": \"thread_name\", \"pid\": %d, "
-                       "\"tid\": %d, \"args\": {\"name\": \"gpu %d\"}},\n",
-                    n, n * gpus_per_node + g, n * gpus_per_node + g);
+        for (int g = n * gpus_per_node; g < (n + 1) * gpus_per_node; g++)
+            for (int st = 0; st < TIMELINE_STREAMS; st++) {
+                fprintf(f, "  {\"ph\": \"M\", \"name\": \"thread_name\", \"pid\": %d, "
+                           "\"tid\": %d, \"args\": {\"name\": \"gpu %d %s\"}},\n",
+                        n, TIMELINE_STREAMS * g + st, g, stream_names[st]);
+                fprintf(f, "  {\"ph\": \"M\", \"name\": \"thread_sort_index\", \"pid\": %d, "
+                           "\"tid\": %d, \"args\": {\"sort_index\": %d}},\n",
+                        n, TIMELINE_STREAMS * g + st, TIMELINE_STREAMS * g + st);
+            }
     }
     fprintf(f, "  {\"ph\": \"M\", \"name\": \"process_name\", \"pid\": %d, "
                "\"args\": {\"name\": \"run\"}},\n", nodes);
@@ -72,13 +80,13 @@ timeline_t *timeline_create(const char *path, const char *scenario_name, int nod
     return t;
 }
 
-void timeline_span(timeline_t *t, int gpu, const char *name, const char *cat,
+void timeline_span(timeline_t *t, int gpu, int stream, const char *name, const char *cat,
                    sim_time_t start, sim_time_t end, int batch, int layer, const char *key,
                    int64_t value)
 {
     FILE *f = t->out.f;
     int pid = gpu == TIMELINE_RUN ? t->nodes : gpu / t->gpus_per_node;
-    int tid = gpu == TIMELINE_RUN ? 0 : gpu;
+    int tid = gpu == TIMELINE_RUN ? 0 : TIMELINE_STREAMS * gpu + stream;
     fprintf(f, ",\n  {\"ph\": \"X\", \"name\": \"%s\", \"cat\": \"%s\", \"pid\": %d, "
                "\"tid\": %d, \"ts\": ", name, cat, pid, tid);
     put_us(f, start);

@@ -1098,7 +1098,8 @@ static void tl_all(play_t *p, const char *name, const char *cat, sim_time_t star
     if (!tl_on(p))
         return;
     for (int g = 0; g < p->gpus; g++)
-        timeline_span(p->tl, g, name, cat, start, end, p->batch, p->layer, NULL, 0);
+        timeline_span(p->tl, g, strcmp(cat, "network") == 0, name, cat, start, end, p->batch,
+                      p->layer, NULL, 0);
 }
 
 /* An all-to-all [start, end) on every GPU's row, with the bytes each sends
@@ -1113,7 +1114,7 @@ static void tl_alltoall(play_t *p, const char *name, sim_time_t start, sim_time_
         double sent = 0;
         for (size_t j = 0; j < G; j++)
             sent += j == g ? 0.0 : p->wire[g * G + j];
-        timeline_span(p->tl, (int)g, name, "network", start, end, p->batch, p->layer,
+        timeline_span(p->tl, (int)g, 1, name, "network", start, end, p->batch, p->layer,
                       "bytes_sent", (int64_t)(sent + 0.5));
     }
 }
@@ -1324,7 +1325,7 @@ static void next_layer(play_t *p)
     }
     metrics_series_add(&p->m.batch_time, now - p->batch_start);
     if (tl_on(p))
-        timeline_span(p->tl, TIMELINE_RUN, "batch", "run", p->batch_start, now, p->batch, -1,
+        timeline_span(p->tl, TIMELINE_RUN, 0, "batch", "run", p->batch_start, now, p->batch, -1,
                       "tokens", p->tokens);
     p->m.batches = ++p->batch;
     p->m.tokens += p->tokens;
@@ -1426,7 +1427,7 @@ static void fire(engine_t *e, void *ctx, const engine_event_t *ev)
         break;
     case PH_MIGRATE:
         if (tl_on(p))
-            timeline_span(p->tl, TIMELINE_RUN, "migration", "network", p->mig_start, now,
+            timeline_span(p->tl, TIMELINE_RUN, 0, "migration", "network", p->mig_start, now,
                           p->batch, -1, NULL, 0);
         start_batch(p, now);
         break;
@@ -1471,7 +1472,7 @@ static void fire(engine_t *e, void *ctx, const engine_event_t *ev)
         break;
     case PH_EXPERT:
         if (tl_on(p))
-            timeline_span(p->tl, gpu, "experts", "compute", p->expert_start, now, p->batch,
+            timeline_span(p->tl, gpu, 0, "experts", "compute", p->expert_start, now, p->batch,
                           p->layer, "assignments", p->gpu_tokens[gpu]);
         if (--p->experts_pending == 0) { /* the straggler is done: combine */
             sim_time_t t = alltoall(p, p->bytes_back, s->network.combine_dtype, 1);

@@ -90,16 +90,17 @@ jd=$(json_field "$T/csv.json" '^    "dropped":' dropped)
 expect_rc "csv: unwritable directory refused before the run (2)" 2 "$BIN" run $SMALL --quiet --csv "$T/no/such/dir"
 
 # ---- the timeline of the two-gpus case: the hand-computed dispatch on each
-# GPU's row (GPU 0 sends 3 rows, 6144 B; GPU 1 one row, 2048 B), and the
+# GPU's communication row (thread 2 x GPU + 1; GPU 0 sends 3 rows, 6144 B;
+# GPU 1 one row, 2048 B), and the
 # combine starting when the slower GPU's experts end
 expect_rc "two-gpus timeline" 0 "$BIN" run tests/e2e/two-gpus.cfg --quiet --timeline "$T/tl.json"
-grep -q '"name": "dispatch", "cat": "network", "pid": 0, "tid": 0, "ts": [0-9.]*, "dur": 1.061440, "args": {"batch": 0, "layer": 0, "bytes_sent": 6144}' "$T/tl.json" \
+grep -q '"name": "dispatch", "cat": "network", "pid": 0, "tid": 1, "ts": [0-9.]*, "dur": 1.061440, "args": {"batch": 0, "layer": 0, "bytes_sent": 6144}' "$T/tl.json" \
   && ok "timeline: GPU 0's dispatch, 1.061440 us, 6144 B" || bad "timeline: GPU 0 dispatch" "$(grep -m1 dispatch "$T/tl.json")"
-grep -q '"name": "dispatch", "cat": "network", "pid": 0, "tid": 1, "ts": [0-9.]*, "dur": 1.061440, "args": {"batch": 0, "layer": 0, "bytes_sent": 2048}' "$T/tl.json" \
+grep -q '"name": "dispatch", "cat": "network", "pid": 0, "tid": 3, "ts": [0-9.]*, "dur": 1.061440, "args": {"batch": 0, "layer": 0, "bytes_sent": 2048}' "$T/tl.json" \
   && ok "timeline: GPU 1's dispatch, 2048 B" || bad "timeline: GPU 1 dispatch" "$(grep dispatch "$T/tl.json")"
 ends=$(sed -n 's/.*"name": "experts".*"ts": \([0-9.]*\), "dur": \([0-9.]*\).*/\1 \2/p' "$T/tl.json" \
   | awk '{ e = $1 + $2; if (e > m) m = e } END { printf "%.6f", m }')
-cts=$(sed -n 's/.*"name": "combine".*"tid": 0, "ts": \([0-9.]*\),.*/\1/p' "$T/tl.json")
+cts=$(sed -n 's/.*"name": "combine".*"tid": 1, "ts": \([0-9.]*\),.*/\1/p' "$T/tl.json")
 [ -n "$ends" ] && [ "$ends" = "$cts" ] && ok "timeline: the combine starts when the straggler ends ($cts us)" \
   || bad "timeline: combine start" "experts end $ends, combine at $cts"
 tail -c 4 "$T/tl.json" | grep -q ']}' && ok "timeline: the event list is closed" || bad "timeline: not closed"
