@@ -42,7 +42,7 @@ const char cmd_compare_usage[] =
     "  --set KEY=VALUE  override a scenario key in every variant, before the\n"
     "                   varied keys (repeatable)\n"
     "  --seed N         master seed of every variant (same as --set seed=N;\n"
-    "                   0 to 2^64-1)\n"
+    "                   0 to 2^63-1)\n"
     "  --jobs N         run at most N variants at once (default: the CPU cores)\n"
     "  --json FILE      also write the results as JSON (schema moesim.compare/1)\n"
     "  --csv FILE       also write the results as CSV, one row per variant\n"
@@ -159,9 +159,9 @@ static int take(compare_opts *o, int spec, const char *val)
         return 0;
     case O_SET: o->sets[o->nsets++] = val; return 0;
     case O_SEED:
-        if (opts_parse_u64(val, &seed) < 0)
+        if (opts_parse_u64(val, &seed) < 0 || seed > INT64_MAX) /* the scenario's range */
             return cmd_usage("compare", "--seed %.100s; allowed: a whole number from 0 to "
-                                        "18446744073709551615 (2^64-1)", val);
+                                        "9223372036854775807 (2^63-1)", val);
         snprintf(o->seed_set, sizeof(o->seed_set), "seed=%llu", (unsigned long long)seed);
         return 0;
     case O_JOBS:

@@ -36,7 +36,7 @@ const char cmd_run_usage[] =
     "                   --set cluster.gpu=H800-SXM (repeatable; the value is written\n"
     "                   as in a scenario file, a string may drop its quotes)\n"
     "  --seed N         master seed of every random stream (same as --set seed=N;\n"
-    "                   0 to 2^64-1)\n"
+    "                   0 to 2^63-1)\n"
     "  --json FILE      also write the report as JSON (schema moesim.report/1)\n"
     "  --trace FILE     also write the run's routing trace (docs/trace.md), which\n"
     "                   workload.source.kind = \"trace\" replays\n"
@@ -108,9 +108,9 @@ static int parse(int argc, char **argv, run_opts *o)
         switch (o->raw.item[i].spec) {
         case O_SET: o->sets[o->nsets++] = v; break;
         case O_SEED:
-            if (opts_parse_u64(v, &seed) < 0)
+            if (opts_parse_u64(v, &seed) < 0 || seed > INT64_MAX) /* the scenario's range */
                 return cmd_usage(cmd, "--seed %.100s; allowed: a whole number from 0 to "
-                                      "18446744073709551615 (2^64-1)", v);
+                                      "9223372036854775807 (2^63-1)", v);
             snprintf(o->seed_set, sizeof(o->seed_set), "seed=%llu", (unsigned long long)seed);
             break;
         case O_JSON: o->json = v; break;

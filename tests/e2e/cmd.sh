@@ -206,7 +206,11 @@ expect_msg "place: --seed -1 message" "moesim place: --seed -1; allowed: a whole
 expect_rc "place: --seed 2^64 (2)" 2 "$BIN" place --loads tests/e2e/eplb-example.csv --gpus 4 --strategy random --seed 18446744073709551616
 expect_rc "place: --seed 2^64-1" 0 "$BIN" place --loads tests/e2e/eplb-example.csv --gpus 4 --strategy random --seed 18446744073709551615
 expect_rc "run: --seed 18446744073709551616 (2)" 2 "$BIN" run $C2 --seed 18446744073709551616
-expect_msg "run: --seed 2^64 message" "moesim run: --seed 18446744073709551616; allowed: a whole number from 0 to 18446744073709551615 (2^64-1); see 'moesim run --help'"
+expect_msg "run: --seed 2^64 message" "moesim run: --seed 18446744073709551616; allowed: a whole number from 0 to 9223372036854775807 (2^63-1); see 'moesim run --help'"
+# the scenario file's seed range: --seed agrees with seed = N
+expect_rc "run: --seed 2^63 (2)" 2 "$BIN" run $C2 --seed 9223372036854775808
+expect_msg "run: --seed 2^63 message" "moesim run: --seed 9223372036854775808; allowed: a whole number from 0 to 9223372036854775807 (2^63-1); see 'moesim run --help'"
+expect_rc "compare: --seed 2^63 (2)" 2 "$BIN" compare $C2 --vary model.top_k=1,2 --seed 9223372036854775808
 expect_rc "run: --seed -1 (2)" 2 "$BIN" run $C2 --seed -1
 expect_rc "compare: --seed -1 (2)" 2 "$BIN" compare $C2 --vary model.top_k=1,2 --seed -1
 
