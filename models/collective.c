@@ -187,6 +187,93 @@ void coll_alltoallv_combine(coll_plan *p, const topo_t *t, coll_a2a_algo algo,
     }
 }
 
+/* The runs of members[] (ascending GPU ids, node-major) in each node:
+ * run r is members [lo[r], lo[r + 1]) on node node[r]; returns the runs. */
+static int node_runs(const topo_t *t, int n, const int *members, int *lo, int *node)
+{
+    int gpn = topo_gpus_per_node(t), r = 0;
+    for (int i = 0; i < n; i++)
+        if (i == 0 || members[i] / gpn != members[i - 1] / gpn) {
+            lo[r] = i;
+            node[r++] = members[i] / gpn;
+        }
+    lo[r] = n;
+    return r;
+}
+
+/* One hierarchical leg set: for every member a and every other node's run,
+ * the RDMA hop between a and the proxy of a's rail in that node, and the
+ * NVLink hops between the proxy and the run's members. Dispatch: a sends,
+ * rows b[a][d] go proxy -> d; combine: the same rows come back d -> proxy,
+ * then proxy -> a. node_bytes[a * nodes + node] (NULL: the sum) is the RDMA
+ * hop's size. */
+static void group_hier(coll_plan *p, const topo_t *t, int n, const int *members,
+                       const double *b, const double *node_bytes, int combine, int *lo,
+                       int *node)
+{
+    int gpn = topo_gpus_per_node(t), runs = node_runs(t, n, members, lo, node);
+    for (int a = 0; a < n; a++) {
+        int an = members[a] / gpn, local = members[a] % gpn;
+        for (int r = 0; r < runs; r++) {
+            int proxy = node[r] * gpn + local;
+            double rdma = 0;
+            for (int d = lo[r]; d < lo[r + 1]; d++) {
+                double v = b[(size_t)a * n + d]; /* combine: the same rows come back */
+                if (node[r] == an) { /* own node: NVLink straight */
+                    if (combine)
+                        add(p, members[d], members[a], v);
+                    else
+                        add(p, members[a], members[d], v);
+                    continue;
+                }
+                rdma += v;
+                if (combine)
+                    add(p, members[d], proxy, v);
+                else
+                    add(p, proxy, members[d], v);
+            }
+            if (node[r] == an)
+                continue;
+            if (node_bytes)
+                rdma = node_bytes[(size_t)a * runs + r];
+            if (combine)
+                add(p, proxy, members[a], rdma);
+            else
+                add(p, members[a], proxy, rdma);
+        }
+    }
+}
+
+void coll_alltoallv_group(coll_plan *p, const topo_t *t, coll_a2a_algo algo, int n,
+                          const int *members, const double *bytes, const double *node_bytes,
+                          int combine, int *scratch)
+{
+    /* the combine sends the dispatch's rows back: member j to member i */
+#define ROW(i, j) (combine ? bytes[(size_t)(j) * n + (i)] : bytes[(size_t)(i) * n + (j)])
+    switch (algo) {
+    case COLL_A2A_DIRECT:
+        phase(p);
+        for (int i = 0; i < n; i++)
+            for (int j = 0; j < n; j++)
+                add(p, members[i], members[j], ROW(i, j));
+        break;
+    case COLL_A2A_PAIRWISE:
+        for (int k = 1; k < n; k++) {
+            phase(p);
+            for (int i = 0; i < n; i++)
+                add(p, members[i], members[(i + k) % n], ROW(i, (i + k) % n));
+        }
+        break;
+    case COLL_A2A_HIERARCHICAL:
+        phase(p);
+        group_hier(p, t, n, members, bytes, node_bytes, combine, scratch, scratch + n + 1);
+        break;
+    case COLL_A2A_COUNT:
+        break;
+    }
+#undef ROW
+}
+
 /* `steps` barriers, each moving one chunk from every GPU to the next around
  * the ring 0..n-1: a ring step's chunk must have arrived before it can be
  * reduced and forwarded, which is what the barrier models. */

@@ -77,6 +77,17 @@ void coll_alltoallv(coll_plan *p, const topo_t *t, coll_a2a_algo algo, const dou
  * the bytes node n returns to d; NULL: the sum). */
 void coll_alltoallv_combine(coll_plan *p, const topo_t *t, coll_a2a_algo algo,
                             const double *bytes, const double *node_bytes);
+/* All-to-all(-v) among the n members of one group (ascending GPU ids),
+ * appended to the plan as its own phases (the plan is not cleared):
+ * bytes[i * n + j] goes from members[i] to members[j] (combine = 1: back,
+ * members[j] to members[i]); for hierarchical, node_bytes[i * runs + r]
+ * (may be NULL: the sums) is what member i sends to (combine: gets back
+ * from) the r-th node the members span (in order), over RDMA, once per
+ * token. Pairwise shifts within the group
+ * (n - 1 rounds). scratch: 2 n + 2 ints. */
+void coll_alltoallv_group(coll_plan *p, const topo_t *t, coll_a2a_algo algo, int n,
+                          const int *members, const double *bytes, const double *node_bytes,
+                          int combine, int *scratch);
 /* All-reduce of `size` bytes among GPUs 0..n-1 (1 <= n <= topo_gpus).
  * Hierarchical needs n a multiple of gpus_per_node (else: ring). */
 void coll_allreduce(coll_plan *p, const topo_t *t, int n, double size, coll_ar_algo algo);

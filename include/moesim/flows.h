@@ -49,6 +49,9 @@ void flows_free(flows_t *f);
 void flows_start(flows_t *f, int src, int dst, double bytes, flows_done_fn done, void *ctx,
                  uint64_t tag);
 
+/* 1 once an event would have fallen beyond the clock: the process stopped
+ * its engine and is spent. */
+int flows_beyond(const flows_t *f);
 /* Flows whose bytes are still leaving (not those only waiting on latency). */
 int flows_active(const flows_t *f);
 /* Max-min solves so far: one per instant at which the set changed. */

@@ -188,6 +188,11 @@ static int finished(const flows_t *f, const flow *fl)
     return fl->rem <= 0 || fl->rem / fl->rate * 1e12 < 1.0 + f->tol_ps;
 }
 
+int flows_beyond(const flows_t *f)
+{
+    return f->beyond;
+}
+
 void flows_set_tolerance(flows_t *f, sim_time_t ps)
 {
     f->tol_ps = ps > 0 ? (double)ps : 0.0;
