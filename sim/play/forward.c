@@ -1,0 +1,162 @@
+/*
+ * forward.c - a schedule's steps as operations on per-GPU streams.
+ *
+ * The steps come in the schedule's merged order, so adding them in that
+ * order puts every GPU's operations on its streams in its program's order.
+ * Two arrays carry the dependencies: last[mb][gpu], the operation that ended
+ * micro-batch mb's chain on that GPU so far, and prev[gpu], the GPU's last
+ * operation of any micro-batch (for serial steps). A collective depends on
+ * the chain of each of its members; a duplicate dependency in a row (the
+ * members' chains ending in one collective) is dropped, others cost an edge.
+ */
+#include "moesim/forward.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+struct fwd {
+    exec_t *x;
+    fwd_layout lay;
+    sched_step *steps;
+    long n;
+    int micro_batches;
+    int *last;  /* micro_batches x gpus */
+    int *prev;  /* gpus */
+    int *deps;  /* scratch: 2 x the largest group */
+    int *members;
+};
+
+/* tags: step index above, unit below */
+#define UNIT_BITS 24
+static uint64_t tag_of(long step, int unit)
+{
+    return ((uint64_t)step << UNIT_BITS) | (uint64_t)unit;
+}
+
+const sched_step *fwd_step(const fwd_t *f, uint64_t tag)
+{
+    return &f->steps[tag >> UNIT_BITS];
+}
+
+int fwd_unit(uint64_t tag)
+{
+    return (int)(tag & ((1u << UNIT_BITS) - 1));
+}
+
+exec_class fwd_class(sched_kind k)
+{
+    return k == SCHED_SEND                          ? EXEC_CLASS_PP
+           : k == SCHED_TP_ATTN || k == SCHED_TP_FFN ? EXEC_CLASS_TP
+                                                     : EXEC_CLASS_ALLTOALL;
+}
+
+fwd_t *fwd_new(exec_t *x, const fwd_layout *lay, const sched_step *steps, long n,
+               int micro_batches)
+{
+    fwd_t *f = xcalloc(1, sizeof(*f), "forward pass");
+    f->x = x;
+    f->lay = *lay;
+    f->n = n;
+    f->micro_batches = micro_batches;
+    f->steps = xcalloc((size_t)n, sizeof(*f->steps), "schedule");
+    memcpy(f->steps, steps, (size_t)n * sizeof(*steps));
+    f->last = xcalloc((size_t)micro_batches * (size_t)lay->gpus, sizeof(*f->last),
+                      "micro-batch chains");
+    f->prev = xcalloc((size_t)lay->gpus, sizeof(*f->prev), "GPU programs");
+    int most = lay->a2a > lay->tp ? lay->a2a : lay->tp;
+    most = most > 2 ? most : 2;
+    f->deps = xcalloc(2 * (size_t)most, sizeof(*f->deps), "dependencies");
+    f->members = xcalloc((size_t)most, sizeof(*f->members), "group members");
+    return f;
+}
+
+void fwd_free(fwd_t *f)
+{
+    if (!f)
+        return;
+    free(f->steps);
+    free(f->last);
+    free(f->prev);
+    free(f->deps);
+    free(f->members);
+    free(f);
+}
+
+/* The dependencies of a unit spanning members[0..n): each member's chain of
+ * micro-batch mb (and its program, if serial), without a repeat in a row. */
+static int gather(fwd_t *f, const int *members, int n, int mb, int serial)
+{
+    int *chain = f->last + (size_t)mb * (size_t)f->lay.gpus, k = 0;
+    for (int i = 0; i < n; i++) {
+        int c = chain[members[i]], p = serial ? f->prev[members[i]] : -1;
+        if (c >= 0 && (k == 0 || f->deps[k - 1] != c))
+            f->deps[k++] = c;
+        if (p >= 0 && p != c && (k == 0 || f->deps[k - 1] != p))
+            f->deps[k++] = p;
+    }
+    return k;
+}
+
+/* The operation `id` now ends micro-batch mb's chain and the program on
+ * every member. */
+static void advance(fwd_t *f, const int *members, int n, int mb, int id)
+{
+    int *chain = f->last + (size_t)mb * (size_t)f->lay.gpus;
+    for (int i = 0; i < n; i++) {
+        chain[members[i]] = id;
+        f->prev[members[i]] = id;
+    }
+}
+
+/* One step as operations: per GPU, per group, or per stage pair. */
+static long add_step(fwd_t *f, long i)
+{
+    const sched_step *st = &f->steps[i];
+    const fwd_layout *L = &f->lay;
+    sched_kind k = (sched_kind)st->kind;
+    size_t base = (size_t)st->stage * (size_t)L->per_stage;
+    long ops = 0;
+    if (sched_is_compute(k)) {
+        for (int u = 0; u < L->per_stage; u++, ops++) {
+            int g = L->stage_gpu[base + (size_t)u];
+            int nd = gather(f, &g, 1, st->mb, st->serial);
+            int id = exec_compute(f->x, g, EXEC_STREAM_COMPUTE, k, tag_of(i, u), f->deps, nd);
+            advance(f, &g, 1, st->mb, id);
+        }
+        return ops;
+    }
+    if (k == SCHED_SEND) {
+        size_t next = base + (size_t)L->per_stage;
+        for (int u = 0; u < L->per_stage; u++, ops++) {
+            f->members[0] = L->stage_gpu[base + (size_t)u];
+            f->members[1] = L->stage_gpu[next + (size_t)u];
+            int nd = gather(f, f->members, 2, st->mb, st->serial);
+            int id = exec_collective(f->x, f->members, 2, EXEC_STREAM_COMM, k, EXEC_CLASS_PP,
+                                     tag_of(i, u), f->deps, nd);
+            advance(f, f->members, 2, st->mb, id);
+        }
+        return ops;
+    }
+    int size = k == SCHED_TP_ATTN || k == SCHED_TP_FFN ? L->tp : L->a2a;
+    const int *gpu = (size == L->tp && k != SCHED_DISPATCH && k != SCHED_COMBINE ? L->tp_gpu
+                                                                                : L->a2a_gpu) +
+                     base;
+    for (int u = 0; u < L->per_stage / size; u++, ops++) {
+        const int *m = gpu + (size_t)u * (size_t)size;
+        int nd = gather(f, m, size, st->mb, st->serial);
+        int id = exec_collective(f->x, m, size, EXEC_STREAM_COMM, k, fwd_class(k),
+                                 tag_of(i, u), f->deps, nd);
+        advance(f, m, size, st->mb, id);
+    }
+    return ops;
+}
+
+long fwd_add_pass(fwd_t *f)
+{
+    memset(f->last, 0xff, (size_t)f->micro_batches * (size_t)f->lay.gpus * sizeof(*f->last));
+    memset(f->prev, 0xff, (size_t)f->lay.gpus * sizeof(*f->prev));
+    long ops = 0;
+    for (long i = 0; i < f->n; i++)
+        ops += add_step(f, i);
+    return ops;
+}
