@@ -244,9 +244,10 @@ static int add_op(exec_t *x, const int *members, int n, int stream, int kind, in
             x->mnext[x->qtail[q]] = m;
         x->qtail[q] = m;
     }
-    x->ops[id].at_head = heads - (heads > 0); /* reach_head adds the last one */
-    if (heads > 0)
-        reach_head(x, id);
+    x->ops[id].at_head = heads;
+    if (heads > 0) /* compute: it heads its stream from now */
+        x->ops[id].head_at = engine_now(x->eng);
+    try_start(x, id);
     return id;
 }
 

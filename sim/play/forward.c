@@ -137,10 +137,8 @@ static long add_step(fwd_t *f, long i)
         }
         return ops;
     }
-    int size = k == SCHED_TP_ATTN || k == SCHED_TP_FFN ? L->tp : L->a2a;
-    const int *gpu = (size == L->tp && k != SCHED_DISPATCH && k != SCHED_COMBINE ? L->tp_gpu
-                                                                                : L->a2a_gpu) +
-                     base;
+    int tp = k == SCHED_TP_ATTN || k == SCHED_TP_FFN, size = tp ? L->tp : L->a2a;
+    const int *gpu = (tp ? L->tp_gpu : L->a2a_gpu) + base;
     for (int u = 0; u < L->per_stage / size; u++, ops++) {
         const int *m = gpu + (size_t)u * (size_t)size;
         int nd = gather(f, m, size, st->mb, st->serial);
