@@ -78,6 +78,16 @@ static void add(coll_plan *p, int src, int dst, double bytes)
     p->off[p->phases] = p->nflows;
 }
 
+void coll_plan_phase(coll_plan *p)
+{
+    phase(p);
+}
+
+void coll_plan_add(coll_plan *p, int src, int dst, double bytes)
+{
+    add(p, src, dst, bytes);
+}
+
 static const char *const a2a_names[COLL_A2A_COUNT] = {"direct", "pairwise", "hierarchical"};
 
 const char *coll_a2a_name(coll_a2a_algo a)

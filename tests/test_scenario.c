@@ -505,11 +505,18 @@ static void test_layout_checks(void)
     EXPECT_STR_CONTAINS(buf, "parallel.etp: 4 does not divide model.expert_ffn (2050)");
     scenario_fini(&s);
 
-    /* pipeline parallelism is still to come */
-    const char *const pp[] = {"parallel.pp=2"};
-    EXPECT_EQ_I64(load(MINIMAL, pp, 1, &s, &e), -1);
+    /* pipeline stages split the layers: evenly, or as pp_layers lists */
+    const char *const pp[] = {"model.layers=3", "parallel.pp=2"};
+    EXPECT_EQ_I64(load(MINIMAL, pp, 2, &s, &e), -1);
     err_format(&e, buf, sizeof(buf));
-    EXPECT_STR_CONTAINS(buf, "parallel.pp: pipeline parallelism is not available");
+    EXPECT_STR_CONTAINS(buf, "parallel.pp: 2 does not divide model.layers (3); allowed: 1, 3, "
+                             "or parallel.pp_layers");
+    scenario_fini(&s);
+    const char *const ppl[] = {"model.layers=3", "parallel.pp=2", "parallel.pp_layers=[2, 1]"};
+    EXPECT_EQ_I64(load(MINIMAL, ppl, 3, &s, &e), 0);
+    EXPECT_EQ_I64(s.parallel.npp_layers, 2);
+    EXPECT_EQ_I64(s.parallel.pp_layers[0], 2);
+    EXPECT_EQ_I64(s.parallel.pp_layers[1], 1);
     scenario_fini(&s);
 }
 

@@ -58,6 +58,13 @@ void coll_plan_clear(coll_plan *p);
 /* Frees the plan's buffers; safe on COLL_PLAN_INIT. */
 void coll_plan_fini(coll_plan *p);
 
+/* Opens a new phase at the end of the plan: transfers added after it
+ * belong to it. */
+void coll_plan_phase(coll_plan *p);
+/* One transfer in the plan's last phase (a phase must be open); local
+ * copies and empty ones are left out, since they use no link. */
+void coll_plan_add(coll_plan *p, int src, int dst, double bytes);
+
 /* "direct", "pairwise", "hierarchical"; "?" outside the enum. parse returns 0,
  * or -1 for an unknown name (*out untouched). */
 const char *coll_a2a_name(coll_a2a_algo a);

@@ -53,6 +53,8 @@ long fwd_add_pass(fwd_t *f);
  * dispatch, combine). */
 const sched_step *fwd_step(const fwd_t *f, uint64_t tag);
 int fwd_unit(uint64_t tag);
+/* The step's index in the list fwd_new was given. */
+long fwd_step_index(uint64_t tag);
 
 /* The exposure class of a communication step (EXEC_CLASS_ALLTOALL for
  * dispatch and combine, _TP, _PP for sends). */

@@ -32,6 +32,10 @@ void metrics_series_fini(metrics_series *s);
 void metrics_series_add(metrics_series *s, int64_t ps);
 void metrics_series_summarize(const metrics_series *s, metrics_summary *out);
 
+/* Classes of communication a compute stream can wait on (sim/play's
+ * exec_class): all-to-all, TP, DP, PP. */
+#define METRICS_EXPOSED_CLASSES 4
+
 /* One MoE layer, over all batches. */
 typedef struct metrics_layer {
     int layer;                /* index among all layers (0-based) */
@@ -53,6 +57,10 @@ typedef struct metrics_layer {
     int batches;
     metrics_series attention, gate, dispatch, expert, combine;
     metrics_series tp_allreduce; /* both TP all-reduces of the layer (none if tp = 1) */
+    /* per batch: the time the compute streams of the layer's stage waited on
+     * communication of each class (exec_class's order: all-to-all, TP, DP,
+     * PP) in the layer's compute, the mean over the stage's GPUs */
+    metrics_series exposed[METRICS_EXPOSED_CLASSES];
 } metrics_layer;
 
 /* The whole run. */
@@ -76,6 +84,13 @@ typedef struct metrics {
     metrics_series migration; /* time of each re-placement's transfers */
     metrics_series tp_allreduce_all; /* per (batch, layer), dense layers too: both TP
                                       * all-reduces of the layer (none if tp = 1) */
+    /* per (batch, GPU): the time its compute stream waited on communication
+     * of each class (METRICS_EXPOSED_CLASSES) */
+    metrics_series exposed[METRICS_EXPOSED_CLASSES];
+    /* compute streams, summed over batches and GPUs: idle time that is not
+     * exposed communication (pipeline bubbles, waits for a group's
+     * straggler), and the time they spanned (batch time x GPUs) */
+    int64_t compute_idle_ps, compute_span_ps;
 } metrics;
 
 /* Sizes the tables; release with metrics_fini. */

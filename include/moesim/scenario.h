@@ -21,9 +21,13 @@
 #include "moesim/gpu.h"
 #include "moesim/net.h"
 #include "moesim/placement.h"
+#include "moesim/sched.h"
 #include "moesim/router.h"
 #include "moesim/source.h"
 #include "moesim/topo.h"
+
+/* parallel.pp_layers: at most this many stages listed */
+#define SCENARIO_MAX_STAGES 256
 
 typedef enum scenario_mode { MODE_FORWARD } scenario_mode;
 typedef struct scenario {
@@ -63,6 +67,8 @@ typedef struct scenario {
     struct {
         int dp, tp, pp, ep, etp;
         char order[32];
+        int pp_layers[SCENARIO_MAX_STAGES]; /* layers per stage; npp_layers = 0: balanced */
+        int npp_layers;
     } parallel;
 
     struct {
@@ -81,6 +87,8 @@ typedef struct scenario {
         int tokens_per_rank;
         int batches;
         int seq_len;
+        int micro_batches;         /* a batch's micro-batches through the pipeline */
+        int overlap;               /* sched_overlap: none, two_batch */
         source_config source;      /* layers/experts filled in; fixed_logits owned here */
         char trace_file[512];      /* source kind trace: the file, resolved against the
                                     * scenario file's folder */

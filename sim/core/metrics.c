@@ -78,6 +78,8 @@ static void layer_init(metrics_layer *l, int experts)
     metrics_series_init(&l->expert);
     metrics_series_init(&l->combine);
     metrics_series_init(&l->tp_allreduce);
+    for (int c = 0; c < METRICS_EXPOSED_CLASSES; c++)
+        metrics_series_init(&l->exposed[c]);
 }
 
 static void layer_fini(metrics_layer *l)
@@ -95,6 +97,8 @@ static void layer_fini(metrics_layer *l)
     metrics_series_fini(&l->expert);
     metrics_series_fini(&l->combine);
     metrics_series_fini(&l->tp_allreduce);
+    for (int c = 0; c < METRICS_EXPOSED_CLASSES; c++)
+        metrics_series_fini(&l->exposed[c]);
 }
 
 void metrics_init(metrics *m, int moe_layers, int experts, int links, int gpus)
@@ -109,6 +113,8 @@ void metrics_init(metrics *m, int moe_layers, int experts, int links, int gpus)
     metrics_series_init(&m->combine_all);
     metrics_series_init(&m->migration);
     metrics_series_init(&m->tp_allreduce_all);
+    for (int c = 0; c < METRICS_EXPOSED_CLASSES; c++)
+        metrics_series_init(&m->exposed[c]);
     m->links = links;
     m->link_bytes = xcalloc((size_t)links, sizeof(*m->link_bytes), "link metrics");
     m->gpus = gpus;
@@ -126,6 +132,8 @@ void metrics_fini(metrics *m)
     metrics_series_fini(&m->combine_all);
     metrics_series_fini(&m->migration);
     metrics_series_fini(&m->tp_allreduce_all);
+    for (int c = 0; c < METRICS_EXPOSED_CLASSES; c++)
+        metrics_series_fini(&m->exposed[c]);
     free(m->link_bytes);
     free(m->gpu_busy_ps);
     memset(m, 0, sizeof(*m));

@@ -285,6 +285,14 @@ int exec_failed(const exec_t *x)
 
 /* ---- running ---- */
 
+/* Sums of times saturate (2^63 - 1): a run stopped beyond the clock may
+ * have added times near it. */
+static int64_t sat_add(int64_t a, int64_t b)
+{
+    int64_t r;
+    return __builtin_add_overflow(a, b, &r) ? INT64_MAX : r;
+}
+
 static exec_span span_of(const exec_t *x, int id)
 {
     const op *o = &x->ops[id];
@@ -391,7 +399,8 @@ static void count_exposed(exec_t *x, int id)
         return;
     o->exposed = o->start - from;
     o->exposed_cls = r->cls;
-    x->exposed[(size_t)r->cls * (size_t)x->cfg.gpus + (size_t)x->mgpu[o->memb]] += o->exposed;
+    int64_t *sum = &x->exposed[(size_t)r->cls * (size_t)x->cfg.gpus + (size_t)x->mgpu[o->memb]];
+    *sum = sat_add(*sum, o->exposed);
 }
 
 static void try_start(exec_t *x, int id)
@@ -425,9 +434,10 @@ static void end_fire(engine_t *e, void *ctx, const engine_event_t *ev)
         x->pfree[x->npfree++] = o->pslot;
         o->pslot = -1;
     }
-    for (int i = 0; i < o->n; i++)
-        x->busy[(size_t)o->stream * (size_t)x->cfg.gpus + (size_t)x->mgpu[o->memb + i]] +=
-            o->end - o->start;
+    for (int i = 0; i < o->n; i++) {
+        int64_t *b = &x->busy[(size_t)o->stream * (size_t)x->cfg.gpus + (size_t)x->mgpu[o->memb + i]];
+        *b = sat_add(*b, o->end - o->start);
+    }
     exec_span s = span_of(x, id);
     x->cb.done(x->ctx, &s);
     int n = x->ops[id].n, memb = x->ops[id].memb, stream = x->ops[id].stream;

@@ -38,6 +38,11 @@ const sched_step *fwd_step(const fwd_t *f, uint64_t tag)
     return &f->steps[tag >> UNIT_BITS];
 }
 
+long fwd_step_index(uint64_t tag)
+{
+    return (long)(tag >> UNIT_BITS);
+}
+
 int fwd_unit(uint64_t tag)
 {
     return (int)(tag & ((1u << UNIT_BITS) - 1));

@@ -1,34 +1,44 @@
 /*
- * play.c - forward passes as a chain of events.
+ * play.c - forward passes as operations on per-GPU streams.
  *
- * One handler drives the state machine of a batch:
+ * A batch is one pass of the forward schedule (models/sched.c: the steps of
+ * each pipeline stage and micro-batch, as data), turned into operations on
+ * the executor (exec.c: compute and communication streams per GPU) by
+ * forward.c. This file gives the operations their costs when they start and
+ * records what they did when they end (one hook: metrics, timeline):
  *
- *   BATCH ─► ATTN ─► (dense) FFN ─────────────────────────────► next layer
- *                └─► (MoE)  GATE ─► DISPATCH ─► EXPERT(g) x G ─► COMBINE ─► next layer
+ *   attention, gate, dense FFN   per GPU, from the GPU model
+ *   dispatch                     the MoE block: the first dispatch of a layer
+ *                                routes the whole batch (gate -> router ->
+ *                                capacity); each dispatch group (an EP group
+ *                                with its ETP peers) takes its micro-batch's
+ *                                rows per member pair and tokens per local
+ *                                expert, and its all-to-all is timed on them
+ *   experts                      per GPU, from the tokens its slots received
+ *   combine                      the same rows back
+ *   TP all-reduce                a ring over one TP group
+ *   pipeline send                one GPU's activations to its next stage
  *
- * Routing happens when the gate finishes: the source writes the layer's
- * logits, the router picks experts, capacity drops what does not fit, and the
- * survivors become bytes between GPUs (one row of `hidden` values per token
- * and destination GPU, as DeepEP sends a token once to each GPU holding any of
- * its experts) and token counts per GPU and local expert. The all-to-alls are
- * timed by the network model from those bytes; the combine sends the same rows
- * back. All GPUs advance in lockstep at each all-to-all, so the slowest GPU's
- * experts (the straggler) set when the combine starts.
+ * An EP group's all-to-all synchronises that group only; other groups, DP
+ * replicas and stages run on. Routing: the source writes the layer's logits,
+ * the router picks experts, capacity drops what does not fit (over the whole
+ * batch, as one forward call over it would), and the survivors become bytes
+ * between GPUs (one row of `hidden` values per token and destination GPU, as
+ * DeepEP sends a token once to each GPU holding any of its experts).
  *
  * Layouts (models/layout.c numbers the ranks). With tensor parallelism tp,
  * every GPU of a TP group computes 1/tp of its DP rank's attention and dense
  * FFN (heads and FFN width split, Megatron-Core's column/row-parallel linear
- * layers), and a ring all-reduce of the rank's tokens_per_rank x hidden
- * activations over the TP group follows attention and follows the FFN or MoE
- * block (PH_TP_ATTN, PH_TP_FFN; every TP group at once, in one plan). MoE
- * layers follow Megatron-Core's sequence-parallel token dispatcher: each TP
- * rank routes tokens_per_rank / tp of its DP rank's tokens, so the routing
- * sources are all dp x tp GPUs, each in the EP group the layout gives it. With
+ * layers), and a ring all-reduce of the rank's activations over the TP group
+ * follows attention and follows the FFN or MoE block. MoE layers follow
+ * Megatron-Core's sequence-parallel token dispatcher: each TP rank routes
+ * tokens_per_rank / tp of its DP rank's tokens, so the routing sources are
+ * the dp x tp GPUs of a stage, each in the EP group the layout gives it. With
  * expert tensor parallelism etp, a token bound for an expert goes to all etp
  * GPUs of the expert's ETP group, each computes 1/etp of the expert's FFN
- * width for every token the group received, and each sends its partial output
- * back in the combine (the combine counts the rows of all etp GPUs; the
- * source sums them). tp = etp = 1 plays exactly as before.
+ * width for every token the group received, and each sends its partial
+ * output back in the combine. With pp stages, every stage's GPUs route the
+ * same tokens through their own layers.
  */
 #include "moesim/play.h"
 
@@ -40,31 +50,24 @@
 #include "moesim/capacity.h"
 #include "moesim/collective.h"
 #include "moesim/engine.h"
+#include "moesim/exec.h"
 #include "moesim/flows.h"
+#include "moesim/forward.h"
 #include "moesim/gpu.h"
 #include "moesim/layout.h"
 #include "moesim/net.h"
 #include "moesim/placement.h"
 #include "moesim/rng.h"
 #include "moesim/router.h"
+#include "moesim/sched.h"
 #include "moesim/source.h"
 #include "moesim/timeline.h"
 #include "moesim/topo.h"
 #include "moesim/trace.h"
 #include "moesim/units.h"
 
-enum phase {
-    PH_BATCH,
-    PH_MIGRATE,
-    PH_ATTN,
-    PH_FFN,
-    PH_GATE,
-    PH_DISPATCH,
-    PH_EXPERT,
-    PH_COMBINE,
-    PH_TP_ATTN, /* the TP all-reduce after attention is done */
-    PH_TP_FFN   /* the TP all-reduce after the FFN or MoE block is done */
-};
+/* An operation kind beyond the schedule's: a re-placement's copies. */
+enum { KIND_MIGRATE = SCHED_KIND_COUNT };
 
 struct play {
     const scenario *s;
@@ -77,28 +80,31 @@ struct play {
     metrics m;
 
     int gpus;          /* world */
-    int tokens;        /* tokens per batch, all ranks */
+    int tokens;        /* tokens per batch, all ranks of a stage */
     int spr;           /* expert slots per EP rank (the same in every layer) */
     int tp, etp;
     int src_tokens;    /* tokens each GPU routes: tokens_per_rank / tp */
     int64_t *src_off;  /* gpus: the first of each GPU's routed tokens in the batch */
     int *etp_peers;    /* gpus x etp: the GPUs of each GPU's ETP group, by rank */
-    double tp_bytes;   /* one TP all-reduce's buffer: tokens_per_rank x hidden */
-    sim_time_t tp_attn_t, tp_ffn_t; /* this layer's all-reduces */
     int *rank_node;    /* ep_groups x ep: node of each EP rank, for the replica rule */
-    int64_t *rank_tokens; /* ep_groups x ep: assignments so far this layer (replica rule) */
+    int64_t *rank_tokens; /* ep_groups x ep: assignments so far this block (replica rule) */
     int ep_nodes;      /* nodes one EP group spans, as EPLB sees them (1: global policy) */
     int *rank_node0;   /* ep: EP group 0's ranks' nodes numbered from 0 (topology_aware) */
     double expert_bytes; /* one expert's weights on one GPU (1/etp of them) */
     double *ema;       /* dynamic: moe_layers x experts moving average of loads */
     double *ema_coact; /* dynamic topology_aware: moe_layers x experts x experts */
     double *batch_load, *batch_coact; /* one batch's counts, reused */
-    double *mig;       /* gpus x gpus: bytes of one re-placement */
+    double *mig;       /* dynamic: ep x ep bytes of one re-placement, per EP group */
+    int64_t mig_copies;
     gpu_ffn_shape expert_shape; /* routed: 1/etp of the width */
     gpu_ffn_shape shared_shape; /* shared experts: 1/tp of the width */
     gpu_ffn_shape dense_shape;  /* 1/tp of the width */
     gpu_attn_shape attn_shape;  /* 1/tp of the heads */
-    sim_time_t t_attn, t_gate, t_dense, t_shared; /* per GPU, same on every GPU */
+    /* per GPU and micro-batch, the same on every GPU */
+    sim_time_t t_attn, t_gate, t_dense, t_shared;
+    int64_t mb_rank_tokens;     /* tokens_per_rank / micro-batches */
+    double tp_bytes;            /* one TP all-reduce's buffer: a micro-batch's activations */
+    double act_bytes;           /* one GPU's pipeline send: its share of them */
 
     /* per-batch buffers, reused */
     double *logits;         /* tokens x experts */
@@ -109,29 +115,25 @@ struct play {
     double *bias;           /* sigmoid_bias: moe_layers x experts selection biases */
     gsl_rng *noise;         /* noisy_topk: the "router/noise" stream (borrowed) */
     int64_t *src_load;      /* experts: assignments one source rank keeps (padding) */
-    double *bytes;          /* gpus x gpus, dispatch direction */
-    double *bytes_back;     /* gpus x gpus, combine direction */
-    double *link_bytes;     /* per link, one collective */
-    double *wire;           /* gpus x gpus: one all-to-all's bytes in its dtype */
-    coll_plan plan;         /* the all-to-all's transfers, reused */
-    engine_t *net_eng;      /* flow model: the flow process's own clock, reused */
-    flows_t *flows;
-    int64_t *local_tokens;  /* gpus x spr: tokens per GPU and local expert */
-    int64_t *gpu_tokens;    /* gpus: token-expert assignments received */
-    int *dst_seen;          /* top_k: destinations of the current token */
-    int *node_seen;         /* top_k: destination nodes of the current token */
-    double *node_bytes;     /* gpus x nodes: bytes to each node, once per token */
-    double *node_wire;      /* the same in the wire dtype */
+    int padded;             /* padded buffers: every slot up to capacity travels */
+    double *link_bytes;     /* per link, one collective (for naming a cause) */
+    coll_plan plan;         /* one collective's transfers (for naming a cause) */
+    double *wire;           /* a2a x a2a: one all-to-all's bytes in its dtype */
+    double *node_wire;      /* a2a x nodes: the same per node, once per token */
+    int *dst_seen;          /* top_k x etp: destinations of the current token */
+    int *node_seen;         /* the same for their nodes */
+    int64_t *bal;           /* per_stage: assignments per GPU of one stage */
 
-    /* where the batch stands */
-    int batch, layer, moe;  /* moe: index of the current MoE layer */
-    int experts_pending;
-    int padded;             /* this layer's buffers are padded to capacity */
-    sim_time_t batch_start, phase_start;
+    /* where the run stands */
+    int batch;
+    int layer, moe;         /* the layer being routed or blamed, its MoE index */
+    sim_time_t pass_start, mig_start;
     play_progress_fn progress;
     void *progress_ctx;
-    err_t *err;             /* where a handler reports a failure */
+    err_t *err;             /* where a callback reports a failure */
     int failed;
+    uint64_t last_comm;     /* the tag of the last communication planned (flow blame) */
+    int last_kind;
 
     /* routing traces (docs/trace.md): every batch the router sees, warm-up
      * batches first, each MoE layer's choices before capacity */
@@ -139,36 +141,56 @@ struct play {
     trace_writer *trace_out; /* output.trace: choices go here */
     uint32_t batches_in, batches_out; /* whole batches read, written */
 
-    timeline_t *tl;          /* output.timeline: phases as trace events */
-    sim_time_t expert_start; /* when the current layer's expert compute began */
-    sim_time_t mig_start;    /* when the current re-placement's copies began */
+    timeline_t *tl;          /* output.timeline: operations as trace events */
+
+    /* the forward pass as operations on per-GPU streams (exec.h, forward.h) */
+    exec_t *x;
+    fwd_t *fwd;
+    sched_step *steps;       /* the schedule's merged list (forward.h tags index it) */
+    long nsteps;
+    int M;                   /* micro-batches */
+    int stages, per_stage;
+    int *stage_first;        /* stages + 1: stage k holds layers [first[k], first[k+1]) */
+    int *stage_gpu, *tp_gpu, *a2a_gpu; /* stages x per_stage, as forward.h says */
+    int *all_gpu;            /* 0 .. gpus - 1: a re-placement's members */
+    int a2a;                 /* GPUs in a dispatch group: an EP group and its ETP peers */
+    int a2a_groups;          /* dispatch groups, all stages */
+    int *a2a_of, *a2a_rank;  /* gpus: its dispatch group, its index there */
+    int *a2a_run;            /* gpus: which of its group's nodes it is on */
+    int *a2a_runs;           /* a2a_groups: nodes each group spans */
+    int *a2a_scratch;        /* 2 a2a + 2 */
+    int *src_index;          /* gpus: routing source index in its stage */
+    int *moe_of;             /* layers: the MoE index, or -1 */
+    struct routed *routed;   /* moe_layers: a layer's choices while blocks need them */
+    struct grp *grp;         /* M x a2a_groups: a micro-batch's MoE block in a group */
+    int64_t *mb_local;       /* M x gpus x spr: tokens per GPU and local slot */
+    int64_t *mb_gpu_tokens;  /* M x gpus: assignments each GPU received */
+    sim_time_t *step_max;    /* nsteps: the slowest unit of each step, this pass */
+    int *step_left;          /* nsteps: units not yet ended */
+    sim_time_t *tp_attn_max; /* M x layers: the TP all-reduce after attention */
+    long ops_left;           /* this pass's operations not yet ended */
+    int64_t *layer_exposed;  /* moe_layers x EXEC_CLASSES: this pass, summed over GPUs */
 };
 
-static void fire(engine_t *e, void *ctx, const engine_event_t *ev);
+/* A MoE layer's choices after capacity, kept from the first dispatch that
+ * needs them until every group's every micro-batch has taken its bytes. */
+struct routed {
+    int32_t *choice;        /* tokens x slots */
+    int64_t *gpu_tokens;    /* gpus: assignments, summed over groups */
+    int left;               /* group blocks still to take their bytes */
+};
+
+/* One micro-batch's MoE block in one dispatch group: its rows per member
+ * pair (model dtype) and per member and node the group spans, kept from
+ * the dispatch to the combine. */
+struct grp {
+    double *bytes;          /* a2a x a2a */
+    double *node;           /* a2a x the group's nodes */
+};
+
 static int placement_setup(play_t *p, err_t *e);
-static void beyond_clock(play_t *p, enum phase ph, sim_time_t delay, int gpu);
-
-static uint64_t ev_arg(enum phase ph, int gpu)
-{
-    return (uint64_t)ph | ((uint64_t)(uint32_t)gpu << 8);
-}
-
-/* Schedules phase ph `delay` from now. A delay from the models may end
- * beyond the clock (a "1 B/s" link, "989 FLOP/s"): the run then stops with
- * an error naming the input (beyond_clock), never on engine_after's
- * assertion. Returns 0, or -1 once the run has failed. */
-static int at(play_t *p, sim_time_t delay, enum phase ph, int gpu)
-{
-    if (p->failed)
-        return -1;
-    /* SIM_TIME_MAX is what a saturated model time reads: beyond, too */
-    if (delay == SIM_TIME_MAX || !engine_fits(p->eng, delay)) {
-        beyond_clock(p, ph, delay, gpu);
-        return -1;
-    }
-    engine_after(p->eng, delay, fire, p, ev_arg(ph, gpu));
-    return 0;
-}
+static int stages_setup(play_t *p, err_t *e);
+static int pass_setup(play_t *p, err_t *e);
 
 /* Counts and times add saturating (2^63 - 1): a padded min_capacity of
  * 2^63 - 1 or a time beyond the clock stays "too large", never wraps. */
@@ -178,15 +200,16 @@ static int64_t sat_add(int64_t a, int64_t b)
     return __builtin_add_overflow(a, b, &r) ? INT64_MAX : r;
 }
 
-/* What a trace of this scenario's runs says about its shape: every GPU
- * routes tokens_per_rank / tp tokens (play_new's sources). */
+/* What a trace of this scenario's runs says about its shape: every GPU of
+ * a stage routes tokens_per_rank / tp tokens (play_new's sources). */
 static trace_header trace_header_of(const scenario *s)
 {
     trace_header h = {
         .experts = (uint32_t)s->model.experts,
         .slots = (uint32_t)router_slots(&s->model.router),
         .moe_layers = (uint32_t)s->moe_layers,
-        .sources = (uint32_t)(s->cluster.topo.nodes * s->cluster.topo.gpus_per_node),
+        .sources = (uint32_t)(s->cluster.topo.nodes * s->cluster.topo.gpus_per_node /
+                              s->parallel.pp),
         .tokens_per_source = (uint32_t)(s->workload.tokens_per_rank / s->parallel.tp),
         .seed = s->seed,
     };
@@ -280,69 +303,14 @@ static int batch_tokens(const scenario *s, int *out, err_t *e)
     return 0;
 }
 
-play_t *play_new(const scenario *s, err_t *e)
+/* Per-GPU times that do not depend on routing, for one micro-batch. */
+static void times_setup(play_t *p)
 {
-    play_t *p = xcalloc(1, sizeof(*p), "simulation");
-    p->s = s;
-    p->gpus = s->cluster.topo.nodes * s->cluster.topo.gpus_per_node;
-    if (batch_tokens(s, &p->tokens, e) < 0)
-        goto fail;
-    if (layout_init_order(&p->lay, p->gpus, s->parallel.dp, s->parallel.tp, s->parallel.pp,
-                          s->parallel.ep, s->parallel.etp, s->parallel.order, e) < 0)
-        goto fail;
-    if (s->parallel.pp != 1) { /* the loader refuses it; a scenario built in code may not */
-        err_set(e, ERR_INPUT, s->file, 0, "parallel.pp",
-                "pipeline parallelism is not available in this version; allowed: 1");
-        goto fail;
-    }
-    p->spr = (s->model.experts + s->placement.redundant) / s->parallel.ep;
-    p->tp = s->parallel.tp;
-    p->etp = s->parallel.etp;
-    p->src_tokens = s->workload.tokens_per_rank / p->tp; /* the loader checked divisibility */
-    /* DP rank r's tokens are [r x tokens_per_rank, ...); its TP rank j routes
-     * the j-th 1/tp of them. With tp = 1 GPU g is DP rank g: offset g x tpr. */
-    p->src_off = xcalloc((size_t)p->gpus, sizeof(*p->src_off), "source offsets");
-    p->etp_peers = xcalloc((size_t)p->gpus * (size_t)p->etp, sizeof(*p->etp_peers), "ETP groups");
-    for (int g = 0; g < p->gpus; g++) {
-        p->src_off[g] = (int64_t)layout_rank_in(&p->lay, LAYOUT_DP, g) *
-                            s->workload.tokens_per_rank +
-                        (int64_t)layout_rank_in(&p->lay, LAYOUT_TP, g) * p->src_tokens;
-        layout_group_gpus(&p->lay, LAYOUT_ETP, layout_group_of(&p->lay, LAYOUT_ETP, g),
-                          p->etp_peers + (size_t)g * (size_t)p->etp);
-    }
-    p->tp_bytes = (double)s->workload.tokens_per_rank * s->model.hidden *
-                  dtype_bytes(s->model.dtype);
-
-    p->topo = topo_new(&s->cluster.topo, e);
-    if (!p->topo)
-        goto fail;
-
-    p->rng = rng_new(s->seed);
-    p->slots = router_slots(&s->model.router);
-    if (s->workload.source.kind == SOURCE_TRACE) {
-        if (trace_setup(p, e) < 0)
-            goto fail;
-    } else {
-        p->src = source_new(&s->workload.source, rng_stream(p->rng, "source/init"), e);
-        if (!p->src)
-            goto fail;
-    }
-    if (s->output.trace[0]) {
-        trace_header h = trace_header_of(s);
-        p->trace_out = trace_create(s->output.trace, &h, e);
-        if (!p->trace_out)
-            goto fail;
-    }
-    if (s->output.timeline[0]) {
-        p->tl = timeline_create(s->output.timeline, s->name, s->cluster.topo.nodes,
-                                s->cluster.topo.gpus_per_node, e);
-        if (!p->tl)
-            goto fail;
-    }
-
-    /* Per-GPU phase times that do not depend on routing. */
+    const scenario *s = p->s;
     const gpu_spec *g = &s->cluster.gpu;
-    gpu_attn_shape as = {
+    int64_t tpr = s->workload.tokens_per_rank / p->M; /* the loader checked divisibility */
+    p->mb_rank_tokens = tpr;
+    p->attn_shape = (gpu_attn_shape){
         .hidden = s->model.hidden,
         .heads = s->model.heads / p->tp, /* the loader checked divisibility */
         .kv_heads = s->model.kv_heads / p->tp,
@@ -350,11 +318,9 @@ play_t *play_new(const scenario *s, err_t *e)
         .seq_len = s->workload.seq_len,
         .dt = s->model.dtype,
     };
-    int64_t tpr = s->workload.tokens_per_rank;
-    p->attn_shape = as;
-    p->t_attn = gpu_attention_time(g, &as, tpr);
+    p->t_attn = gpu_attention_time(g, &p->attn_shape, tpr);
     /* the router runs on the tokens this GPU dispatches */
-    p->t_gate = gpu_gate_time(g, p->src_tokens, s->model.hidden, s->model.experts,
+    p->t_gate = gpu_gate_time(g, p->src_tokens / p->M, s->model.hidden, s->model.experts,
                               s->model.dtype);
     p->expert_shape = (gpu_ffn_shape){s->model.hidden, s->model.expert_ffn / p->etp,
                                       s->model.ffn_matrices, s->model.dtype};
@@ -371,13 +337,66 @@ play_t *play_new(const scenario *s, err_t *e)
         p->t_shared = gpu_experts_time(g, &p->shared_shape, shared, s->model.shared_experts);
         free(shared);
     }
+    double row = (double)s->model.hidden * dtype_bytes(s->model.dtype);
+    p->tp_bytes = (double)tpr * row;
+    /* Megatron's scatter-gather between stages: each TP rank sends its 1/tp */
+    p->act_bytes = (double)tpr * row / p->tp;
+}
 
+/* Where each GPU's routed tokens start in the batch, and its ETP peers.
+ * DP rank r's tokens are [r x tokens_per_rank, ...); its TP rank j routes
+ * the j-th 1/tp of them. With tp = 1 GPU g is DP rank g: offset g x tpr. */
+static void sources_setup(play_t *p)
+{
+    const scenario *s = p->s;
+    p->src_off = xcalloc((size_t)p->gpus, sizeof(*p->src_off), "source offsets");
+    p->etp_peers = xcalloc((size_t)p->gpus * (size_t)p->etp, sizeof(*p->etp_peers), "ETP groups");
+    for (int g = 0; g < p->gpus; g++) {
+        p->src_off[g] = (int64_t)layout_rank_in(&p->lay, LAYOUT_DP, g) *
+                            s->workload.tokens_per_rank +
+                        (int64_t)layout_rank_in(&p->lay, LAYOUT_TP, g) * p->src_tokens;
+        layout_group_gpus(&p->lay, LAYOUT_ETP, layout_group_of(&p->lay, LAYOUT_ETP, g),
+                          p->etp_peers + (size_t)g * (size_t)p->etp);
+    }
+}
+
+/* The routing trace to read and the one to write, the timeline. */
+static int files_setup(play_t *p, err_t *e)
+{
+    const scenario *s = p->s;
+    if (s->workload.source.kind == SOURCE_TRACE) {
+        if (trace_setup(p, e) < 0)
+            return -1;
+    } else {
+        p->src = source_new(&s->workload.source, rng_stream(p->rng, "source/init"), e);
+        if (!p->src)
+            return -1;
+    }
+    if (s->output.trace[0]) {
+        trace_header h = trace_header_of(s);
+        p->trace_out = trace_create(s->output.trace, &h, e);
+        if (!p->trace_out)
+            return -1;
+    }
+    if (s->output.timeline[0]) {
+        p->tl = timeline_create(s->output.timeline, s->name, s->cluster.topo.nodes,
+                                s->cluster.topo.gpus_per_node, e);
+        if (!p->tl)
+            return -1;
+    }
+    return 0;
+}
+
+/* The router's buffers: per token of a batch, per expert, per MoE layer. */
+static void routing_setup(play_t *p)
+{
+    const scenario *s = p->s;
     size_t T = (size_t)p->tokens, E = (size_t)s->model.experts;
-    size_t G = (size_t)p->gpus;
+    const capacity_config *cap = &s->model.capacity;
     if (!p->trace_in) /* a replay has choices, no logits */
         p->logits = xcalloc(T * E, sizeof(*p->logits), "router logits");
     p->choice = xcalloc(T * (size_t)p->slots, sizeof(*p->choice), "routing choices");
-    if (s->model.capacity.priority == CAPACITY_SCORE)
+    if (cap->priority == CAPACITY_SCORE)
         p->weight = xcalloc(T * (size_t)p->slots, sizeof(*p->weight), "gate weights");
     p->cc = xcalloc((size_t)s->moe_layers, sizeof(*p->cc), "capacity counts");
     for (int i = 0; i < s->moe_layers; i++)
@@ -387,31 +406,56 @@ play_t *play_new(const scenario *s, err_t *e)
     if (s->model.router.kind == ROUTER_NOISY_TOPK)
         p->noise = rng_stream(p->rng, "router/noise");
     p->src_load = xcalloc(E, sizeof(*p->src_load), "per-source expert load");
-    p->bytes = xcalloc(G * G, sizeof(*p->bytes), "dispatch bytes");
-    p->bytes_back = xcalloc(G * G, sizeof(*p->bytes_back), "combine bytes");
-    p->wire = xcalloc(G * G, sizeof(*p->wire), "all-to-all bytes");
-    if (s->network.model == NET_FLOW) {
-        p->net_eng = engine_new(16);
-        p->flows = flows_new(p->net_eng, p->topo, s->network.overhead_ps);
-        flows_set_tolerance(p->flows, s->network.flow_tol_ps);
-    }
-    p->link_bytes = xcalloc((size_t)topo_link_count(p->topo), sizeof(*p->link_bytes),
-                            "link bytes");
-    p->local_tokens = xcalloc(G * (size_t)p->spr, sizeof(*p->local_tokens), "expert tokens");
-    p->gpu_tokens = xcalloc(G, sizeof(*p->gpu_tokens), "GPU tokens");
+    /* padded GShard/Tutel buffers are E x C per source: every slot travels
+     * (expert_choice fills its slots exactly: nothing to pad) */
+    p->padded = cap->pad_to_capacity && cap->overflow != CAPACITY_DROPLESS &&
+                s->model.router.kind != ROUTER_EXPERT_CHOICE;
     size_t seen = (size_t)p->slots * (size_t)p->etp; /* a token reaches etp GPUs per expert */
     p->dst_seen = xcalloc(seen, sizeof(*p->dst_seen), "destinations");
     p->node_seen = xcalloc(seen, sizeof(*p->node_seen), "destination nodes");
-    p->node_bytes = xcalloc(G * (size_t)s->cluster.topo.nodes, sizeof(*p->node_bytes), "node bytes");
-    p->node_wire = xcalloc(G * (size_t)s->cluster.topo.nodes, sizeof(*p->node_wire), "node bytes");
-    p->eng = engine_new(4 * G + 16);
+    p->routed = xcalloc((size_t)s->moe_layers, sizeof(*p->routed), "routed layers");
+    p->moe_of = xcalloc((size_t)s->model.layers, sizeof(*p->moe_of), "MoE layers");
+    for (int l = 0, i = 0; l < s->model.layers; l++)
+        p->moe_of[l] = scenario_is_moe_layer(s, l) ? i++ : -1;
+}
+
+play_t *play_new(const scenario *s, err_t *e)
+{
+    play_t *p = xcalloc(1, sizeof(*p), "simulation");
+    p->s = s;
+    p->gpus = s->cluster.topo.nodes * s->cluster.topo.gpus_per_node;
+    if (batch_tokens(s, &p->tokens, e) < 0)
+        goto fail;
+    if (layout_init_order(&p->lay, p->gpus, s->parallel.dp, s->parallel.tp, s->parallel.pp,
+                          s->parallel.ep, s->parallel.etp, s->parallel.order, e) < 0)
+        goto fail;
+    p->spr = (s->model.experts + s->placement.redundant) / s->parallel.ep;
+    p->tp = s->parallel.tp;
+    p->etp = s->parallel.etp;
+    p->M = s->workload.micro_batches;
+    p->stages = s->parallel.pp;
+    p->per_stage = p->gpus / p->stages;
+    p->src_tokens = s->workload.tokens_per_rank / p->tp; /* the loader checked divisibility */
+    sources_setup(p);
+    p->topo = topo_new(&s->cluster.topo, e);
+    if (!p->topo)
+        goto fail;
+    p->rng = rng_new(s->seed);
+    p->slots = router_slots(&s->model.router);
+    if (files_setup(p, e) < 0)
+        goto fail;
+    times_setup(p);
+    routing_setup(p);
+    p->link_bytes = xcalloc((size_t)topo_link_count(p->topo), sizeof(*p->link_bytes),
+                            "link bytes");
+    p->eng = engine_new(4 * (size_t)p->gpus + 16);
     metrics_init(&p->m, s->moe_layers, s->model.experts, topo_link_count(p->topo), p->gpus);
     for (int i = 0; i < s->moe_layers; i++)
         p->m.layer[i].no_probs = p->trace_in != NULL;
-    for (int l = 0, i = 0; l < s->model.layers; l++)
-        if (scenario_is_moe_layer(s, l))
-            p->m.layer[i++].layer = l;
-    if (placement_setup(p, e) < 0)
+    for (int l = 0; l < s->model.layers; l++)
+        if (p->moe_of[l] >= 0)
+            p->m.layer[p->moe_of[l]].layer = l;
+    if (placement_setup(p, e) < 0 || stages_setup(p, e) < 0 || pass_setup(p, e) < 0)
         goto fail;
     return p;
 
@@ -420,10 +464,52 @@ fail:
     return NULL;
 }
 
+/* The forward pass's own structures. */
+static void pass_free(play_t *p)
+{
+    fwd_free(p->fwd);
+    free(p->steps);
+    exec_free(p->x);
+    free(p->stage_first);
+    free(p->stage_gpu);
+    free(p->tp_gpu);
+    free(p->a2a_gpu);
+    free(p->all_gpu);
+    free(p->a2a_of);
+    free(p->a2a_rank);
+    free(p->a2a_run);
+    free(p->a2a_runs);
+    free(p->a2a_scratch);
+    free(p->src_index);
+    free(p->moe_of);
+    if (p->routed)
+        for (int i = 0; i < p->s->moe_layers; i++) {
+            free(p->routed[i].choice);
+            free(p->routed[i].gpu_tokens);
+        }
+    free(p->routed);
+    if (p->grp)
+        for (size_t i = 0; i < (size_t)p->M * (size_t)p->a2a_groups; i++) {
+            free(p->grp[i].bytes);
+            free(p->grp[i].node);
+        }
+    free(p->grp);
+    free(p->mb_local);
+    free(p->mb_gpu_tokens);
+    free(p->step_max);
+    free(p->step_left);
+    free(p->tp_attn_max);
+    free(p->layer_exposed);
+    free(p->bal);
+    free(p->wire);
+    free(p->node_wire);
+}
+
 void play_free(play_t *p)
 {
     if (!p)
         return;
+    pass_free(p);
     engine_free(p->eng);
     source_free(p->src);
     trace_close(p->trace_in);
@@ -455,19 +541,10 @@ void play_free(play_t *p)
     free(p->src_load);
     free(p->logits);
     free(p->choice);
-    free(p->bytes);
-    free(p->bytes_back);
-    free(p->wire);
     coll_plan_fini(&p->plan);
-    flows_free(p->flows);
-    engine_free(p->net_eng);
     free(p->link_bytes);
-    free(p->local_tokens);
-    free(p->gpu_tokens);
     free(p->dst_seen);
     free(p->node_seen);
-    free(p->node_bytes);
-    free(p->node_wire);
     free(p);
 }
 
@@ -479,104 +556,6 @@ const metrics *play_metrics(const play_t *p)
 const struct topo *play_topo(const play_t *p)
 {
     return p->topo;
-}
-
-/* Times one all-to-all on the topology and adds its link bytes to the run's.
- * `bytes` counts rows in model.dtype; on the wire they travel in `dt`
- * (DeepEP: FP8 dispatch with its scales, BF16 combine), so every pair is
- * scaled by the ratio of row sizes. The scenario's algorithm turns the
- * matrix into transfers and its network model times them: analytical phase
- * by phase, or flow by flow with max-min sharing on a flow process of its
- * own (one collective is in flight at a time, as all GPUs meet at every
- * all-to-all, so a private engine sees the same flows the run's would). */
-static sim_time_t time_plan(play_t *p);
-
-static sim_time_t alltoall(play_t *p, const double *bytes, dtype_t dt, int combine)
-{
-    const scenario *s = p->s;
-    size_t GG = (size_t)p->gpus * (size_t)p->gpus;
-    size_t GN = (size_t)p->gpus * (size_t)s->cluster.topo.nodes;
-    double scale = coll_row_bytes(s->model.hidden, dt) /
-                   ((double)s->model.hidden * dtype_bytes(s->model.dtype));
-    for (size_t i = 0; i < GG; i++)
-        p->wire[i] = bytes[i] * scale;
-    /* Hierarchical exchanges cross RDMA once per token and node; the per-node
-     * rows serve both directions (what d sent to node n comes back to d). */
-    for (size_t i = 0; i < GN; i++)
-        p->node_wire[i] = p->node_bytes[i] * scale;
-    const double *nb = p->padded ? NULL : p->node_wire; /* padded slots all travel */
-    coll_a2a_algo algo = s->network.alltoall;
-    if (combine)
-        coll_alltoallv_combine(&p->plan, p->topo, algo, p->wire, nb);
-    else
-        coll_alltoallv(&p->plan, p->topo, algo, p->wire, nb);
-    return time_plan(p);
-}
-
-/* Times p->plan with the scenario's network model and adds its link bytes to
- * the run's. */
-static sim_time_t time_plan(play_t *p)
-{
-    const scenario *s = p->s;
-    sim_time_t t;
-    if (s->network.model == NET_FLOW) {
-        t = flows_run_phases(p->flows, p->plan.phases, p->plan.off, p->plan.src, p->plan.dst,
-                             p->plan.bytes);
-        memcpy(p->link_bytes, flows_link_bytes(p->flows),
-               (size_t)p->m.links * sizeof(*p->link_bytes));
-    } else {
-        net_result r;
-        coll_plan_analytical(&p->plan, p->topo, s->network.overhead_ps, &r, p->link_bytes);
-        t = r.time_ps;
-    }
-    for (int i = 0; i < p->m.links; i++)
-        p->m.link_bytes[i] += p->link_bytes[i];
-    return t;
-}
-
-/* The TP all-reduce of one layer: a ring over every TP group at once (one
- * plan, so the network model sees all groups' transfers together), each of
- * 2 (tp - 1) steps moving tp_bytes / tp from every GPU to the next of its
- * group, as coll_allreduce's ring does over GPUs 0..n-1. Returns its time. */
-static sim_time_t tp_allreduce(play_t *p)
-{
-    int groups = layout_groups(&p->lay, LAYOUT_TP), n = p->tp;
-    coll_plan *pl = &p->plan;
-    coll_plan_clear(pl);
-    size_t flows = (size_t)groups * (size_t)n;
-    if ((size_t)pl->cap_flows < flows) {
-        pl->cap_flows = (int)flows;
-        pl->src = xrealloc(pl->src, flows, sizeof(*pl->src), "collective transfers");
-        pl->dst = xrealloc(pl->dst, flows, sizeof(*pl->dst), "collective transfers");
-        pl->bytes = xrealloc(pl->bytes, flows, sizeof(*pl->bytes), "collective transfers");
-    }
-    int steps = 2 * (n - 1);
-    if (pl->cap_phases < steps + 1) {
-        pl->cap_phases = steps + 1;
-        pl->off = xrealloc(pl->off, (size_t)pl->cap_phases, sizeof(*pl->off),
-                           "collective phases");
-    }
-    /* the steps of a ring move equal chunks between the same pairs: one
-     * phase's transfers, repeated, each phase its own barrier */
-    int k = 0;
-    for (int g = 0; g < groups; g++)
-        for (int r = 0; r < n; r++) {
-            pl->src[k] = layout_member(&p->lay, LAYOUT_TP, g, r);
-            pl->dst[k] = layout_member(&p->lay, LAYOUT_TP, g, (r + 1) % n);
-            pl->bytes[k] = p->tp_bytes / n;
-            k++;
-        }
-    pl->nflows = k;
-    pl->phases = 1;
-    pl->off[0] = 0;
-    pl->off[1] = k;
-    sim_time_t one = time_plan(p);
-    /* the other steps are the same phase again: same time, same link bytes */
-    for (int i = 1; i < steps; i++)
-        for (int l = 0; l < p->m.links; l++)
-            p->m.link_bytes[l] += p->link_bytes[l];
-    sim_time_t all;
-    return __builtin_mul_overflow(one, (sim_time_t)steps, &all) ? SIM_TIME_MAX : all;
 }
 
 /* The gate of MoE layer `moe` for one batch of `src`'s tokens: logits, then
@@ -628,7 +607,7 @@ static int64_t route_gate(play_t *p, source_t *src, int moe, double *bias, gsl_r
     const router_config *rc = &s->model.router;
     const capacity_config *cap = &s->model.capacity;
     int E = s->model.experts, K = p->slots;
-    int tpr = p->src_tokens, ranks = p->gpus; /* routing sources: every GPU */
+    int tpr = p->src_tokens, ranks = p->gpus / p->stages; /* routing sources: a stage's GPUs */
 
     source_logits(src, moe, p->logits);
     router_state st = {.bias = bias, .noise = noise, .first_token = first_token};
@@ -688,16 +667,15 @@ static void observe_loads(play_t *p)
 }
 
 /* The router's work for the current MoE layer: logits, choices, capacity,
- * then counts and bytes. Returns -1 if a model refused its input. */
+ * then the layer's counts. Returns -1 if a model refused its input. */
 static int route_layer(play_t *p)
 {
     const scenario *s = p->s;
     metrics_layer *ml = &p->m.layer[p->moe];
     capacity_counts *cc = &p->cc[p->moe];
-    const placement *pl = &p->pl[p->moe];
     capacity_config cap = s->model.capacity;
-    int E = s->model.experts, K = p->slots, G = p->gpus, ep = s->parallel.ep;
-    int tpr = p->src_tokens, ranks = p->gpus, etp = p->etp; /* every GPU is a source */
+    int E = s->model.experts, K = p->slots;
+    int tpr = p->src_tokens, ranks = p->gpus / p->stages; /* a stage's GPUs are its sources */
 
     double *bias = p->bias ? p->bias + (size_t)p->moe * (size_t)E : NULL;
     int64_t ec_cap = gate(p, p->src, p->moe, bias, p->noise,
@@ -747,107 +725,185 @@ static int route_layer(play_t *p)
     if (bias) /* auxiliary-loss-free balancing: the bias learns from this batch */
         router_update_bias(&s->model.router, bias, cc->wanted);
 
-    /* Bytes per GPU pair and tokens per (GPU, local slot). GPU g routes
-     * src_tokens tokens from src_off[g]; they stay inside its EP group, and
-     * with etp > 1 each goes to every GPU of the expert's ETP group. An expert with
-     * replicas serves a token from the slot placement_pick chooses (its own
-     * node first, then the least loaded so far this layer, counted per EP
-     * group in source order). Unpadded, a token travels once to each GPU
-     * holding any of its experts (as DeepEP sends it); padded, every expert
-     * slot up to capacity travels and is computed, used or not (padded
-     * GShard/Tutel buffers are E x C per source). */
-    const int padded = cap.pad_to_capacity && cap.overflow != CAPACITY_DROPLESS;
-    p->padded = padded;
-    size_t GG = (size_t)G * (size_t)G;
-    int gpn = s->cluster.topo.gpus_per_node, nodes = s->cluster.topo.nodes, spr = p->spr;
-    memset(p->bytes, 0, GG * sizeof(*p->bytes));
-    memset(p->node_bytes, 0, (size_t)G * (size_t)nodes * sizeof(*p->node_bytes));
-    memset(p->local_tokens, 0, (size_t)G * (size_t)spr * sizeof(*p->local_tokens));
-    memset(p->gpu_tokens, 0, (size_t)G * sizeof(*p->gpu_tokens));
-    memset(p->rank_tokens, 0, (size_t)p->lay.ep_groups * (size_t)ep * sizeof(*p->rank_tokens));
-    double row = (double)s->model.hidden * dtype_bytes(s->model.dtype);
-    for (int src = 0; src < G; src++) {
-        int group = layout_ep_group(&p->lay, src);
-        const int *rn = p->rank_node + (size_t)group * (size_t)ep;
-        int64_t *rt = p->rank_tokens + (size_t)group * (size_t)ep;
-        double *out = p->bytes + (size_t)src * G;
-        memset(p->src_load, 0, (size_t)E * sizeof(*p->src_load));
-        for (int t = 0; t < tpr; t++) {
-            const int32_t *c = p->choice + ((size_t)p->src_off[src] + (size_t)t) * K;
-            int ndst = 0, nnode = 0;
-            for (int j = 0; j < K; j++) {
-                if (c[j] < 0) /* dropped, or an unused expert-choice slot */
-                    continue;
-                int slot = placement_pick(pl, c[j], src / gpn, rn, rt);
-                int owner = layout_gpu(&p->lay, group, slot / spr);
-                p->src_load[c[j]]++;
-                for (int q = 0; q < etp; q++) {
-                    int dst = p->etp_peers[(size_t)owner * etp + q];
-                    int64_t *lt = &p->local_tokens[(size_t)dst * spr + slot % spr];
-                    *lt = sat_add(*lt, 1); /* a padded rank before may have filled it */
-                    p->gpu_tokens[dst]++;
-                    if (padded) {
-                        out[dst] += row;
-                        continue;
-                    }
-                    int seen = 0;
-                    for (int i = 0; i < ndst && !seen; i++)
-                        seen = p->dst_seen[i] == dst;
-                    if (seen)
-                        continue;
-                    p->dst_seen[ndst++] = dst;
-                    out[dst] += row;
-                    int node = dst / gpn;
-                    for (int i = 0; i < nnode && !seen; i++)
-                        seen = p->node_seen[i] == node;
-                    if (!seen) {
-                        p->node_seen[nnode++] = node;
-                        p->node_bytes[(size_t)src * nodes + node] += row;
-                    }
-                }
-            }
+    return 0;
+}
+
+/* A buffer for a layer's choices: a released one, or a new one. */
+static int32_t *choice_buffer(play_t *p)
+{
+    const scenario *s = p->s;
+    for (int i = 0; i < s->moe_layers; i++) /* a released one: left < 0 */
+        if (p->routed[i].choice && p->routed[i].left < 0) {
+            int32_t *c = p->routed[i].choice;
+            p->routed[i].choice = NULL;
+            return c;
         }
-        if (!padded)
-            continue;
-        /* The empty slots: this rank's own (rank scope), or its share of
-         * the batch's (global scope: split evenly, remainder to low ranks);
-         * an expert's are split evenly over its replicas (remainder to the
-         * lower slots). */
-        for (int x = 0; x < E; x++) {
-            int64_t pad;
-            if (cap.scope == CAPACITY_SCOPE_RANK) {
-                pad = cc->cap[x] - p->src_load[x];
-            } else {
-                int64_t all = cc->padding[x];
-                pad = all / G + (src < all % G);
-            }
-            int nrep = pl->replicas[x];
-            for (int i = 0; i < nrep; i++) {
-                int slot = pl->expert_slots[pl->slot_start[x] + i];
-                int64_t share = pad / nrep + (i < pad % nrep);
-                int owner = layout_gpu(&p->lay, group, slot / spr);
-                for (int q = 0; q < etp; q++) {
-                    int dst = p->etp_peers[(size_t)owner * etp + q];
-                    int64_t *lt = &p->local_tokens[(size_t)dst * spr + slot % spr];
-                    *lt = sat_add(*lt, share);
-                    out[dst] += row * (double)share;
-                }
+    return xcalloc((size_t)p->tokens * (size_t)p->slots, sizeof(int32_t), "routing choices");
+}
+
+/* MoE layer moe, the first time a block of this batch needs it: the whole
+ * batch routed (every micro-batch and group: capacity sees the batch, as a
+ * forward call over all of it would), its choices kept until every group's
+ * every micro-batch has taken its bytes. */
+static int route_moe(play_t *p, int moe)
+{
+    struct routed *r = &p->routed[moe];
+    if (r->left > 0)
+        return 0;
+    p->moe = moe;
+    p->layer = p->m.layer[moe].layer;
+    if (route_layer(p) < 0)
+        return -1;
+    /* the layer keeps the routed buffer; the router gets another */
+    int32_t *c = r->choice && r->left == 0 ? r->choice : choice_buffer(p);
+    r->choice = p->choice;
+    p->choice = c;
+    r->left = p->a2a_groups / p->stages * p->M;
+    if (!r->gpu_tokens)
+        r->gpu_tokens = xcalloc((size_t)p->gpus, sizeof(*r->gpu_tokens), "GPU tokens");
+    memset(r->gpu_tokens, 0, (size_t)p->gpus * sizeof(*r->gpu_tokens));
+    return 0;
+}
+
+/* The empty padded slots source `src` (source index si) sends in its block:
+ * its own (rank scope), or its share of the batch's (global scope: split
+ * evenly, remainder to low sources); an expert's are split evenly over its
+ * replicas (remainder to the lower slots). */
+static void pad_rows(play_t *p, struct grp *g, int moe, int mb, int src, int si)
+{
+    const scenario *s = p->s;
+    const capacity_counts *cc = &p->cc[moe];
+    const placement *pl = &p->pl[moe];
+    int E = s->model.experts, spr = p->spr, n = p->a2a, ranks = p->gpus / p->stages;
+    int group = layout_ep_group(&p->lay, src);
+    double row = (double)s->model.hidden * dtype_bytes(s->model.dtype);
+    double *out = g->bytes + (size_t)p->a2a_rank[src] * (size_t)n;
+    int64_t *local = p->mb_local + (size_t)mb * (size_t)p->gpus * (size_t)spr;
+    for (int x = 0; x < E; x++) {
+        int64_t pad = s->model.capacity.scope == CAPACITY_SCOPE_RANK
+                          ? cc->cap[x] - p->src_load[x]
+                          : cc->padding[x] / ranks + (si < cc->padding[x] % ranks);
+        int nrep = pl->replicas[x];
+        for (int i = 0; i < nrep; i++) {
+            int slot = pl->expert_slots[pl->slot_start[x] + i];
+            int64_t share = pad / nrep + (i < pad % nrep);
+            int owner = layout_gpu(&p->lay, group, slot / spr);
+            for (int q = 0; q < p->etp; q++) {
+                int dst = p->etp_peers[(size_t)owner * p->etp + q];
+                int64_t *lt = &local[(size_t)dst * spr + slot % spr];
+                *lt = sat_add(*lt, share);
+                out[p->a2a_rank[dst]] += row * (double)share;
             }
         }
     }
-    for (int a = 0; a < G; a++)
-        for (int b = 0; b < G; b++) {
-            double v = p->bytes[(size_t)a * G + b];
-            p->bytes_back[(size_t)b * G + a] = v;
+}
+
+/* One source's tokens of micro-batch mb into its group's rows: a token
+ * travels once to each GPU holding any of its experts (as DeepEP sends it),
+ * or, padded, once per expert slot; with etp > 1 to every GPU of the
+ * expert's ETP group. An expert with replicas serves a token from the slot
+ * placement_pick chooses (its own node first, then the least loaded so far
+ * this layer, counted per EP group in source order). */
+static void source_rows(play_t *p, struct grp *g, const int32_t *choice, int moe, int mb,
+                        int src)
+{
+    const scenario *s = p->s;
+    int K = p->slots, spr = p->spr, n = p->a2a, etp = p->etp, gpn = s->cluster.topo.gpus_per_node;
+    int group = layout_ep_group(&p->lay, src), ep = s->parallel.ep, padded = p->padded;
+    const placement *pl = &p->pl[moe];
+    const int *rn = p->rank_node + (size_t)group * (size_t)ep;
+    int64_t *rt = p->rank_tokens + (size_t)group * (size_t)ep;
+    int64_t *local = p->mb_local + (size_t)mb * (size_t)p->gpus * (size_t)spr;
+    int64_t *gt = p->mb_gpu_tokens + (size_t)mb * (size_t)p->gpus;
+    int64_t *all = p->routed[moe].gpu_tokens;
+    int runs = p->a2a_runs[p->a2a_of[src]], per = p->src_tokens / p->M;
+    double row = (double)s->model.hidden * dtype_bytes(s->model.dtype);
+    double *out = g->bytes + (size_t)p->a2a_rank[src] * (size_t)n;
+    double *node = g->node + (size_t)p->a2a_rank[src] * (size_t)runs;
+    for (int t = mb * per; t < (mb + 1) * per; t++) {
+        const int32_t *c = choice + ((size_t)p->src_off[src] + (size_t)t) * K;
+        int ndst = 0, nnode = 0;
+        for (int j = 0; j < K; j++) {
+            if (c[j] < 0) /* dropped, or an unused expert-choice slot */
+                continue;
+            int slot = placement_pick(pl, c[j], src / gpn, rn, rt);
+            int owner = layout_gpu(&p->lay, group, slot / spr);
+            p->src_load[c[j]]++;
+            for (int q = 0; q < etp; q++) {
+                int dst = p->etp_peers[(size_t)owner * etp + q];
+                int64_t *lt = &local[(size_t)dst * spr + slot % spr];
+                *lt = sat_add(*lt, 1); /* a padded rank before may have filled it */
+                gt[dst]++;
+                all[dst]++;
+                int seen = 0;
+                for (int i = 0; i < ndst && !padded && !seen; i++)
+                    seen = p->dst_seen[i] == dst;
+                if (seen)
+                    continue;
+                p->dst_seen[ndst++] = dst;
+                out[p->a2a_rank[dst]] += row;
+                int r = p->a2a_run[dst];
+                for (int i = 0; i < nnode && !seen; i++)
+                    seen = p->node_seen[i] == r;
+                if (!seen) {
+                    p->node_seen[nnode++] = r;
+                    node[r] += row;
+                }
+                if (padded) /* every slot travels: no dedup of later ones */
+                    ndst = nnode = 0;
+            }
+        }
+    }
+}
+
+/* Micro-batch mb's block of MoE layer moe in dispatch group u: its rows,
+ * and tokens per member GPU and local slot. When the layer's last block has
+ * taken its bytes, its GPU balance goes to the metrics. */
+static void group_bytes(play_t *p, int moe, int mb, int u)
+{
+    const scenario *s = p->s;
+    struct grp *g = &p->grp[(size_t)mb * (size_t)p->a2a_groups + (size_t)u];
+    const int *members = p->a2a_gpu + (size_t)u * (size_t)p->a2a;
+    int n = p->a2a, spr = p->spr, ep = s->parallel.ep, gpn = s->cluster.topo.gpus_per_node;
+    int runs = p->a2a_runs[u];
+    memset(g->bytes, 0, (size_t)n * (size_t)n * sizeof(*g->bytes));
+    memset(g->node, 0, (size_t)n * (size_t)runs * sizeof(*g->node));
+    int64_t *local = p->mb_local + (size_t)mb * (size_t)p->gpus * (size_t)spr;
+    int64_t *gt = p->mb_gpu_tokens + (size_t)mb * (size_t)p->gpus;
+    for (int i = 0; i < n; i++) {
+        int m = members[i];
+        memset(local + (size_t)m * (size_t)spr, 0, (size_t)spr * sizeof(*local));
+        gt[m] = 0;
+        memset(p->rank_tokens + (size_t)layout_ep_group(&p->lay, m) * (size_t)ep, 0,
+               (size_t)ep * sizeof(*p->rank_tokens));
+    }
+    const int32_t *choice = p->routed[moe].choice;
+    for (int i = 0; i < n; i++) {
+        memset(p->src_load, 0, (size_t)s->model.experts * sizeof(*p->src_load));
+        source_rows(p, g, choice, moe, mb, members[i]);
+        if (p->padded)
+            pad_rows(p, g, moe, mb, members[i], p->src_index[members[i]]);
+    }
+    for (int a = 0; a < n; a++)
+        for (int b = 0; b < n; b++) {
+            double v = g->bytes[(size_t)a * n + b];
             if (a == b)
                 continue;
             p->m.a2a_bytes += v;
-            if (a / gpn != b / gpn)
+            if (members[a] / gpn != members[b] / gpn)
                 p->m.a2a_internode_bytes += v;
         }
-    metrics_balance(p->gpu_tokens, G, &mom, &cv);
-    ml->gpu_max_over_mean_sum += mom;
-    return 0;
+    struct routed *r = &p->routed[moe];
+    if (--r->left > 0)
+        return;
+    r->left = -1; /* released: its buffer may serve another layer */
+    const int *stage = p->stage_gpu + (size_t)layout_rank_in(&p->lay, LAYOUT_PP, members[0]) *
+                                          (size_t)p->per_stage;
+    for (int i = 0; i < p->per_stage; i++)
+        p->bal[i] = r->gpu_tokens[stage[i]];
+    double mom, cv;
+    metrics_balance(p->bal, p->per_stage, &mom, &cv);
+    p->m.layer[moe].gpu_max_over_mean_sum += mom;
 }
 
 /* ---- placement ---- */
@@ -931,7 +987,7 @@ static int placement_setup(play_t *p, err_t *e)
     const scenario *s = p->s;
     int ep = s->parallel.ep, groups = p->lay.ep_groups, gpn = s->cluster.topo.gpus_per_node;
     int L = s->moe_layers, W = s->placement.warmup_batches;
-    size_t E = (size_t)s->model.experts, EE = E * E, G = (size_t)p->gpus;
+    size_t E = (size_t)s->model.experts, EE = E * E;
     p->err = e;
     p->pl = xcalloc((size_t)L, sizeof(*p->pl), "placements");
     p->rank_node = xcalloc((size_t)groups * (size_t)ep, sizeof(*p->rank_node), "rank nodes");
@@ -985,7 +1041,7 @@ static int placement_setup(play_t *p, err_t *e)
             p->ema_coact = xcalloc((size_t)L * EE, sizeof(*p->ema_coact), "co-activations");
             p->batch_coact = xcalloc(EE, sizeof(*p->batch_coact), "co-activations");
         }
-        p->mig = xcalloc(G * G, sizeof(*p->mig), "migration bytes");
+        p->mig = xcalloc((size_t)ep * (size_t)ep, sizeof(*p->mig), "migration bytes");
         if (load) {
             memcpy(p->ema, load, (size_t)L * E * sizeof(*load));
             if (coact)
@@ -1032,12 +1088,12 @@ static int worth_moving(const play_t *p, const placement *cur, const placement *
     return will <= was * (1.0 - p->s->placement.rebalance_min_gain);
 }
 
-static sim_time_t rebalance(play_t *p)
+static int rebalance(play_t *p)
 {
     const scenario *s = p->s;
-    size_t E = (size_t)s->model.experts, EE = E * E, G = (size_t)p->gpus;
+    size_t E = (size_t)s->model.experts, EE = E * E, ep = (size_t)s->parallel.ep;
     int groups = p->lay.ep_groups;
-    memset(p->mig, 0, G * G * sizeof(*p->mig));
+    memset(p->mig, 0, ep * ep * sizeof(*p->mig));
     placement_move *mv = xcalloc((size_t)placement_slots(&p->pl[0]), sizeof(*mv), "moves");
     int64_t copies = 0;
     for (int i = 0; i < s->moe_layers; i++) {
@@ -1063,12 +1119,8 @@ static sim_time_t rebalance(play_t *p)
             free(mv);
             return -1;
         }
-        for (int g = 0; g < groups; g++)
-            for (int k = 0; k < n; k++) {
-                int a = layout_gpu(&p->lay, g, mv[k].src_rank);
-                int b = layout_gpu(&p->lay, g, mv[k].dst_rank);
-                p->mig[(size_t)a * G + (size_t)b] += p->expert_bytes;
-            }
+        for (int k = 0; k < n; k++) /* the same moves in every EP group */
+            p->mig[(size_t)mv[k].src_rank * ep + (size_t)mv[k].dst_rank] += p->expert_bytes;
         copies += (int64_t)n * groups;
         placement_fini(&p->pl[i]);
         p->pl[i] = next;
@@ -1077,10 +1129,24 @@ static sim_time_t rebalance(play_t *p)
     p->m.rebalances++;
     p->m.migrated_experts += copies;
     p->m.migration_bytes += (double)copies * p->expert_bytes;
-    if (copies == 0)
-        return 0;
-    coll_alltoallv(&p->plan, p->topo, COLL_A2A_DIRECT, p->mig, NULL);
-    return time_plan(p);
+    p->mig_copies = copies;
+    return 0;
+}
+
+/* A re-placement's copies as one phase: every EP group's moves at once, a
+ * transfer per (holder, new rank) pair that carries bytes, as a direct
+ * all-to-all-v of the weights. */
+static void migration_plan(play_t *p, coll_plan *out)
+{
+    int ep = p->s->parallel.ep, groups = p->lay.ep_groups;
+    coll_plan_phase(out);
+    for (int g = 0; g < groups; g++)
+        for (int a = 0; a < ep; a++)
+            for (int b = 0; b < ep; b++) {
+                double v = p->mig[(size_t)a * (size_t)ep + (size_t)b];
+                if (v > 0)
+                    coll_plan_add(out, layout_gpu(&p->lay, g, a), layout_gpu(&p->lay, g, b), v);
+            }
 }
 
 /* Is the current batch on the timeline? (output.timeline_batches: the first
@@ -1089,34 +1155,6 @@ static int tl_on(const play_t *p)
 {
     int n = p->s->output.timeline_batches;
     return p->tl && (n == 0 || p->batch < n);
-}
-
-/* One phase [start, end) on every GPU's row. */
-static void tl_all(play_t *p, const char *name, const char *cat, sim_time_t start,
-                   sim_time_t end)
-{
-    if (!tl_on(p))
-        return;
-    for (int g = 0; g < p->gpus; g++)
-        timeline_span(p->tl, g, strcmp(cat, "network") == 0, name, cat, start, end, p->batch,
-                      p->layer, NULL, 0);
-}
-
-/* An all-to-all [start, end) on every GPU's row, with the bytes each sends
- * to the other GPUs on the wire (p->wire holds the collective just timed;
- * its diagonal, a GPU's rows for its own experts, never leaves the GPU). */
-static void tl_alltoall(play_t *p, const char *name, sim_time_t start, sim_time_t end)
-{
-    if (!tl_on(p))
-        return;
-    size_t G = (size_t)p->gpus;
-    for (size_t g = 0; g < G; g++) {
-        double sent = 0;
-        for (size_t j = 0; j < G; j++)
-            sent += j == g ? 0.0 : p->wire[g * G + j];
-        timeline_span(p->tl, (int)g, 1, name, "network", start, end, p->batch, p->layer,
-                      "bytes_sent", (int64_t)(sent + 0.5));
-    }
 }
 
 /* ---- times beyond the clock ---- */
@@ -1247,86 +1285,460 @@ static const char *net_blame(const play_t *p, char *val, size_t n, double *secs)
                    : "cluster.intra.latency";
 }
 
-/* Phase ph, `delay` from now, would end beyond the clock's 2^63 ps: the run
- * stops with ERR_INPUT naming the key most responsible and the time it
- * makes, in seconds (the picosecond figures saturated). */
-static void beyond_clock(play_t *p, enum phase ph, sim_time_t delay, int gpu)
+/* What an operation kind's cost is called in an error. */
+static const char *const cost_what[] = {
+    [SCHED_ATTN] = "attention",         [SCHED_TP_ATTN] = "TP all-reduce",
+    [SCHED_FFN] = "dense FFN",          [SCHED_GATE] = "gate",
+    [SCHED_DISPATCH] = "dispatch",      [SCHED_EXPERTS] = "expert compute",
+    [SCHED_COMBINE] = "combine",        [SCHED_TP_FFN] = "TP all-reduce",
+    [SCHED_SEND] = "pipeline send",     [KIND_MIGRATE] = "re-placement"};
+
+static void comm_plan(play_t *p, const sched_step *st, int u, coll_plan *out);
+
+/* The seconds a compute operation of kind k would take (step st, on GPU
+ * gpu), unrounded, and what bounds it. */
+static double compute_seconds(const play_t *p, sched_kind k, const sched_step *st, int gpu,
+                              gpu_bound *b)
 {
-    static const char *const what[] = {
-        [PH_BATCH] = "batch", [PH_MIGRATE] = "re-placement", [PH_ATTN] = "attention",
-        [PH_FFN] = "dense FFN", [PH_GATE] = "gate", [PH_DISPATCH] = "dispatch",
-        [PH_EXPERT] = "expert compute", [PH_COMBINE] = "combine",
-        [PH_TP_ATTN] = "TP all-reduce", [PH_TP_FFN] = "TP all-reduce"};
     const scenario *s = p->s;
     const gpu_spec *g = &s->cluster.gpu;
+    int64_t tpr = p->mb_rank_tokens;
+    switch (k) {
+    case SCHED_ATTN:
+        return gpu_attention_seconds(g, &p->attn_shape, tpr, b);
+    case SCHED_GATE:
+        return gpu_gate_seconds(g, p->src_tokens / p->M, s->model.hidden, s->model.experts,
+                                s->model.dtype, b);
+    case SCHED_FFN:
+        return gpu_experts_seconds(g, &p->dense_shape, &tpr, 1, b);
+    default: {
+        const int64_t *local =
+            p->mb_local + ((size_t)st->mb * (size_t)p->gpus + (size_t)gpu) * (size_t)p->spr;
+        return gpu_experts_seconds(g, &p->expert_shape, local, p->spr, b) +
+               sim_time_to_s(p->t_shared);
+    }
+    }
+}
+
+/* The operation of `kind` (its tag; gpu for compute), `delay` from now,
+ * would end beyond the clock's 2^63 ps: the run stops with ERR_INPUT naming
+ * the key most responsible and the time it makes, in seconds (the
+ * picosecond figures saturated). A communication's plan is rebuilt and
+ * timed alone to find its cause. */
+static void beyond_clock(play_t *p, int kind, uint64_t tag, int gpu, sim_time_t delay)
+{
+    const scenario *s = p->s;
+    const sched_step *st = kind == KIND_MIGRATE ? NULL : fwd_step(p->fwd, tag);
+    if (st && st->layer >= 0) {
+        p->layer = st->layer;
+        p->moe = p->moe_of[st->layer] >= 0 ? p->moe_of[st->layer] : p->moe;
+    }
     char val[96] = "";
     const char *key = NULL;
     double secs = sim_time_to_s(delay);
     gpu_bound b = GPU_BOUND_COMPUTE;
-    switch (ph) {
-    case PH_ATTN:
-        secs = gpu_attention_seconds(g, &p->attn_shape, s->workload.tokens_per_rank, &b);
-        break;
-    case PH_GATE:
-        secs = gpu_gate_seconds(g, p->src_tokens, s->model.hidden, s->model.experts,
-                                s->model.dtype, &b);
-        break;
-    case PH_FFN: {
-        int64_t tpr = s->workload.tokens_per_rank;
-        secs = gpu_experts_seconds(g, &p->dense_shape, &tpr, 1, &b);
-        break;
-    }
-    case PH_EXPERT:
-        secs = gpu_experts_seconds(g, &p->expert_shape, p->local_tokens + (size_t)gpu * p->spr,
-                                   p->spr, &b) + sim_time_to_s(p->t_shared);
-        break;
-    default:
+    if (st && sched_is_compute((sched_kind)kind)) {
+        secs = compute_seconds(p, (sched_kind)kind, st, gpu, &b);
+    } else {
+        net_result r;
+        coll_plan_clear(&p->plan);
+        if (st)
+            comm_plan(p, st, fwd_unit(tag), &p->plan);
+        else
+            migration_plan(p, &p->plan);
+        coll_plan_analytical(&p->plan, p->topo, s->network.overhead_ps, &r, p->link_bytes);
         key = net_blame(p, val, sizeof(val), &secs);
-        break;
     }
-    if (ph == PH_DISPATCH || ph == PH_EXPERT || ph == PH_COMBINE) {
+    if (kind == SCHED_DISPATCH || kind == SCHED_EXPERTS || kind == SCHED_COMBINE) {
         const char *pad = padding_blame(p, val, sizeof(val));
         key = pad ? pad : key;
     }
     if (!key)
         key = gpu_blame(p, b, s->model.dtype, val, sizeof(val));
     double now = sim_time_to_s(engine_now(p->eng));
-    if (secs < 9.2e6) /* the phase fits; the run's sum (or the flow clock's) does not */
+    if (secs < 9.2e6) /* the operation fits; the run's sum (or the flow clock's) does not */
         err_set(p->err, ERR_INPUT, s->file, 0, key,
                 "%s makes the run pass the clock's 106 days (2^63 ps) in batch %d, layer %d "
                 "(simulated %.3g s so far, one %s takes %.3g s)",
-                val, p->batch, p->layer, now, what[ph], secs);
+                val, p->batch, p->layer, now, cost_what[kind], secs);
     else
         err_set(p->err, ERR_INPUT, s->file, 0, key,
                 "%s makes one %s take %.3g s, beyond the clock's 106 days (2^63 ps)", val,
-                what[ph], secs);
+                cost_what[kind], secs);
     p->failed = 1;
     engine_stop(p->eng);
 }
 
-static void start_batch(play_t *p, sim_time_t now)
-{
-    if (p->src)
-        source_begin_batch(p->src, p->tokens, rng_stream(p->rng, "tokens"));
-    p->batch_start = p->phase_start = now;
-    p->layer = 0;
-    p->moe = 0;
-    at(p, p->t_attn, PH_ATTN, 0);
-}
+/* ---- the pass's layout ---- */
 
-static void next_layer(play_t *p)
+/* Stages (layers and GPUs), each stage's GPUs in ascending order (a GPU's
+ * index there is its routing source index), its TP groups by rank. */
+static int stages_setup(play_t *p, err_t *e)
 {
     const scenario *s = p->s;
-    sim_time_t now = engine_now(p->eng);
-    if (++p->layer < s->model.layers) {
-        p->phase_start = now;
-        at(p, p->t_attn, PH_ATTN, 0);
+    int S = p->stages, L = s->model.layers, G = p->gpus, per = p->per_stage;
+    p->stage_first = xcalloc((size_t)S + 1, sizeof(*p->stage_first), "stages");
+    for (int k = 0; k < S; k++)
+        p->stage_first[k + 1] = p->stage_first[k] +
+                                (s->parallel.npp_layers ? s->parallel.pp_layers[k] : L / S);
+    p->stage_gpu = xcalloc((size_t)G, sizeof(*p->stage_gpu), "stage GPUs");
+    p->tp_gpu = xcalloc((size_t)G, sizeof(*p->tp_gpu), "TP groups");
+    p->src_index = xcalloc((size_t)G, sizeof(*p->src_index), "source indices");
+    p->all_gpu = xcalloc((size_t)G, sizeof(*p->all_gpu), "GPUs");
+    int *fill = xcalloc((size_t)S, sizeof(*fill), "stages");
+    for (int g = 0; g < G; g++) {
+        int k = layout_rank_in(&p->lay, LAYOUT_PP, g);
+        p->src_index[g] = fill[k];
+        p->stage_gpu[(size_t)k * per + (size_t)fill[k]++] = g;
+        p->all_gpu[g] = g;
+    }
+    memset(fill, 0, (size_t)S * sizeof(*fill));
+    for (int t = 0; t < layout_groups(&p->lay, LAYOUT_TP); t++) {
+        int k = layout_rank_in(&p->lay, LAYOUT_PP, layout_member(&p->lay, LAYOUT_TP, t, 0));
+        layout_group_gpus(&p->lay, LAYOUT_TP, t, p->tp_gpu + (size_t)k * per + (size_t)fill[k]);
+        fill[k] += p->tp;
+    }
+    free(fill);
+    (void)e;
+    return 0;
+}
+
+/* Dispatch groups: in each stage, the GPUs of one expert-data-parallel
+ * coordinate (an EP group and its ETP peers), ascending, and the nodes each
+ * spans in order. */
+static void groups_setup(play_t *p)
+{
+    const scenario *s = p->s;
+    int G = p->gpus, per = p->per_stage, a2a = s->parallel.ep * p->etp, edp = per / a2a;
+    int gpn = s->cluster.topo.gpus_per_node;
+    p->a2a = a2a;
+    p->a2a_groups = G / a2a;
+    p->a2a_gpu = xcalloc((size_t)G, sizeof(*p->a2a_gpu), "dispatch groups");
+    p->a2a_of = xcalloc((size_t)G, sizeof(*p->a2a_of), "dispatch groups");
+    p->a2a_rank = xcalloc((size_t)G, sizeof(*p->a2a_rank), "dispatch groups");
+    p->a2a_run = xcalloc((size_t)G, sizeof(*p->a2a_run), "dispatch groups");
+    p->a2a_runs = xcalloc((size_t)p->a2a_groups, sizeof(*p->a2a_runs), "dispatch groups");
+    p->a2a_scratch = xcalloc(2 * (size_t)a2a + 2, sizeof(*p->a2a_scratch), "dispatch groups");
+    int *cnt = xcalloc((size_t)p->a2a_groups, sizeof(*cnt), "dispatch groups");
+    for (int k = 0; k < p->stages; k++)
+        for (int i = 0; i < per; i++) {
+            int g = p->stage_gpu[(size_t)k * per + (size_t)i];
+            int j = k * edp + layout_rank_in(&p->lay, LAYOUT_EDP, g);
+            p->a2a_gpu[(size_t)j * a2a + (size_t)cnt[j]] = g;
+            p->a2a_of[g] = j;
+            p->a2a_rank[g] = cnt[j]++;
+        }
+    free(cnt);
+    for (int j = 0; j < p->a2a_groups; j++) {
+        int run = -1, node = -1;
+        for (int i = 0; i < a2a; i++) {
+            int g = p->a2a_gpu[(size_t)j * a2a + (size_t)i];
+            if (g / gpn != node) {
+                node = g / gpn;
+                run++;
+            }
+            p->a2a_run[g] = run;
+        }
+        p->a2a_runs[j] = run + 1;
+    }
+}
+
+static sim_time_t op_duration(void *ctx, const exec_span *op);
+static void op_plan(void *ctx, const exec_span *op, coll_plan *out);
+static void op_done(void *ctx, const exec_span *op);
+static void op_overflow(void *ctx, const exec_span *op, sim_time_t delay);
+
+/* The schedule of one pass and the buffers its MoE blocks fill. */
+static void pass_buffers(play_t *p)
+{
+    const scenario *s = p->s;
+    size_t G = (size_t)p->gpus, M = (size_t)p->M, n = (size_t)p->a2a;
+    int most = 0;
+    p->grp = xcalloc(M * (size_t)p->a2a_groups, sizeof(*p->grp), "MoE blocks");
+    for (size_t i = 0; i < M * (size_t)p->a2a_groups; i++) {
+        int runs = p->a2a_runs[i % (size_t)p->a2a_groups];
+        p->grp[i].bytes = xcalloc(n * n, sizeof(double), "dispatch bytes");
+        p->grp[i].node = xcalloc(n * (size_t)runs, sizeof(double), "node bytes");
+        most = runs > most ? runs : most;
+    }
+    p->wire = xcalloc(n * n, sizeof(*p->wire), "all-to-all bytes");
+    p->node_wire = xcalloc(n * (size_t)most, sizeof(*p->node_wire), "node bytes");
+    p->mb_local = xcalloc(M * G * (size_t)p->spr, sizeof(*p->mb_local), "expert tokens");
+    p->mb_gpu_tokens = xcalloc(M * G, sizeof(*p->mb_gpu_tokens), "GPU tokens");
+    p->step_max = xcalloc((size_t)p->nsteps, sizeof(*p->step_max), "step times");
+    p->step_left = xcalloc((size_t)p->nsteps, sizeof(*p->step_left), "step units");
+    p->tp_attn_max = xcalloc(M * (size_t)s->model.layers, sizeof(*p->tp_attn_max), "TP times");
+    p->layer_exposed = xcalloc((size_t)s->moe_layers * EXEC_CLASSES, sizeof(*p->layer_exposed),
+                               "exposed time");
+    p->bal = xcalloc((size_t)p->per_stage, sizeof(*p->bal), "GPU tokens");
+}
+
+static int pass_setup(play_t *p, err_t *e)
+{
+    const scenario *s = p->s;
+    groups_setup(p);
+    bool *moe = xcalloc((size_t)s->model.layers, sizeof(*moe), "MoE layers");
+    for (int l = 0; l < s->model.layers; l++)
+        moe[l] = p->moe_of[l] >= 0;
+    sched_config c = {.layers = s->model.layers, .stages = p->stages,
+                      .stage_first = p->stage_first, .moe = moe, .tp = p->tp > 1,
+                      .micro_batches = p->M, .overlap = (sched_overlap)s->workload.overlap};
+    p->nsteps = sched_forward_count(&c);
+    p->steps = xcalloc((size_t)p->nsteps, sizeof(*p->steps), "schedule");
+    long n = sched_forward(&c, p->steps, e);
+    free(moe);
+    if (n < 0)
+        return -1;
+    exec_config xc = {.gpus = p->gpus, .streams = 2, .model = s->network.model,
+                      .overhead_ps = s->network.overhead_ps, .flow_tol_ps = s->network.flow_tol_ps};
+    static const exec_callbacks cb = {op_duration, op_plan, op_done, op_overflow};
+    p->x = exec_new(p->eng, p->topo, &xc, &cb, p);
+    fwd_layout fl = {.gpus = p->gpus, .stages = p->stages, .per_stage = p->per_stage,
+                     .stage_gpu = p->stage_gpu, .tp = p->tp, .tp_gpu = p->tp_gpu,
+                     .a2a = p->a2a, .a2a_gpu = p->a2a_gpu};
+    p->fwd = fwd_new(p->x, &fl, p->steps, p->nsteps, p->M);
+    pass_buffers(p);
+    return 0;
+}
+
+/* ---- costs: asked when an operation starts ---- */
+
+/* The global index of a stage's dispatch group u. */
+static int group_index(const play_t *p, const sched_step *st, int u)
+{
+    return st->stage * (p->per_stage / p->a2a) + u;
+}
+
+/* Micro-batch mb's experts on GPU g: its grouped GEMM over its slots'
+ * tokens, then the shared experts. */
+static sim_time_t expert_time(const play_t *p, int mb, int g)
+{
+    const int64_t *local = p->mb_local + ((size_t)mb * (size_t)p->gpus + (size_t)g) * (size_t)p->spr;
+    return sat_add(gpu_experts_time(&p->s->cluster.gpu, &p->expert_shape, local, p->spr),
+                   p->t_shared);
+}
+
+static sim_time_t op_duration(void *ctx, const exec_span *op)
+{
+    play_t *p = ctx;
+    const sched_step *st = fwd_step(p->fwd, op->tag);
+    switch ((sched_kind)st->kind) {
+    case SCHED_ATTN:
+        return p->t_attn;
+    case SCHED_GATE:
+        return p->t_gate;
+    case SCHED_FFN:
+        return p->t_dense;
+    default:
+        return expert_time(p, st->mb, op->gpu);
+    }
+}
+
+/* Micro-batch mb's all-to-all in dispatch group u, in its wire dtype
+ * (DeepEP: FP8 dispatch with its scales, BF16 combine): the rows count in
+ * model.dtype, so every pair is scaled by the ratio of row sizes.
+ * Hierarchical exchanges cross RDMA once per token and node; the per-node
+ * rows serve both directions (what d sent to node n comes back to d). */
+static void a2a_plan(play_t *p, int mb, int u, int combine, coll_plan *out)
+{
+    const scenario *s = p->s;
+    const struct grp *g = &p->grp[(size_t)mb * (size_t)p->a2a_groups + (size_t)u];
+    size_t n = (size_t)p->a2a, runs = (size_t)p->a2a_runs[u];
+    dtype_t dt = combine ? s->network.combine_dtype : s->network.dispatch_dtype;
+    double scale = coll_row_bytes(s->model.hidden, dt) /
+                   ((double)s->model.hidden * dtype_bytes(s->model.dtype));
+    for (size_t i = 0; i < n * n; i++)
+        p->wire[i] = g->bytes[i] * scale;
+    for (size_t i = 0; i < n * runs; i++)
+        p->node_wire[i] = g->node[i] * scale;
+    coll_alltoallv_group(out, p->topo, s->network.alltoall, (int)n,
+                         p->a2a_gpu + (size_t)u * n, p->wire,
+                         p->padded ? NULL : p->node_wire, /* padded slots all travel */
+                         combine, p->a2a_scratch);
+}
+
+/* A ring all-reduce over one TP group (m: its GPUs by rank): 2 (n - 1)
+ * steps, each its own phase, moving tp_bytes / n from every member to the
+ * next, as coll_allreduce's ring does. */
+static void tp_plan(const play_t *p, const int *m, int n, coll_plan *out)
+{
+    for (int k = 0; k < 2 * (n - 1); k++) {
+        coll_plan_phase(out);
+        for (int r = 0; r < n; r++)
+            coll_plan_add(out, m[r], m[(r + 1) % n], p->tp_bytes / n);
+    }
+}
+
+/* The transfers of communication step st's unit u. Reads what the
+ * dispatch left and changes nothing: beyond_clock rebuilds them. */
+static void comm_plan(play_t *p, const sched_step *st, int u, coll_plan *out)
+{
+    size_t per = (size_t)p->per_stage, base = (size_t)st->stage * per;
+    switch ((sched_kind)st->kind) {
+    case SCHED_DISPATCH:
+    case SCHED_COMBINE:
+        a2a_plan(p, st->mb, group_index(p, st, u), st->kind == SCHED_COMBINE, out);
+        break;
+    case SCHED_SEND:
+        coll_plan_phase(out);
+        coll_plan_add(out, p->stage_gpu[base + (size_t)u], p->stage_gpu[base + per + (size_t)u],
+                      p->act_bytes);
+        break;
+    default:
+        tp_plan(p, p->tp_gpu + base + (size_t)u * (size_t)p->tp, p->tp, out);
+        break;
+    }
+}
+
+static void op_plan(void *ctx, const exec_span *op, coll_plan *out)
+{
+    play_t *p = ctx;
+    p->last_kind = op->kind;
+    p->last_comm = op->tag;
+    if (op->kind == KIND_MIGRATE) {
+        migration_plan(p, out);
         return;
     }
-    metrics_series_add(&p->m.batch_time, now - p->batch_start);
+    const sched_step *st = fwd_step(p->fwd, op->tag);
+    int u = fwd_unit(op->tag);
+    if (st->kind == SCHED_DISPATCH) { /* the MoE block: route, then this block's rows */
+        int moe = p->moe_of[st->layer];
+        if (route_moe(p, moe) < 0) {
+            p->failed = 1;
+            engine_stop(p->eng);
+            return;
+        }
+        group_bytes(p, moe, st->mb, group_index(p, st, u));
+    }
+    comm_plan(p, st, u, out);
+}
+
+static void op_overflow(void *ctx, const exec_span *op, sim_time_t delay)
+{
+    beyond_clock(ctx, op->kind, op->tag, op->gpu, delay);
+}
+
+/* ---- what operations did: recorded when they end ---- */
+
+/* The timeline's name of each kind. */
+static const char *const span_names[SCHED_KIND_COUNT] = {
+    [SCHED_ATTN] = "attention",  [SCHED_TP_ATTN] = "tp_allreduce", [SCHED_FFN] = "dense_ffn",
+    [SCHED_GATE] = "gate",       [SCHED_DISPATCH] = "dispatch",    [SCHED_EXPERTS] = "experts",
+    [SCHED_COMBINE] = "combine", [SCHED_TP_FFN] = "tp_allreduce",  [SCHED_SEND] = "pp_send"};
+
+/* The bytes member i of group u sent in micro-batch mb's dispatch (or
+ * combine: what it received, sent back), on the wire; a GPU's rows for its
+ * own experts never leave it. */
+static int64_t bytes_sent(const play_t *p, int mb, int u, int i, int combine)
+{
+    const scenario *s = p->s;
+    const double *b = p->grp[(size_t)mb * (size_t)p->a2a_groups + (size_t)u].bytes;
+    dtype_t dt = combine ? s->network.combine_dtype : s->network.dispatch_dtype;
+    double scale = coll_row_bytes(s->model.hidden, dt) /
+                   ((double)s->model.hidden * dtype_bytes(s->model.dtype));
+    double sent = 0;
+    size_t n = (size_t)p->a2a;
+    for (size_t j = 0; j < n; j++)
+        if (j != (size_t)i)
+            sent += (combine ? b[j * n + (size_t)i] : b[(size_t)i * n + j]) * scale;
+    return (int64_t)(sent + 0.5);
+}
+
+/* One operation on the timeline: compute on its GPU's first row, a
+ * collective on every member's second. */
+static void tl_op(play_t *p, const sched_step *st, const exec_span *op)
+{
+    sched_kind k = (sched_kind)st->kind;
+    if (sched_is_compute(k)) {
+        int ex = k == SCHED_EXPERTS;
+        int64_t got = ex ? p->mb_gpu_tokens[(size_t)st->mb * (size_t)p->gpus + (size_t)op->gpu] : 0;
+        timeline_span(p->tl, op->gpu, EXEC_STREAM_COMPUTE, span_names[k], "compute", op->start,
+                      op->end, p->batch, st->layer, ex ? "assignments" : NULL, got);
+        return;
+    }
+    int a2a = k == SCHED_DISPATCH || k == SCHED_COMBINE;
+    int u = a2a ? group_index(p, st, fwd_unit(op->tag)) : 0;
+    for (int i = 0; i < op->n; i++)
+        timeline_span(p->tl, op->members[i], EXEC_STREAM_COMM, span_names[k], "network",
+                      op->start, op->end, p->batch, st->layer, a2a ? "bytes_sent" : NULL,
+                      a2a ? bytes_sent(p, st->mb, u, i, k == SCHED_COMBINE) : 0);
+}
+
+/* Every unit of step st has ended; t is the slowest one's time. */
+static void step_metrics(play_t *p, const sched_step *st, sim_time_t t)
+{
+    int moe = st->layer >= 0 ? p->moe_of[st->layer] : -1;
+    metrics_layer *ml = moe >= 0 ? &p->m.layer[moe] : NULL;
+    sim_time_t *tp_attn =
+        p->tp_attn_max + (size_t)st->mb * (size_t)p->s->model.layers + (size_t)(st->layer > 0 ? st->layer : 0);
+    switch ((sched_kind)st->kind) {
+    case SCHED_ATTN:
+        if (ml)
+            metrics_series_add(&ml->attention, t);
+        break;
+    case SCHED_GATE:
+        metrics_series_add(&ml->gate, t);
+        break;
+    case SCHED_DISPATCH:
+        metrics_series_add(&ml->dispatch, t);
+        metrics_series_add(&p->m.dispatch_all, t);
+        break;
+    case SCHED_EXPERTS:
+        metrics_series_add(&ml->expert, t);
+        break;
+    case SCHED_COMBINE:
+        metrics_series_add(&ml->combine, t);
+        metrics_series_add(&p->m.combine_all, t);
+        break;
+    case SCHED_TP_ATTN:
+        *tp_attn = t;
+        break;
+    case SCHED_TP_FFN:
+        metrics_series_add(&p->m.tp_allreduce_all, sat_add(*tp_attn, t));
+        if (ml)
+            metrics_series_add(&ml->tp_allreduce, sat_add(*tp_attn, t));
+        break;
+    default:
+        break;
+    }
+}
+
+/* The pass's exposed communication and compute idle time, per GPU, into
+ * the metrics; then the counters start again. */
+static void exposure_metrics(play_t *p, sim_time_t pass)
+{
+    const int64_t *busy = exec_busy(p->x, EXEC_STREAM_COMPUTE);
+    for (int g = 0; g < p->gpus; g++) {
+        int64_t waited = 0;
+        for (int c = 0; c < EXEC_CLASSES; c++) {
+            int64_t x = exec_exposed(p->x, (exec_class)c)[g];
+            metrics_series_add(&p->m.exposed[c], x);
+            waited = sat_add(waited, x);
+        }
+        int64_t idle = pass - busy[g] - waited; /* each term <= pass */
+        p->m.compute_idle_ps += idle > 0 ? idle : 0;
+        p->m.compute_span_ps += pass;
+    }
+    for (int i = 0; i < p->s->moe_layers; i++)
+        for (int c = 0; c < EXEC_CLASSES; c++) {
+            int64_t *x = &p->layer_exposed[(size_t)i * EXEC_CLASSES + (size_t)c];
+            metrics_series_add(&p->m.layer[i].exposed[c], *x / p->per_stage);
+            *x = 0;
+        }
+    exec_reset_counters(p->x);
+}
+
+static void batch_fire(engine_t *e, void *ctx, const engine_event_t *ev);
+
+/* The pass's last operation has ended at `now`. */
+static void end_pass(play_t *p, sim_time_t now)
+{
+    const scenario *s = p->s;
+    metrics_series_add(&p->m.batch_time, now - p->pass_start);
     if (tl_on(p))
-        timeline_span(p->tl, TIMELINE_RUN, 0, "batch", "run", p->batch_start, now, p->batch, -1,
+        timeline_span(p->tl, TIMELINE_RUN, 0, "batch", "run", p->pass_start, now, p->batch, -1,
                       "tokens", p->tokens);
+    exposure_metrics(p, now - p->pass_start);
     p->m.batches = ++p->batch;
     p->m.tokens += p->tokens;
     if (p->progress && p->progress(p->progress_ctx, p->batch, s->workload.batches, now)) {
@@ -1336,162 +1748,93 @@ static void next_layer(play_t *p)
         return;
     }
     if (p->batch < s->workload.batches)
-        at(p, 0, PH_BATCH, 0);
+        engine_after(p->eng, 0, batch_fire, p, 0);
 }
 
-/* Attention (and its TP all-reduce) is done: the dense FFN, or the gate. */
-static void after_attention(play_t *p)
+static void op_done(void *ctx, const exec_span *op)
 {
-    const scenario *s = p->s;
-    if (!scenario_is_moe_layer(s, p->layer)) {
-        for (int g = 0; g < p->gpus; g++)
-            p->m.gpu_busy_ps[g] += p->t_dense;
-        at(p, p->t_dense, PH_FFN, 0);
+    play_t *p = ctx;
+    if (op->kind == KIND_MIGRATE) {
+        metrics_series_add(&p->m.migration, op->end - op->start);
+        if (tl_on(p))
+            timeline_span(p->tl, TIMELINE_RUN, 0, "migration", "network", op->start, op->end,
+                          p->batch, -1, NULL, 0);
+        engine_after(p->eng, 0, batch_fire, p, 1);
         return;
     }
-    metrics_series_add(&p->m.layer[p->moe].attention, p->t_attn);
-    at(p, p->t_gate, PH_GATE, 0);
-}
-
-/* The layer's last TP all-reduce is done (or there is none): its times go
- * to the metrics, then the next layer. */
-static void end_layer(play_t *p, sim_time_t tp_ffn_t)
-{
-    if (p->tp > 1) {
-        sim_time_t t = p->tp_attn_t + tp_ffn_t;
-        metrics_series_add(&p->m.tp_allreduce_all, t);
-        if (scenario_is_moe_layer(p->s, p->layer))
-            metrics_series_add(&p->m.layer[p->moe].tp_allreduce, t);
+    long i = fwd_step_index(op->tag);
+    const sched_step *st = &p->steps[i];
+    sim_time_t d = op->end - op->start;
+    if (sched_is_compute((sched_kind)st->kind)) {
+        p->m.gpu_busy_ps[op->gpu] = sat_add(p->m.gpu_busy_ps[op->gpu], d);
+        int moe = p->moe_of[st->layer];
+        if (op->exposed > 0 && moe >= 0)
+        {
+            int64_t *x = &p->layer_exposed[(size_t)moe * EXEC_CLASSES + (size_t)op->exposed_cls];
+            *x = sat_add(*x, op->exposed);
+        }
     }
-    if (scenario_is_moe_layer(p->s, p->layer))
-        p->moe++;
-    next_layer(p);
+    if (tl_on(p))
+        tl_op(p, st, op);
+    if (d > p->step_max[i])
+        p->step_max[i] = d;
+    if (--p->step_left[i] == 0)
+        step_metrics(p, st, p->step_max[i]);
+    if (--p->ops_left == 0)
+        end_pass(p, op->end);
 }
 
-/* The FFN or MoE block is done: with tp > 1 its output is all-reduced over
- * the TP group first. */
-static void end_block(play_t *p)
+/* ---- batches ---- */
+
+/* Units (operations) of each step kind in one stage. */
+static int step_units(const play_t *p, sched_kind k)
 {
-    if (p->tp == 1) {
-        end_layer(p, 0);
-        return;
-    }
-    p->tp_ffn_t = tp_allreduce(p);
-    at(p, p->tp_ffn_t, PH_TP_FFN, 0);
+    return k == SCHED_TP_ATTN || k == SCHED_TP_FFN       ? p->per_stage / p->tp
+           : k == SCHED_DISPATCH || k == SCHED_COMBINE ? p->per_stage / p->a2a
+                                                        : p->per_stage;
 }
 
-/* The dispatch is done: every GPU's grouped GEMM (and shared experts)
- * starts; the slowest sets the layer's expert time. */
-static void start_experts(play_t *p, sim_time_t now, metrics_layer *ml)
+static void start_pass(play_t *p)
 {
-    const scenario *s = p->s;
-    p->expert_start = now;
-    sim_time_t slowest = 0;
-    p->experts_pending = p->gpus;
-    for (int g = 0; g < p->gpus; g++) {
-        sim_time_t t = sat_add(gpu_experts_time(&s->cluster.gpu, &p->expert_shape,
-                                                p->local_tokens + (size_t)g * p->spr, p->spr),
-                               p->t_shared);
-        if (at(p, t, PH_EXPERT, g) < 0)
-            return;
-        p->m.gpu_busy_ps[g] += t;
-        slowest = t > slowest ? t : slowest;
+    if (p->src)
+        source_begin_batch(p->src, p->tokens, rng_stream(p->rng, "tokens"));
+    p->pass_start = engine_now(p->eng);
+    for (long i = 0; i < p->nsteps; i++) {
+        p->step_max[i] = 0;
+        p->step_left[i] = step_units(p, (sched_kind)p->steps[i].kind);
     }
-    metrics_series_add(&ml->expert, slowest);
+    p->ops_left = fwd_add_pass(p->fwd);
 }
 
-static void fire(engine_t *e, void *ctx, const engine_event_t *ev)
+/* A batch begins (arg 0), after a re-placement when one is due (dynamic
+ * placement: every layer re-placed from its moving averages, the experts
+ * that move copied from a holder to their new rank in every EP group as one
+ * all-to-all-v of weight bytes; the batch waits for it, as a re-placement
+ * that does not overlap compute would), or the re-placement is done (1). */
+static void batch_fire(engine_t *e, void *ctx, const engine_event_t *ev)
 {
     play_t *p = ctx;
     const scenario *s = p->s;
-    sim_time_t now = ev->time;
-    metrics_layer *ml = p->moe < p->m.moe_layers ? &p->m.layer[p->moe] : NULL;
-    int gpu = (int)(ev->arg >> 8);
-
-    switch ((enum phase)(ev->arg & 0xff)) {
-    case PH_BATCH:
-        if (p->mig && p->batch > 0 && p->batch % s->placement.rebalance_every == 0) {
-            sim_time_t t = rebalance(p);
-            if (t < 0) {
-                p->failed = 1;
-                engine_stop(e);
-                break;
-            }
-            if (at(p, t, PH_MIGRATE, 0) < 0)
-                break;
-            metrics_series_add(&p->m.migration, t);
-            p->mig_start = now;
-            break;
-        }
-        start_batch(p, now);
-        break;
-    case PH_MIGRATE:
-        if (tl_on(p))
-            timeline_span(p->tl, TIMELINE_RUN, 0, "migration", "network", p->mig_start, now,
-                          p->batch, -1, NULL, 0);
-        start_batch(p, now);
-        break;
-    case PH_ATTN:
-        tl_all(p, "attention", "compute", now - p->t_attn, now);
-        for (int g = 0; g < p->gpus; g++)
-            p->m.gpu_busy_ps[g] += p->t_attn;
-        if (p->tp > 1) {
-            p->tp_attn_t = tp_allreduce(p);
-            at(p, p->tp_attn_t, PH_TP_ATTN, 0);
-            break;
-        }
-        after_attention(p);
-        break;
-    case PH_TP_ATTN:
-        tl_all(p, "tp_allreduce", "network", now - p->tp_attn_t, now);
-        after_attention(p);
-        break;
-    case PH_FFN:
-        tl_all(p, "dense_ffn", "compute", now - p->t_dense, now);
-        end_block(p);
-        break;
-    case PH_GATE: {
-        tl_all(p, "gate", "compute", now - p->t_gate, now);
-        metrics_series_add(&ml->gate, p->t_gate);
-        if (route_layer(p) < 0) {
-            p->failed = 1;
-            engine_stop(e);
-            break;
-        }
-        sim_time_t t = alltoall(p, p->bytes, s->network.dispatch_dtype, 0);
-        if (at(p, t, PH_DISPATCH, 0) < 0)
-            break;
-        metrics_series_add(&ml->dispatch, t);
-        metrics_series_add(&p->m.dispatch_all, t);
-        p->phase_start = now;
-        break;
+    exec_clear(p->x);
+    if (ev->arg == 1 || !(p->mig && p->batch > 0 && p->batch % s->placement.rebalance_every == 0)) {
+        start_pass(p);
+        return;
     }
-    case PH_DISPATCH:
-        tl_alltoall(p, "dispatch", p->phase_start, now);
-        start_experts(p, now, ml);
-        break;
-    case PH_EXPERT:
-        if (tl_on(p))
-            timeline_span(p->tl, gpu, 0, "experts", "compute", p->expert_start, now, p->batch,
-                          p->layer, "assignments", p->gpu_tokens[gpu]);
-        if (--p->experts_pending == 0) { /* the straggler is done: combine */
-            sim_time_t t = alltoall(p, p->bytes_back, s->network.combine_dtype, 1);
-            if (at(p, t, PH_COMBINE, 0) < 0)
-                break;
-            metrics_series_add(&ml->combine, t);
-            metrics_series_add(&p->m.combine_all, t);
-            p->phase_start = now;
-        }
-        break;
-    case PH_COMBINE:
-        tl_alltoall(p, "combine", p->phase_start, now);
-        end_block(p);
-        break;
-    case PH_TP_FFN:
-        tl_all(p, "tp_allreduce", "network", now - p->tp_ffn_t, now);
-        end_layer(p, p->tp_ffn_t);
-        break;
+    if (rebalance(p) < 0) {
+        p->failed = 1;
+        engine_stop(e);
+        return;
     }
+    if (p->mig_copies > 0) {
+        exec_collective(p->x, p->all_gpu, p->gpus, EXEC_STREAM_COMM, KIND_MIGRATE,
+                        EXEC_CLASS_DP, 0, NULL, 0);
+        return;
+    }
+    metrics_series_add(&p->m.migration, 0);
+    if (tl_on(p))
+        timeline_span(p->tl, TIMELINE_RUN, 0, "migration", "network", ev->time, ev->time,
+                      p->batch, -1, NULL, 0);
+    start_pass(p);
 }
 
 int play_run(play_t *p, play_progress_fn progress, void *ctx, err_t *e)
@@ -1500,11 +1843,14 @@ int play_run(play_t *p, play_progress_fn progress, void *ctx, err_t *e)
     p->progress_ctx = ctx;
     p->err = e;
     p->batch = 0;
-    at(p, 0, PH_BATCH, 0);
+    engine_after(p->eng, 0, batch_fire, p, 0);
     engine_run(p->eng, SIM_TIME_MAX);
     p->m.sim_time_ps = engine_now(p->eng);
+    if (!p->failed && exec_failed(p->x)) /* the flow process passed the clock */
+        beyond_clock(p, p->last_kind, p->last_comm, -1, SIM_TIME_MAX);
     if (p->failed)
         return -1;
+    memcpy(p->m.link_bytes, exec_link_bytes(p->x), (size_t)p->m.links * sizeof(double));
     if (p->trace_out) { /* whole, renamed into place; or nothing */
         trace_writer *w = p->trace_out;
         p->trace_out = NULL;

@@ -305,7 +305,10 @@ void scenario_allowed(const loader *L, const key_row *r, char *buf, size_t n)
                      (r->flags & F_MIN_OPEN) || range_of(r->type)->lo == 0 ? "" : ", or 0");
         break;
     case KT_LIST:
-        if (L)
+        if (strcmp(r->path, "parallel.pp_layers") == 0)
+            snprintf(buf, n, "a list of parallel.pp positive layer counts summing to "
+                             "model.layers");
+        else if (L)
             snprintf(buf, n, "a list of rows, each a list of model.experts (%d) numbers",
                      L->s->model.experts);
         else

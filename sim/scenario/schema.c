@@ -44,6 +44,7 @@ NAMES_OF(source_kind_name, source_kind)
 NAMES_OF(source_dist_name, source_dist)
 NAMES_OF(net_model_name, net_model)
 NAMES_OF(coll_a2a_name, coll_a2a_algo)
+NAMES_OF(sched_overlap_name, sched_overlap)
 #undef NAMES_OF
 /* An enum row's model table: .names = name function, .count = X_COUNT. */
 #define MODEL_ENUM(fn, n) .names = fn##_of, .count = (n)
@@ -85,6 +86,10 @@ static int check_trace_file(loader *L, const key_row *r, const value *v, err_t *
 static int check_redundant(loader *L, const key_row *r, const value *v, err_t *e);
 static int check_rebalance(loader *L, const key_row *r, const value *v, err_t *e);
 static int check_warmup(loader *L, const key_row *r, const value *v, err_t *e);
+static int check_pp(loader *L, const key_row *r, const value *v, err_t *e);
+static int check_pp_layers(loader *L, const key_row *r, const value *v, err_t *e);
+static int check_micro_batches(loader *L, const key_row *r, const value *v, err_t *e);
+static int check_overlap(loader *L, const key_row *r, const value *v, err_t *e);
 
 /* The schema. Order matters: a row's default, bound or check reads rows above. */
 const key_row scenario_keys[] = {
@@ -290,9 +295,14 @@ const key_row scenario_keys[] = {
      .help = "tensor-parallel degree of attention and dense FFNs (divides model.heads, "
              "model.kv_heads, model.dense_ffn and model.expert_ffn when there are shared "
              "experts); MoE layers dispatch 1/tp of a rank's tokens from each TP rank"},
-    {.path = "parallel.pp", .type = KT_INT, .def = "1", .min = 1, .max = 1,
-     .na_what = "pipeline parallelism is", FIELD(parallel.pp),
-     .help = "pipeline-parallel degree"},
+    {.path = "parallel.pp", .type = KT_INT, .def = "1", .min = 1, .max = SCENARIO_MAX_STAGES,
+     .check = check_pp, FIELD(parallel.pp),
+     .help = "pipeline-parallel degree: the layers split into pp stages, each on "
+             "GPUs / pp GPUs, a batch's micro-batches flowing through them"},
+    {.path = "parallel.pp_layers", .type = KT_LIST, .def = "model.layers / pp each",
+     .deflt = def_keep, .check = check_pp_layers,
+     .help = "layers of each pipeline stage, first stage first (pp entries summing to "
+             "model.layers); without it pp must divide model.layers"},
     {.path = "parallel.etp", .type = KT_INT, .def = "1", .min = 1, .max = 1024,
      .check = check_etp, FIELD(parallel.etp),
      .help = "tensor-parallel degree inside an expert (divides model.expert_ffn; "
@@ -346,6 +356,15 @@ const key_row scenario_keys[] = {
      .help = "tokens on every data-parallel rank per batch"},
     {.path = "workload.batches", .type = KT_INT, .def = "4", .min = 1, .max = 1000000000,
      FIELD(workload.batches), .help = "batches run"},
+    {.path = "workload.micro_batches", .type = KT_INT, .def = "1", .min = 1, .max = 65536,
+     .check = check_micro_batches, FIELD(workload.micro_batches),
+     .help = "micro-batches a batch splits into (each tokens_per_rank / micro_batches "
+             "tokens per rank), flowing through the pipeline stages one after another"},
+    {.path = "workload.overlap", .type = KT_ENUM, .def = "\"none\"",
+     MODEL_ENUM(sched_overlap_name, SCHED_OVERLAP_COUNT), .check = check_overlap,
+     FIELD(workload.overlap),
+     .help = "none: every step after the last; two_batch: micro-batches in pairs, one's "
+             "dispatch and combine under the other's compute (DeepSeek-V3, SGLang)"},
     {.path = "workload.seq_len", .type = KT_INT, .def = "4096", .min = 1, .max = 16777216,
      FIELD(workload.seq_len),
      .help = "tokens per sequence: attention context and the synthetic source's sequences"},
@@ -999,4 +1018,97 @@ static void def_host_memory(const scenario *s, const key_row *r, value *v)
     (void)r;
     long pages = sysconf(_SC_PHYS_PAGES), size = sysconf(_SC_PAGESIZE);
     v->d = pages > 0 && size > 0 ? (double)pages * (double)size : 1e15;
+}
+
+/* Every stage holds a layer at least. */
+static int check_pp(loader *L, const key_row *r, const value *v, err_t *e)
+{
+    int layers = L->s->model.layers;
+    if (v->i <= layers)
+        return 0;
+    return scenario_fail(L, v->st, r->path, e,
+                         "%lld stages for %d layers; allowed: at most model.layers (%d), one "
+                         "layer per stage at least",
+                         (long long)v->i, layers, layers);
+}
+
+/* The stages' layers: pp positive counts summing to model.layers, or,
+ * without the list, pp dividing model.layers (the stages balanced by layer
+ * count). */
+static int check_pp_layers(loader *L, const key_row *r, const value *v, err_t *e)
+{
+    scenario *s = L->s;
+    int pp = s->parallel.pp, layers = s->model.layers;
+    s->parallel.npp_layers = 0;
+    if (!v->st) {
+        if (layers % pp == 0)
+            return 0;
+        char ok[160] = "", *o = ok;
+        for (int d = 1; d <= layers && o < ok + sizeof(ok) - 16; d++)
+            if (layers % d == 0)
+                o += snprintf(o, (size_t)(ok + sizeof(ok) - o), "%s%d", o == ok ? "" : ", ", d);
+        return scenario_fail(L, config_lookup(L->cfg, "parallel.pp"), "parallel.pp", e,
+                             "%d does not divide model.layers (%d); allowed: %s, or "
+                             "parallel.pp_layers listing each stage's layers",
+                             pp, layers, ok);
+    }
+    int n = config_setting_length(v->st), sum = 0;
+    if (!config_setting_is_array(v->st) && !config_setting_is_list(v->st))
+        return scenario_fail(L, v->st, r->path, e,
+                             "not a list; allowed: a list of %d layer counts, e.g. [%d, ...]",
+                             pp, layers / pp);
+    if (n != pp)
+        return scenario_fail(L, v->st, r->path, e,
+                             "%d entries for %d stages; allowed: one layer count per stage "
+                             "(parallel.pp = %d entries)",
+                             n, pp, pp);
+    for (int k = 0; k < n; k++) {
+        const config_setting_t *x = config_setting_get_elem(v->st, (unsigned)k);
+        int t = config_setting_type(x);
+        long long c = t == CONFIG_TYPE_INT ? config_setting_get_int(x)
+                      : t == CONFIG_TYPE_INT64 ? config_setting_get_int64(x) : -1;
+        if (c < 1 || c > layers)
+            return scenario_fail(L, x, r->path, e,
+                                 "stage %d: %s; allowed: a whole number of layers, 1 to %d",
+                                 k, c < 0 && t != CONFIG_TYPE_INT && t != CONFIG_TYPE_INT64
+                                     ? "not an integer" : "out of range", layers);
+        s->parallel.pp_layers[k] = (int)c;
+        sum += (int)c;
+    }
+    if (sum != layers)
+        return scenario_fail(L, v->st, r->path, e,
+                             "the stages hold %d layers, the model has %d; allowed: counts "
+                             "summing to model.layers (%d)",
+                             sum, layers, layers);
+    s->parallel.npp_layers = n;
+    return 0;
+}
+
+/* Each GPU routes tokens_per_rank / tp tokens; a micro-batch takes an equal
+ * share of them. */
+static int check_micro_batches(loader *L, const key_row *r, const value *v, err_t *e)
+{
+    const scenario *s = L->s;
+    int per = s->workload.tokens_per_rank / s->parallel.tp;
+    if (per % v->i == 0)
+        return 0;
+    char ok[160] = "", *o = ok;
+    for (int d = 1; d <= per && o < ok + sizeof(ok) - 16; d++)
+        if (per % d == 0)
+            o += snprintf(o, (size_t)(ok + sizeof(ok) - o), "%s%d", o == ok ? "" : ", ", d);
+    return scenario_fail(L, v->st, r->path, e,
+                         "%lld does not divide the %d tokens each GPU routes "
+                         "(workload.tokens_per_rank / parallel.tp); allowed: %s",
+                         (long long)v->i, per, ok);
+}
+
+static int check_overlap(loader *L, const key_row *r, const value *v, err_t *e)
+{
+    int mb = L->s->workload.micro_batches;
+    if (v->i != SCHED_OVERLAP_TWO_BATCH || mb >= 2)
+        return 0;
+    return scenario_fail(L, v->st, r->path, e,
+                         "\"two_batch\" with %d micro-batch; allowed: \"none\", or "
+                         "workload.micro_batches >= 2 (an even number pairs them all)",
+                         mb);
 }
