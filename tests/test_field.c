@@ -57,13 +57,19 @@ static void test_table(void)
 }
 
 /* The JSON value where field f of the first layer/expert/link sits. */
+/* obj's member `name`, or, for a field of a sub-object, its member there. */
+static json_t *member(json_t *obj, const field *f)
+{
+    return json_object_get(f->sub ? json_object_get(obj, f->sub) : obj, f->name);
+}
+
 static json_t *json_place(json_t *root, const field *f)
 {
     switch (f->level) {
     case FIELD_TOTALS:
-        return json_object_get(json_object_get(root, field_group_name(f->group)), f->name);
+        return member(json_object_get(root, field_group_name(f->group)), f);
     case FIELD_LAYER:
-        return json_object_get(json_array_get(json_object_get(root, "layers"), 0), f->name);
+        return member(json_array_get(json_object_get(root, "layers"), 0), f);
     case FIELD_EXPERT: {
         json_t *l = json_array_get(json_object_get(root, "layers"), 0);
         return json_array_get(json_object_get(json_object_get(l, "per_expert"), f->name), 0);
@@ -146,11 +152,12 @@ static void check_csv(const char *dir)
         const field *f = field_at(i);
         if (f->type == FIELD_REALS) /* arrays have no CSV column (docs/output.md) */
             continue;
-        char col[128];
+        char col[128], name[96];
+        snprintf(name, sizeof(name), "%s%s%s", f->sub ? f->sub : "", f->sub ? "_" : "", f->name);
         if (f->level == FIELD_TOTALS && f->group != FIELD_GROUP_TOTALS)
-            snprintf(col, sizeof(col), "%s_%s", field_group_name(f->group), f->name);
+            snprintf(col, sizeof(col), "%s_%s", field_group_name(f->group), name);
         else
-            snprintf(col, sizeof(col), "%s", f->name);
+            snprintf(col, sizeof(col), "%s", name);
         if (f->type == FIELD_STATS)
             for (int st = 0; st < FIELD_STAT_COUNT; st++) {
                 char c2[160];

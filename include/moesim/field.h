@@ -136,6 +136,10 @@ typedef struct field {
     const char *cmp_head;
     int cmp_width;
     field_fmt cmp_fmt;
+    /* NULL, or the object the field is a member of, at its level (and
+     * group): totals.exposed_s.alltoall is the member "alltoall" of sub
+     * "exposed_s"; its CSV columns read exposed_s_alltoall_* */
+    const char *sub;
 } field;
 
 /* The table: field_count() rows, field_at(0 .. count-1). */
@@ -144,6 +148,11 @@ const field *field_at(int i);
 /* The row of (level, group, name); group is ignored below FIELD_TOTALS.
  * NULL if there is none. */
 const field *field_find(field_level level, field_group group, const char *name);
+
+/* The CSV column (the stem of a stats field's columns) of f:
+ * [<group>_][<sub>_]<name>, the group only for totals outside "totals".
+ * Returns buf. */
+char *field_column(const field *f, char *buf, size_t n);
 
 /* Names for documents and CSV columns ("totals", "layer", ...; "scenario",
  * ...; "mean", "p50", ...); "?" for a value out of range. */

@@ -170,6 +170,12 @@ struct play {
     sim_time_t *tp_attn_max; /* M x layers: the TP all-reduce after attention */
     long ops_left;           /* this pass's operations not yet ended */
     int64_t *layer_exposed;  /* moe_layers x EXEC_CLASSES: this pass, summed over GPUs */
+    /* per GPU: communication that ran after its compute stream's last
+     * operation so far had ended (exposed at the pass's end, when no compute
+     * follows to wait on it): its end, EXEC_CLASSES sums, the last one's layer */
+    sim_time_t *compute_end;
+    int64_t *tail;           /* gpus x EXEC_CLASSES */
+    int *tail_layer;
 };
 
 /* A MoE layer's choices after capacity, kept from the first dispatch that
@@ -501,6 +507,9 @@ static void pass_free(play_t *p)
     free(p->tp_attn_max);
     free(p->layer_exposed);
     free(p->bal);
+    free(p->compute_end);
+    free(p->tail);
+    free(p->tail_layer);
     free(p->wire);
     free(p->node_wire);
 }
@@ -1471,6 +1480,11 @@ static void pass_buffers(play_t *p)
     p->layer_exposed = xcalloc((size_t)s->moe_layers * EXEC_CLASSES, sizeof(*p->layer_exposed),
                                "exposed time");
     p->bal = xcalloc((size_t)p->per_stage, sizeof(*p->bal), "GPU tokens");
+    p->compute_end = xcalloc(G, sizeof(*p->compute_end), "compute ends");
+    p->tail = xcalloc(G * EXEC_CLASSES, sizeof(*p->tail), "exposed tails");
+    p->tail_layer = xcalloc(G, sizeof(*p->tail_layer), "exposed tails");
+    for (size_t g = 0; g < G; g++)
+        p->tail_layer[g] = -1;
 }
 
 static int pass_setup(play_t *p, err_t *e)
@@ -1704,17 +1718,27 @@ static void step_metrics(play_t *p, const sched_step *st, sim_time_t t)
 }
 
 /* The pass's exposed communication and compute idle time, per GPU, into
- * the metrics; then the counters start again. */
+ * the metrics; then the counters start again. Exposed: the executor's
+ * waits at the head of the compute stream, and the communication that ran
+ * after the GPU's last compute (the pass's end waits on it). */
 static void exposure_metrics(play_t *p, sim_time_t pass)
 {
     const int64_t *busy = exec_busy(p->x, EXEC_STREAM_COMPUTE);
     for (int g = 0; g < p->gpus; g++) {
-        int64_t waited = 0;
+        int64_t waited = 0, *tail = p->tail + (size_t)g * EXEC_CLASSES;
+        int moe = p->tail_layer[g] >= 0 ? p->moe_of[p->tail_layer[g]] : -1;
         for (int c = 0; c < EXEC_CLASSES; c++) {
-            int64_t x = exec_exposed(p->x, (exec_class)c)[g];
+            int64_t x = sat_add(exec_exposed(p->x, (exec_class)c)[g], tail[c]);
             metrics_series_add(&p->m.exposed[c], x);
             waited = sat_add(waited, x);
+            if (moe >= 0) {
+                int64_t *l = &p->layer_exposed[(size_t)moe * EXEC_CLASSES + (size_t)c];
+                *l = sat_add(*l, tail[c]);
+            }
+            tail[c] = 0;
         }
+        p->compute_end[g] = 0;
+        p->tail_layer[g] = -1;
         int64_t idle = pass - busy[g] - waited; /* each term <= pass */
         p->m.compute_idle_ps += idle > 0 ? idle : 0;
         p->m.compute_span_ps += pass;
@@ -1751,6 +1775,23 @@ static void end_pass(play_t *p, sim_time_t now)
         engine_after(p->eng, 0, batch_fire, p, 0);
 }
 
+/* A communication ended: the part of it after each member's last compute
+ * so far is exposed if no compute follows (a later compute operation's end
+ * drops it: the executor counted its wait). Operations of one stream never
+ * overlap, so the parts add. */
+static void tail_add(play_t *p, const sched_step *st, const exec_span *op)
+{
+    for (int i = 0; i < op->n; i++) {
+        int g = op->members[i];
+        sim_time_t from = op->start > p->compute_end[g] ? op->start : p->compute_end[g];
+        if (op->end <= from)
+            continue;
+        int64_t *t = &p->tail[(size_t)g * EXEC_CLASSES + (size_t)op->cls];
+        *t = sat_add(*t, op->end - from);
+        p->tail_layer[g] = st->layer;
+    }
+}
+
 static void op_done(void *ctx, const exec_span *op)
 {
     play_t *p = ctx;
@@ -1766,6 +1807,8 @@ static void op_done(void *ctx, const exec_span *op)
     const sched_step *st = &p->steps[i];
     sim_time_t d = op->end - op->start;
     if (sched_is_compute((sched_kind)st->kind)) {
+        p->compute_end[op->gpu] = op->end;
+        memset(p->tail + (size_t)op->gpu * EXEC_CLASSES, 0, EXEC_CLASSES * sizeof(*p->tail));
         p->m.gpu_busy_ps[op->gpu] = sat_add(p->m.gpu_busy_ps[op->gpu], d);
         int moe = p->moe_of[st->layer];
         if (op->exposed > 0 && moe >= 0)
@@ -1774,6 +1817,8 @@ static void op_done(void *ctx, const exec_span *op)
             *x = sat_add(*x, op->exposed);
         }
     }
+    else
+        tail_add(p, st, op);
     if (tl_on(p))
         tl_op(p, st, op);
     if (d > p->step_max[i])

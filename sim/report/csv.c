@@ -82,10 +82,7 @@ static void header(FILE *f, field_level level, int comma)
         if (!has_columns(x, level))
             continue;
         char name[96];
-        if (level == FIELD_TOTALS && x->group != FIELD_GROUP_TOTALS)
-            snprintf(name, sizeof(name), "%s_%s", field_group_name(x->group), x->name);
-        else
-            snprintf(name, sizeof(name), "%s", x->name);
+        field_column(x, name, sizeof(name));
         if (x->type != FIELD_STATS) {
             fprintf(f, "%s%s", comma++ ? "," : "", name);
             continue;

@@ -218,6 +218,26 @@ static void l_dshare(const field_src *src, field_value *v)
     v->r = L->assignments > 0 ? (double)L->dropped / (double)L->assignments : 0;
 }
 
+/* exposed communication, by class (metrics.h's order) */
+#define EXPOSED_GETTERS(c, name)                                                         \
+    static void g_exp_##name(const field_src *src, field_value *v)                      \
+    {                                                                                     \
+        metrics_series_summarize(&M->exposed[c], &v->st);                               \
+    }                                                                                     \
+    static void l_exp_##name(const field_src *src, field_value *v)                      \
+    {                                                                                     \
+        metrics_series_summarize(&L->exposed[c], &v->st);                               \
+    }
+EXPOSED_GETTERS(0, alltoall)
+EXPOSED_GETTERS(1, tp)
+EXPOSED_GETTERS(2, dp)
+EXPOSED_GETTERS(3, pp)
+#undef EXPOSED_GETTERS
+static void g_bubble(const field_src *src, field_value *v)
+{
+    v->r = M->compute_span_ps > 0 ? (double)M->compute_idle_ps / (double)M->compute_span_ps : 0;
+}
+
 /* experts */
 static void x_wanted(const field_src *src, field_value *v) { v->i = L->wanted[src->expert]; }
 static void x_served(const field_src *src, field_value *v) { v->i = L->served[src->expert]; }
@@ -356,6 +376,19 @@ static const field fields[] = {
     {"checked", G(MEMORY), FIELD_BOOL, "", g_checked, "cluster.check_memory"},
     {"unrouted_tokens", G(TOTALS), FIELD_INT, "tokens", g_unrouted,
      "the layers' unrouted_tokens summed: token-layers that got no expert (expert_choice)"},
+    {"alltoall", G(TOTALS), FIELD_STATS, "s", g_exp_alltoall,
+     "stats over (batch, GPU) of the time the GPU's compute stream waited on a dispatch or "
+     "combine that was running (exposed all-to-all; docs/network.md)", .sub = "exposed_s"},
+    {"tp", G(TOTALS), FIELD_STATS, "s", g_exp_tp,
+     "the same for TP all-reduces", .sub = "exposed_s"},
+    {"dp", G(TOTALS), FIELD_STATS, "s", g_exp_dp,
+     "the same for data-parallel collectives (re-placement copies in forward runs)",
+     .sub = "exposed_s"},
+    {"pp", G(TOTALS), FIELD_STATS, "s", g_exp_pp,
+     "the same for pipeline sends between stages", .sub = "exposed_s"},
+    {"bubble_share", G(TOTALS), FIELD_REAL, "fraction", g_bubble,
+     "idle share of the compute streams, exposed communication left out: pipeline bubbles "
+     "and waits for a group's slowest member, over (batch time x GPUs)"},
 
     /* one per MoE layer (layers[], layers.csv) */
     {"layer", LAYER, FIELD_INT, "", l_layer, "index among all layers (0-based)",
@@ -398,6 +431,15 @@ static const field fields[] = {
      "... of the layer's two TP all-reduces; n = 0 when parallel.tp = 1"},
     {"dropped_share", LAYER, FIELD_REAL, "fraction", l_dshare, "dropped / assignments",
      TEXT(3, "dropped", 8, PCT2)},
+    {"alltoall", LAYER, FIELD_STATS, "s", l_exp_alltoall,
+     "stats over batches of the time the compute of the layer waited on a running dispatch "
+     "or combine, the mean over its stage's GPUs", .sub = "exposed_s"},
+    {"tp", LAYER, FIELD_STATS, "s", l_exp_tp, "the same for TP all-reduces",
+     .sub = "exposed_s"},
+    {"dp", LAYER, FIELD_STATS, "s", l_exp_dp, "the same for data-parallel collectives",
+     .sub = "exposed_s"},
+    {"pp", LAYER, FIELD_STATS, "s", l_exp_pp, "the same for pipeline sends",
+     .sub = "exposed_s"},
 
     /* one per (MoE layer, expert): layers[].per_expert, experts.csv */
     {"wanted", EXPERT, FIELD_INT, "assignments", x_wanted,
@@ -559,14 +601,23 @@ char *field_format_value(const field *f, const field_value *v, field_stat stat, 
 
 /* Where a field sits in the JSON report, e.g. totals.dispatch_s,
  * layers[].per_expert.wanted[]. */
+char *field_column(const field *f, char *buf, size_t n)
+{
+    int grp = f->level == FIELD_TOTALS && f->group != FIELD_GROUP_TOTALS;
+    snprintf(buf, n, "%s%s%s%s%s", grp ? field_group_name(f->group) : "", grp ? "_" : "",
+             f->sub ? f->sub : "", f->sub ? "_" : "", f->name);
+    return buf;
+}
+
 static void json_path(const field *f, char *buf, size_t n)
 {
+    const char *sub = f->sub ? f->sub : "", *dot = f->sub ? "." : "";
     switch (f->level) {
     case FIELD_TOTALS:
-        snprintf(buf, n, "%s.%s", field_group_name(f->group), f->name);
+        snprintf(buf, n, "%s.%s%s%s", field_group_name(f->group), sub, dot, f->name);
         break;
     case FIELD_LAYER:
-        snprintf(buf, n, "layers[].%s", f->name);
+        snprintf(buf, n, "layers[].%s%s%s", sub, dot, f->name);
         break;
     case FIELD_EXPERT:
         snprintf(buf, n, "layers[].per_expert.%s[]", f->name);
@@ -610,15 +661,13 @@ int field_write_md(FILE *f)
             const field *x = &fields[i];
             if ((int)x->level != lv)
                 continue;
-            char path[128], col[128];
+            char path[128], col[128], stem[96];
             json_path(x, path, sizeof(path));
-            if (lv == FIELD_TOTALS && x->group != FIELD_GROUP_TOTALS)
-                snprintf(col, sizeof(col), "`%s_%s%s`", field_group_name(x->group), x->name,
-                         x->type == FIELD_STATS ? "_*" : "");
-            else if (x->type == FIELD_REALS)
+            if (x->type == FIELD_REALS)
                 snprintf(col, sizeof(col), "(none: an array)");
             else
-                snprintf(col, sizeof(col), "`%s%s`", x->name, x->type == FIELD_STATS ? "_*" : "");
+                snprintf(col, sizeof(col), "`%s%s`", field_column(x, stem, sizeof(stem)),
+                         x->type == FIELD_STATS ? "_*" : "");
             char also[128];
             md_also(x, also, sizeof(also));
             fprintf(f, "| `%s` | %s | %s | %s | %s |\n", path, col, x->unit[0] ? x->unit : "-",

@@ -309,7 +309,15 @@ static void add_fields(json_t *obj, const field_src *src, field_level level, fie
             continue;
         field_value v;
         field_get(x, src, &v);
-        jsonout_set(obj, x->name, json_of(x, &v));
+        json_t *into = obj;
+        if (x->sub) { /* a member of an object: made where its first member is */
+            into = json_object_get(obj, x->sub);
+            if (!into) {
+                into = jsonout_object();
+                jsonout_set(obj, x->sub, into);
+            }
+        }
+        jsonout_set(into, x->name, json_of(x, &v));
     }
 }
 

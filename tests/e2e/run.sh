@@ -127,6 +127,7 @@ fi
 . tests/e2e/json.sh
 . tests/e2e/harden.sh
 . tests/e2e/scenario.sh
+. tests/e2e/overlap.sh
 
 echo "e2e: $pass passed, $fail failed"
 [ "$fail" = 0 ]
