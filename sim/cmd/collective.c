@@ -32,6 +32,7 @@
 #include <string.h>
 
 #include "moesim/collective.h"
+#include "moesim/dispatch.h"
 #include "moesim/flows.h"
 #include "moesim/jsonout.h"
 #include "moesim/net.h"
@@ -238,21 +239,22 @@ typedef struct moe_result {
     const char *bottleneck;
 } moe_result;
 
-/* DeepEP's routing for one rank's tokens; appends rows and node rows.
- * rows[src * G + g] counts (token, GPU) pairs: a token goes once to each GPU
- * holding any of its experts (DeepEP's is_token_in_rank). node_rows[src *
- * nodes + n] counts (token, node) pairs: what the internode kernel sends over
- * RDMA, once per node however many of its GPUs the token reaches. Selection
- * sorts are fine here: 256 experts, top-8, a few thousand tokens a rank. */
+/* DeepEP's routing for one rank's tokens; appends rows and node rows
+ * (models/dispatch.c, as the forward pass counts them): rows[src * G + g]
+ * counts (token, GPU) pairs, a token going once to each GPU holding any of
+ * its experts (DeepEP's is_token_in_rank); node_rows[src * nodes + n] counts
+ * (token, node) pairs, what the internode kernel sends over RDMA. Selection
+ * sorts are fine here: 256 experts, top-8, a few thousand tokens a rank.
+ * tok: 4 x top_k ints of scratch. */
 static void moe_route(const scenario *s, gsl_rng *r, int G, int gpn, int src, double *scores,
-                      int *order, double *rows, double *node_rows)
+                      int *order, double *rows, double *node_rows, int *tok)
 {
     int E = s->model.experts, K = s->model.top_k, nodes = G / gpn;
     int per_gpu = E / G, per_node = E / nodes;
     int topk_groups = nodes < 4 ? nodes : 4;
     double gscore[TOPO_MAX_GPUS];
     int gkeep[TOPO_MAX_GPUS];
-    int seen_gpu[64], seen_node[64];
+    int *dst = tok, *run = tok + K;
     for (int t = 0; t < s->workload.tokens_per_rank; t++) {
         for (int x = 0; x < E; x++)
             scores[x] = fabs(gsl_ran_gaussian(r, 1.0)) + 1.0;
@@ -277,8 +279,8 @@ static void moe_route(const scenario *s, gsl_rng *r, int G, int gpn, int src, do
         for (int x = 0; x < E; x++)
             if (gkeep[x / per_node])
                 order[nsel++] = x;
-        int ng = 0, nn = 0;
-        for (int k = 0; k < K && k < nsel; k++) {
+        int k = 0;
+        for (; k < K && k < nsel; k++) {
             int bi = k;
             for (int j = k + 1; j < nsel; j++)
                 if (scores[order[j]] > scores[order[bi]])
@@ -286,21 +288,10 @@ static void moe_route(const scenario *s, gsl_rng *r, int G, int gpn, int src, do
             int x = order[bi];
             order[bi] = order[k];
             order[k] = x;
-            int g = x / per_gpu, n = g / gpn, dup = 0;
-            for (int j = 0; j < ng && !dup; j++)
-                dup = seen_gpu[j] == g;
-            if (!dup && ng < 64) {
-                seen_gpu[ng++] = g;
-                rows[(size_t)src * G + g] += 1;
-            }
-            dup = 0;
-            for (int j = 0; j < nn && !dup; j++)
-                dup = seen_node[j] == n;
-            if (!dup && nn < 64) {
-                seen_node[nn++] = n;
-                node_rows[(size_t)src * nodes + n] += 1;
-            }
+            dst[k] = x / per_gpu;
+            run[k] = dst[k] / gpn;
         }
+        dispatch_token(rows, node_rows, G, nodes, src, dst, run, k, 0, 1.0, tok + 2 * K);
     }
 }
 
@@ -348,10 +339,12 @@ static int run_moe(const scenario *s, const topo_t *t, int G, coll_a2a_algo algo
     double *nbytes = xcalloc((size_t)G * nodes, sizeof(*nbytes), "moe node bytes");
     double *scores = xcalloc((size_t)s->model.experts, sizeof(*scores), "moe scores");
     int *order = xcalloc((size_t)s->model.experts, sizeof(*order), "moe order");
+    int *tok = xcalloc(4 * (size_t)s->model.top_k, sizeof(*tok), "moe token");
     rng_set_t *rs = rng_new(s->seed);
     gsl_rng *r = rng_stream(rs, "collective/moe");
     for (int src = 0; src < G; src++)
-        moe_route(s, r, G, gpn, src, scores, order, rows, node_rows);
+        moe_route(s, r, G, gpn, src, scores, order, rows, node_rows, tok);
+    free(tok);
 
     coll_plan p = COLL_PLAN_INIT;
     for (int pass = 0; pass < 2; pass++) {

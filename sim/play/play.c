@@ -49,6 +49,7 @@
 
 #include "moesim/capacity.h"
 #include "moesim/collective.h"
+#include "moesim/dispatch.h"
 #include "moesim/engine.h"
 #include "moesim/exec.h"
 #include "moesim/flows.h"
@@ -120,8 +121,8 @@ struct play {
     coll_plan plan;         /* one collective's transfers (for naming a cause) */
     double *wire;           /* a2a x a2a: one all-to-all's bytes in its dtype */
     double *node_wire;      /* a2a x nodes: the same per node, once per token */
-    int *dst_seen;          /* top_k x etp: destinations of the current token */
-    int *node_seen;         /* the same for their nodes */
+    int *tok_dst, *tok_run; /* top_k x etp: the current token's destinations, their nodes */
+    int *tok_scratch;       /* 2 top_k x etp: dispatch_token's */
     int64_t *bal;           /* per_stage: assignments per GPU of one stage */
 
     /* where the run stands */
@@ -417,8 +418,9 @@ static void routing_setup(play_t *p)
     p->padded = cap->pad_to_capacity && cap->overflow != CAPACITY_DROPLESS &&
                 s->model.router.kind != ROUTER_EXPERT_CHOICE;
     size_t seen = (size_t)p->slots * (size_t)p->etp; /* a token reaches etp GPUs per expert */
-    p->dst_seen = xcalloc(seen, sizeof(*p->dst_seen), "destinations");
-    p->node_seen = xcalloc(seen, sizeof(*p->node_seen), "destination nodes");
+    p->tok_dst = xcalloc(seen, sizeof(*p->tok_dst), "destinations");
+    p->tok_run = xcalloc(seen, sizeof(*p->tok_run), "destination nodes");
+    p->tok_scratch = xcalloc(2 * seen, sizeof(*p->tok_scratch), "destinations");
     p->routed = xcalloc((size_t)s->moe_layers, sizeof(*p->routed), "routed layers");
     p->moe_of = xcalloc((size_t)s->model.layers, sizeof(*p->moe_of), "MoE layers");
     for (int l = 0, i = 0; l < s->model.layers; l++)
@@ -552,8 +554,9 @@ void play_free(play_t *p)
     free(p->choice);
     coll_plan_fini(&p->plan);
     free(p->link_bytes);
-    free(p->dst_seen);
-    free(p->node_seen);
+    free(p->tok_dst);
+    free(p->tok_run);
+    free(p->tok_scratch);
     free(p);
 }
 
@@ -827,11 +830,9 @@ static void source_rows(play_t *p, struct grp *g, const int32_t *choice, int moe
     int64_t *all = p->routed[moe].gpu_tokens;
     int runs = p->a2a_runs[p->a2a_of[src]], per = p->src_tokens / p->M;
     double row = (double)s->model.hidden * dtype_bytes(s->model.dtype);
-    double *out = g->bytes + (size_t)p->a2a_rank[src] * (size_t)n;
-    double *node = g->node + (size_t)p->a2a_rank[src] * (size_t)runs;
     for (int t = mb * per; t < (mb + 1) * per; t++) {
         const int32_t *c = choice + ((size_t)p->src_off[src] + (size_t)t) * K;
-        int ndst = 0, nnode = 0;
+        int k = 0; /* the token's destinations, as members of the group */
         for (int j = 0; j < K; j++) {
             if (c[j] < 0) /* dropped, or an unused expert-choice slot */
                 continue;
@@ -844,24 +845,12 @@ static void source_rows(play_t *p, struct grp *g, const int32_t *choice, int moe
                 *lt = sat_add(*lt, 1); /* a padded rank before may have filled it */
                 gt[dst]++;
                 all[dst]++;
-                int seen = 0;
-                for (int i = 0; i < ndst && !padded && !seen; i++)
-                    seen = p->dst_seen[i] == dst;
-                if (seen)
-                    continue;
-                p->dst_seen[ndst++] = dst;
-                out[p->a2a_rank[dst]] += row;
-                int r = p->a2a_run[dst];
-                for (int i = 0; i < nnode && !seen; i++)
-                    seen = p->node_seen[i] == r;
-                if (!seen) {
-                    p->node_seen[nnode++] = r;
-                    node[r] += row;
-                }
-                if (padded) /* every slot travels: no dedup of later ones */
-                    ndst = nnode = 0;
+                p->tok_dst[k] = p->a2a_rank[dst];
+                p->tok_run[k++] = p->a2a_run[dst];
             }
         }
+        dispatch_token(g->bytes, g->node, n, runs, p->a2a_rank[src], p->tok_dst, p->tok_run, k,
+                       padded, row, p->tok_scratch);
     }
 }
 
