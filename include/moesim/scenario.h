@@ -119,9 +119,9 @@ typedef struct scenario {
 } scenario;
 
 /* The simulator's own memory for a scenario, estimated from its largest
- * structures (bytes): per GPU pair, per token of a batch, per expert. */
+ * structures (bytes): per GPU, per token of a batch, per expert. */
 typedef struct scenario_host {
-    double gpu_pairs, tokens, experts;
+    double per_gpu, tokens, experts;
     double total; /* the three and a fixed allowance */
 } scenario_host;
 

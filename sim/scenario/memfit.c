@@ -77,10 +77,13 @@ int scenario_check_memory(loader *L, err_t *e)
 /* ---- the simulator's own memory ---- */
 
 /* The largest structures the simulator allocates for s (sim/play/play.c,
- * models/topo.c, sim/core/flows.c), in bytes. Per GPU pair: the route table
- * (an offset and up to four link ids), the dispatch, combine and wire byte
- * matrices, the migration matrix of a dynamic placement, and with the flow
- * model a flow record per pair of a direct all-to-all phase. Per token of a
+ * sim/play/exec.c, sim/core/flows.c), in bytes. Per GPU: the pass's
+ * operations on the executor (an operation, its stream memberships and
+ * edges: about 600 B per GPU, layer and micro-batch, as measured on
+ * DeepSeek-V3 at 16,384 GPUs), its dispatch group's rows (a2a = ep x etp
+ * doubles per micro-batch, twice with the per-node rows) and its tokens per
+ * local slot, and with the flow model a flow record per member pair of a
+ * direct all-to-all. Per token of a
  * batch: the router logits (one double per expert; a trace replay has none),
  * the choices (an int per slot) and, by score priority, their weights. Per
  * expert of an MoE layer: the metrics' per-expert counters, and E x E
@@ -88,13 +91,16 @@ int scenario_check_memory(loader *L, err_t *e)
 void scenario_host_memory(const scenario *s, scenario_host *h)
 {
     double G = (double)s->cluster.topo.nodes * s->cluster.topo.gpus_per_node;
-    double N = s->cluster.topo.nodes, T = (double)s->parallel.dp * s->workload.tokens_per_rank;
+    double T = (double)s->parallel.dp * s->workload.tokens_per_rank;
     double E = s->model.experts, K = router_slots(&s->model.router), L = s->moe_layers;
     int dynamic = s->placement.strategy == PLACEMENT_DYNAMIC;
     int coact = s->placement.strategy == PLACEMENT_TOPOLOGY_AWARE ||
                 (dynamic && s->placement.rebalance == PLACEMENT_TOPOLOGY_AWARE);
-    double per_pair = 20 + 3 * 8 + (dynamic ? 8 : 0) + (s->network.model == NET_FLOW ? 96 : 0);
-    h->gpu_pairs = G * G * per_pair + 2 * G * N * 8;
+    double M = s->workload.micro_batches > 0 ? s->workload.micro_batches : 1;
+    double a2a = (double)s->parallel.ep * s->parallel.etp;
+    double spr = (s->model.experts + s->placement.redundant) / (double)s->parallel.ep;
+    h->per_gpu = G * (600 * s->model.layers * M + a2a * M * 16 + spr * M * 8 + 64 +
+                      (s->network.model == NET_FLOW ? a2a * 96 : 0));
     h->tokens = T * K * 4;
     if (s->workload.source.kind != SOURCE_TRACE)
         h->tokens += T * E * 8;
@@ -103,7 +109,7 @@ void scenario_host_memory(const scenario *s, scenario_host *h)
     h->experts = L * E * 8 * 8 + (coact ? 3 * L * E * E * 8 : 0);
     if (s->workload.source.kind == SOURCE_SYNTHETIC)
         h->experts += 2 * L * E * s->workload.source.latent_dim * 8;
-    h->total = h->gpu_pairs + h->tokens + h->experts + 64e6; /* + code, engine, buffers */
+    h->total = h->per_gpu + h->tokens + h->experts + 64e6; /* + code, engine, buffers */
 }
 
 /* Refuses what the machine cannot hold, naming the keys that drive it. */
@@ -117,12 +123,12 @@ static int check_host(loader *L, err_t *e)
     const double GB = 1e9;
     const config_setting_t *st = config_lookup(L->cfg, "limits.host_memory");
     return scenario_fail(L, st, "limits.host_memory", e,
-                         "the simulator needs about %.1f GB of host memory (GPU pairs %.1f GB "
+                         "the simulator needs about %.1f GB of host memory (per GPU %.1f GB "
                          "for %d x %d GPUs; tokens %.1f GB for parallel.dp x "
                          "workload.tokens_per_rank x model.experts; experts %.1f GB) > %.1f GB; "
                          "allowed: fewer GPUs (cluster.nodes, cluster.gpus_per_node), fewer "
                          "tokens (workload.tokens_per_rank), or a larger limits.host_memory",
-                         h.total / GB, h.gpu_pairs / GB, s->cluster.topo.nodes,
+                         h.total / GB, h.per_gpu / GB, s->cluster.topo.nodes,
                          s->cluster.topo.gpus_per_node, h.tokens / GB, h.experts / GB,
                          s->limits.host_memory / GB);
 }
