@@ -4,7 +4,8 @@
  * A series keeps one duration sample per (batch, layer) in integer
  * picoseconds, so means and maxima are exact and percentiles come from the
  * sorted samples (GSL's quantile with linear interpolation). Samples grow with
- * batches x layers, never with tokens: a batch of any size adds one sample.
+ * batches x layers (x micro-batches), and the exposed-communication series
+ * with batches x GPUs, never with tokens: a batch of any size adds as many.
  * Per-expert counts and per-link byte totals have fixed size.
  */
 #ifndef MOESIM_METRICS_H

@@ -196,7 +196,7 @@ struct grp {
 };
 
 static int placement_setup(play_t *p, err_t *e);
-static int stages_setup(play_t *p, err_t *e);
+static void stages_setup(play_t *p);
 static int pass_setup(play_t *p, err_t *e);
 
 /* Counts and times add saturating (2^63 - 1): a padded min_capacity of
@@ -463,7 +463,8 @@ play_t *play_new(const scenario *s, err_t *e)
     for (int l = 0; l < s->model.layers; l++)
         if (p->moe_of[l] >= 0)
             p->m.layer[p->moe_of[l]].layer = l;
-    if (placement_setup(p, e) < 0 || stages_setup(p, e) < 0 || pass_setup(p, e) < 0)
+    stages_setup(p);
+    if (placement_setup(p, e) < 0 || pass_setup(p, e) < 0)
         goto fail;
     return p;
 
@@ -1371,7 +1372,7 @@ static void beyond_clock(play_t *p, int kind, uint64_t tag, int gpu, sim_time_t 
 
 /* Stages (layers and GPUs), each stage's GPUs in ascending order (a GPU's
  * index there is its routing source index), its TP groups by rank. */
-static int stages_setup(play_t *p, err_t *e)
+static void stages_setup(play_t *p)
 {
     const scenario *s = p->s;
     int S = p->stages, L = s->model.layers, G = p->gpus, per = p->per_stage;
@@ -1397,8 +1398,6 @@ static int stages_setup(play_t *p, err_t *e)
         fill[k] += p->tp;
     }
     free(fill);
-    (void)e;
-    return 0;
 }
 
 /* Dispatch groups: in each stage, the GPUs of one expert-data-parallel

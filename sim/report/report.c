@@ -149,10 +149,12 @@ static void text_scenario(FILE *f, const field_src *src)
     fprintf(f, "  layout    %d GPUs: dp %d", gpus, s->parallel.dp);
     if (s->parallel.tp > 1) /* shown only when used: tp = 1 reads as before */
         fprintf(f, ", tp %d", s->parallel.tp);
+    if (s->parallel.pp > 1)
+        fprintf(f, ", pp %d", s->parallel.pp);
     fprintf(f, ", ep %d", s->parallel.ep);
     if (s->parallel.etp > 1)
         fprintf(f, ", etp %d", s->parallel.etp);
-    if (s->parallel.tp > 1 || s->parallel.etp > 1)
+    if (s->parallel.tp > 1 || s->parallel.etp > 1 || s->parallel.pp > 1)
         fprintf(f, " (order %s)", s->parallel.order);
     fprintf(f, "; %s placement", placement_strategy_name(s->placement.strategy));
     if (s->placement.strategy == PLACEMENT_DYNAMIC)
@@ -166,6 +168,9 @@ static void text_scenario(FILE *f, const field_src *src)
             s->workload.batches, s->workload.batches > 1 ? "es" : "", s->parallel.dp,
             s->workload.tokens_per_rank,
             named(src, FIELD_GROUP_WORKLOAD, "source"));
+    if (s->workload.micro_batches > 1) /* shown only when used */
+        fprintf(f, "%d micro-batches, %s overlap; ", s->workload.micro_batches,
+                sched_overlap_name((sched_overlap)s->workload.overlap));
     if (s->model.capacity.overflow == CAPACITY_DROPLESS)
         fprintf(f, "dropless");
     else
@@ -179,6 +184,28 @@ static void text_scenario(FILE *f, const field_src *src)
     if (s->model.router.groups > 1)
         fprintf(f, " (%d of %d groups)", s->model.router.topk_groups, s->model.router.groups);
     fprintf(f, "\n");
+}
+
+/* Exposed communication per GPU and batch (the mean), by class, the classes
+ * that were ever exposed; then the compute streams' other idle share. */
+static void text_exposed(FILE *f, const metrics *m)
+{
+    static const char *const what[METRICS_EXPOSED_CLASSES] = {"all-to-all", "TP", "DP",
+                                                              "pipeline"};
+    fprintf(f, "  exposed comm       ");
+    int any = 0;
+    for (int c = 0; c < METRICS_EXPOSED_CLASSES; c++) {
+        metrics_summary x;
+        metrics_series_summarize(&m->exposed[c], &x);
+        if (x.max_ps == 0)
+            continue;
+        char a[32];
+        fprintf(f, "%s %s %s", any++ ? "," : "", what[c], fmt_t(x.mean_s, a, sizeof(a)));
+    }
+    double idle = m->compute_span_ps > 0 ? (double)m->compute_idle_ps / (double)m->compute_span_ps
+                                         : 0;
+    fprintf(f, "%s per GPU and batch (mean); compute idle otherwise %.1f%%\n",
+            any ? "" : " none", 100 * idle);
 }
 
 /* The totals: tokens, time, throughput, drops, balance, all-to-all times,
@@ -215,6 +242,7 @@ static void text_totals(FILE *f, const field_src *src)
     fprintf(f, "  combine all-to-all  mean %s  p50 %s  p99 %s  max %s\n",
             fmt_t(comb.mean_s, a, sizeof(a)), fmt_t(comb.p50_s, b, sizeof(b)),
             fmt_t(comb.p99_s, c, sizeof(c)), fmt_t(comb.max_s, d, sizeof(d)));
+    text_exposed(f, m);
     if (m->tp_allreduce_all.n > 0) {
         metrics_summary tpa;
         metrics_series_summarize(&m->tp_allreduce_all, &tpa);
