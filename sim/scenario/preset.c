@@ -35,6 +35,39 @@ static const struct system_preset {
       "cluster.inter.bandwidth=200 Gb/s", NULL}},
 };
 
+/* The GPU the tree names (cluster.gpu, or its group's preset), or NULL. */
+static const config_setting_t *tree_gpu(const loader *L, const char **name)
+{
+    const config_setting_t *g = config_lookup(L->cfg, "cluster.gpu");
+    const config_setting_t *p = g && config_setting_is_group(g)
+                                    ? config_setting_get_member(g, "preset")
+                                    : g;
+    *name = p && config_setting_type(p) == CONFIG_TYPE_STRING ? config_setting_get_string(p)
+                                                               : NULL;
+    return *name ? p : NULL;
+}
+
+/* A system and a cluster.gpu of another GPU: the system would fill in
+ * nothing the GPU does not contradict, silently. Refused, naming both. */
+static int system_conflict(loader *L, const struct system_preset *sp,
+                           const config_setting_t *st, err_t *e)
+{
+    const char *gpu = NULL, *want = NULL;
+    const config_setting_t *g = tree_gpu(L, &gpu);
+    for (const char *const *kv = sp->keys; *kv; kv++)
+        if (strncmp(*kv, "cluster.gpu=", 12) == 0)
+            want = *kv + 12;
+    if (!g || !want || strcmp(gpu, want) == 0)
+        return 0;
+    return scenario_fail(L, st, "cluster.system", e,
+                         "\"%s\" is a system of %s GPUs, but cluster.gpu (%s:%d) is \"%s\"; "
+                         "allowed: leave cluster.gpu out (the system's GPU), set cluster.gpu "
+                         "= \"%s\", or leave cluster.system out",
+                         sp->name, want,
+                         config_setting_source_file(g) ? config_setting_source_file(g) : L->name,
+                         config_setting_source_line(g), gpu, want);
+}
+
 /* Expands cluster.system into the keys it implies that the tree lacks. A
  * value of the wrong type is left for the row's own type check. */
 int scenario_apply_system(loader *L, err_t *e)
@@ -48,6 +81,8 @@ int scenario_apply_system(loader *L, err_t *e)
     for (size_t i = 0; i < sizeof(systems) / sizeof(systems[0]); i++) {
         if (strcmp(name, systems[i].name) != 0)
             continue;
+        if (system_conflict(L, &systems[i], st, e) < 0)
+            return -1;
         for (const char *const *kv = systems[i].keys; *kv; kv++) {
             char key[128];
             snprintf(key, sizeof(key), "%.*s", (int)(strchr(*kv, '=') - *kv), *kv);

@@ -87,6 +87,7 @@ static int check_redundant(loader *L, const key_row *r, const value *v, err_t *e
 static int check_rebalance(loader *L, const key_row *r, const value *v, err_t *e);
 static int check_warmup(loader *L, const key_row *r, const value *v, err_t *e);
 static int check_pp(loader *L, const key_row *r, const value *v, err_t *e);
+static int check_intra_bw(loader *L, const key_row *r, const value *v, err_t *e);
 static int check_pp_layers(loader *L, const key_row *r, const value *v, err_t *e);
 static int check_micro_batches(loader *L, const key_row *r, const value *v, err_t *e);
 static int check_overlap(loader *L, const key_row *r, const value *v, err_t *e);
@@ -253,7 +254,9 @@ const key_row scenario_keys[] = {
      FIELD(cluster.topo.gpus_per_switch), .help = "pcie: GPUs under one PCIe switch"},
     {.path = "cluster.intra.bandwidth", .type = KT_BANDWIDTH,
      .def = "cluster.gpu's NVLink bandwidth", .deflt = def_intra_bw, .flags = F_MIN_OPEN,
-     FIELD(cluster.topo.intra_bw_Bps), .help = "per GPU, per direction"},
+     .check = check_intra_bw, FIELD(cluster.topo.intra_bw_Bps),
+     .help = "per GPU, per direction; NVLink (nvswitch, nvlink_mesh) at most the GPU's "
+             "port (cluster.gpu.nvlink_bandwidth)"},
     {.path = "cluster.intra.latency", .type = KT_TIME, .def = "\"3.33 us\"",
      FIELD(cluster.topo.intra_lat_ps), .help = "latency of one transfer inside a node"},
     {.path = "cluster.intra.efficiency", .type = KT_FLOAT, .def = "0.66", .min = 0, .max = 1,
@@ -1111,4 +1114,24 @@ static int check_overlap(loader *L, const key_row *r, const value *v, err_t *e)
                          "\"two_batch\" with %d micro-batch; allowed: \"none\", or "
                          "workload.micro_batches >= 2 (an even number pairs them all)",
                          mb);
+}
+
+/* An NVLink fabric cannot carry more than the GPU's own NVLink port: a
+ * scenario that pins H100's 450 GB/s and then runs on an H800 (200 GB/s)
+ * would simulate hardware that does not exist. A what-if GPU with a faster
+ * port says so in cluster.gpu.nvlink_bandwidth. PCIe is not NVLink. */
+static int check_intra_bw(loader *L, const key_row *r, const value *v, err_t *e)
+{
+    const scenario *s = L->s;
+    double port = s->cluster.gpu.nvlink_bw_Bps;
+    if (s->cluster.topo.intra == TOPO_INTRA_PCIE || !(port > 0) || v->d <= port * (1 + 1e-12))
+        return 0;
+    char got[32], max[32];
+    units_format_bandwidth(v->d, got, sizeof(got));
+    units_format_bandwidth(port, max, sizeof(max));
+    return scenario_fail(L, v->st, r->path, e,
+                         "%s is faster than the %s's NVLink port (%s per direction); allowed: "
+                         "at most %s (leave it out to take the GPU's), or a faster "
+                         "cluster.gpu.nvlink_bandwidth for a what-if GPU",
+                         got, s->cluster.gpu.name, max, max);
 }

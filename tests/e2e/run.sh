@@ -128,6 +128,7 @@ fi
 . tests/e2e/harden.sh
 . tests/e2e/scenario.sh
 . tests/e2e/overlap.sh
+. tests/e2e/hardware.sh
 
 echo "e2e: $pass passed, $fail failed"
 [ "$fail" = 0 ]
