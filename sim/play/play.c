@@ -839,7 +839,7 @@ static void source_rows(play_t *p, struct grp *g, const int32_t *choice, int moe
                 continue;
             int slot = placement_pick(pl, c[j], src / gpn, rn, rt);
             int owner = layout_gpu(&p->lay, group, slot / spr);
-            p->src_load[c[j]]++;
+            p->src_load[c[j]] += padded; /* pad_rows reads it */
             for (int q = 0; q < etp; q++) {
                 int dst = p->etp_peers[(size_t)owner * etp + q];
                 int64_t *lt = &local[(size_t)dst * spr + slot % spr];
@@ -873,12 +873,14 @@ static void group_bytes(play_t *p, int moe, int mb, int u)
         int m = members[i];
         memset(local + (size_t)m * (size_t)spr, 0, (size_t)spr * sizeof(*local));
         gt[m] = 0;
-        memset(p->rank_tokens + (size_t)layout_ep_group(&p->lay, m) * (size_t)ep, 0,
-               (size_t)ep * sizeof(*p->rank_tokens));
+        if (layout_ep_rank(&p->lay, m) == 0) /* each of the group's EP groups once */
+            memset(p->rank_tokens + (size_t)layout_ep_group(&p->lay, m) * (size_t)ep, 0,
+                   (size_t)ep * sizeof(*p->rank_tokens));
     }
     const int32_t *choice = p->routed[moe].choice;
     for (int i = 0; i < n; i++) {
-        memset(p->src_load, 0, (size_t)s->model.experts * sizeof(*p->src_load));
+        if (p->padded) /* what each source keeps: its padding's complement */
+            memset(p->src_load, 0, (size_t)s->model.experts * sizeof(*p->src_load));
         source_rows(p, g, choice, moe, mb, members[i]);
         if (p->padded)
             pad_rows(p, g, moe, mb, members[i], p->src_index[members[i]]);
