@@ -8,6 +8,7 @@
 
 #include <float.h>
 #include <gsl/gsl_rng.h>
+#include <inttypes.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -129,6 +130,160 @@ static void test_paths_agree(void)
     gsl_rng_free(r);
 }
 
+/* The index of the first entry whose bits differ between a and b, or n;
+ * with any_nan, two NaNs count as the same whatever their bits. */
+static size_t first_diff(const double *a, const double *b, size_t n, int any_nan)
+{
+    for (size_t i = 0; i < n; i++)
+        if (memcmp(a + i, b + i, sizeof(*a)) != 0 && !(any_nan && isnan(a[i]) && isnan(b[i])))
+            return i;
+    return n;
+}
+
+/* One kernel's output on one path against the baseline's, bit for bit over
+ * the whole buffer (so nothing past n may be written either). any_nan for
+ * an operation on two NaNs: which operand's sign and payload it keeps
+ * depends on the order the compiler puts the operands of a commutative
+ * addition or product in (IEEE 754 leaves it open, and so does C), so no
+ * two builds promise the same NaN there. exp and the sigmoid have one NaN
+ * source per entry, its input: their NaNs are compared bit for bit. */
+static void expect_same_bits(const double *got, const double *want, size_t len,
+                             const char *what, int isa, size_t n, double shift, int any_nan)
+{
+    const size_t i = first_diff(got, want, len, any_nan);
+    char msg[256];
+    uint64_t g = 0, w = 0;
+    if (i < len) {
+        memcpy(&g, got + i, sizeof(g));
+        memcpy(&w, want + i, sizeof(w));
+    }
+    snprintf(msg, sizeof(msg),
+             "%s, kernel %d, n = %zu, shift = %g: entry %zu is %#018" PRIx64
+             ", the baseline's %#018" PRIx64,
+             what, isa, n, shift, i, g, w);
+    CU_assertImplementation(i == len, __LINE__, msg, __FILE__, "", CU_FALSE);
+}
+
+enum { EDGE_LEN = 100, EDGE_OUT = 5 };
+
+/* What every kernel writes for input x[0..n) and shift, on the path isa_best
+ * picks: out[0] exp_shifted (y != x), out[1] exp_shifted in place, out[2]
+ * sigmoid, out[3] sigmoid in place, out[4] the three element-wise kernels
+ * one after another on one accumulator; sums[0..1] the exp_shifted sums,
+ * sums[2] fm_sum of x. Entries past n keep a marker. */
+static void run_kernels(const double *x, double shift, size_t n,
+                        double out[EDGE_OUT][EDGE_LEN + 8], double sums[3])
+{
+    for (int k = 0; k < EDGE_OUT; k++)
+        for (size_t i = 0; i < EDGE_LEN + 8; i++)
+            out[k][i] = i < n ? x[i] : -1234.5; /* in place, and past n: the marker */
+    sums[0] = fm_exp_shifted(x, shift, out[0], n);
+    sums[1] = fm_exp_shifted(out[1], shift, out[1], n);
+    fm_sigmoid(x, out[2], n);
+    fm_sigmoid(out[3], out[3], n);
+    fm_acc_div(out[4], x, shift, n);
+    fm_acc_mul(out[4], x, shift, n);
+    fm_add(out[4], out[4], x, n);
+    sums[2] = fm_sum(x, n);
+}
+
+/* x[0..EDGE_LEN): the specials spread among ordinary values, wide and
+ * narrow. */
+static void edge_input(double *x, const double *special, size_t n_special, gsl_rng *r)
+{
+    for (size_t i = 0; i < EDGE_LEN; i++)
+        x[i] = i % 3 == 0 ? special[(i / 3) % n_special]
+                          : (i % 3 == 1 ? 1600.0 * gsl_rng_uniform(r) - 800.0
+                                        : 30.0 * gsl_rng_uniform(r) - 20.0);
+}
+
+/* Every path gives the baseline's bits at the edges too: NaN, +-inf, +-0,
+ * the clamps (710, -746) and just inside and past them, arguments whose exp
+ * is subnormal or overflows, huge and tiny inputs; every length 0..100, so
+ * each tail of the eight-lane and the sixteen-entry bodies; shifts that
+ * make padding lanes 0, NaN (shift -inf) or every lane NaN. A second input
+ * without NaN, +inf or overflow keeps the sums finite, so that they are
+ * compared bit for bit too. */
+static void test_paths_agree_edges(void)
+{
+    const double special[] = {
+        NAN, -NAN, INFINITY, -INFINITY, 0.0, -0.0, 1.0, -1.0, 709.78, 709.79,
+        710.0, nextafter(710.0, 0), nextafter(710.0, INFINITY), 711.0, 1e10, DBL_MAX,
+        -708.5, -740.0, -745.1, -745.2, -746.0, nextafter(-746.0, 0),
+        nextafter(-746.0, -INFINITY), -747.0, -1e10, -DBL_MAX, DBL_MIN, -DBL_MIN,
+        4.9406564584124654e-324, -4.9406564584124654e-324, 1e-300, 36.7, -36.7};
+    const double finite[] = {
+        -INFINITY, 0.0, -0.0, 1.0, -1.0, -708.5, -740.0, -745.1, -745.2, -746.0,
+        nextafter(-746.0, 0), nextafter(-746.0, -INFINITY), -747.0, -1e10, -DBL_MAX,
+        DBL_MIN, -DBL_MIN, 4.9406564584124654e-324, -4.9406564584124654e-324, 1e-300,
+        36.7, -36.7};
+    const double shifts[] = {0.0, -0.0, 0.75, -3.5, 700.0, -700.0, 1e-300,
+                             INFINITY, -INFINITY, NAN};
+    gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
+    gsl_rng_set(r, 17);
+    double x[2][EDGE_LEN];
+    edge_input(x[0], special, sizeof(special) / sizeof(special[0]), r);
+    edge_input(x[1], finite, sizeof(finite) / sizeof(finite[0]), r);
+    for (size_t i = 0; i < EDGE_LEN; i++) /* 36.7 and 800 at most: sums below 2^1024 */
+        x[1][i] = x[1][i] > 40.0 ? x[1][i] - 800.0 : x[1][i];
+    static double want[EDGE_OUT][EDGE_LEN + 8], got[EDGE_OUT][EDGE_LEN + 8];
+    const char *what[EDGE_OUT] = {"fm_exp_shifted", "fm_exp_shifted in place", "fm_sigmoid",
+                                  "fm_sigmoid in place", "fm_acc_div, fm_acc_mul, fm_add"};
+    const int kernels[2] = {ISA_AVX2, ISA_AVX512};
+    for (int in = 0; in < 2; in++) {
+        for (size_t s = 0; s < sizeof(shifts) / sizeof(shifts[0]); s++) {
+            for (size_t n = 0; n <= EDGE_LEN; n++) {
+                double want_sums[3], got_sums[3];
+                EXPECT_EQ_I64(isa_force(ISA_BASE), 0);
+                run_kernels(x[in], shifts[s], n, want, want_sums);
+                for (int k = 0; k < 2; k++) {
+                    if (isa_force(kernels[k]) < 0)
+                        continue; /* test_paths_agree says which */
+                    run_kernels(x[in], shifts[s], n, got, got_sums);
+                    /* out[4] and the sums meet NaN and -NaN in one operation */
+                    for (int o = 0; o < EDGE_OUT; o++)
+                        expect_same_bits(got[o], want[o], EDGE_LEN + 8, what[o],
+                                         kernels[k], n, shifts[s], o == 4);
+                    expect_same_bits(got_sums, want_sums, 3, "the sums", kernels[k], n,
+                                     shifts[s], 1);
+                }
+            }
+        }
+    }
+    isa_force(-1);
+    gsl_rng_free(r);
+}
+
+/* The edges' values themselves, on the path this CPU takes: what the
+ * baseline gives too (test_paths_agree_edges), so what every path gives. */
+static void test_edge_values(void)
+{
+    const double x[11] = {NAN, INFINITY, -INFINITY, 710.0, 709.79, -746.0,
+                          -745.1, -740.0, 0.0, -0.0, 800.0};
+    double y[11];
+    fm_exp_shifted(x, 0.0, y, 11);
+    EXPECT_TRUE(isnan(y[0]));
+    EXPECT_TRUE(isinf(y[1]) && y[1] > 0);
+    EXPECT_TRUE(y[2] == 0.0 && !signbit(y[2]));
+    EXPECT_TRUE(isinf(y[3]) && isinf(y[4]));
+    EXPECT_TRUE(y[5] == 0.0);
+    EXPECT_TRUE(y[6] == 4.9406564584124654e-324);
+    EXPECT_TRUE(y[7] > 0 && y[7] < DBL_MIN); /* subnormal */
+    EXPECT_TRUE(y[8] == 1.0 && y[9] == 1.0);
+    EXPECT_TRUE(isinf(y[10]));
+    /* a NaN in, a NaN out: the sum too */
+    EXPECT_TRUE(isnan(fm_exp_shifted(x, 0.0, y, 11)));
+    /* shift -inf: every entry x - shift = +inf; 5 entries, 3 padding
+     * lanes -inf - -inf = NaN: the sum is NaN; 8 entries, no padding: +inf */
+    const double ones[8] = {1, 1, 1, 1, 1, 1, 1, 1};
+    EXPECT_TRUE(isnan(fm_exp_shifted(ones, -INFINITY, y, 5)));
+    EXPECT_TRUE(isinf(fm_exp_shifted(ones, -INFINITY, y, 8)));
+    fm_sigmoid(x, y, 11);
+    EXPECT_TRUE(isnan(y[0]));
+    EXPECT_TRUE(y[1] == 1.0 && y[2] == 0.0);
+    EXPECT_TRUE(y[8] == 0.5 && y[9] == 0.5);
+}
+
 /* The element-wise kernels equal the plain loops on every path, for every
  * length 0..40 (whole eights and tails), in place for fm_add. */
 static void test_elementwise(void)
@@ -170,5 +325,7 @@ void test_fmath_register(void)
                {"exp's edges: overflow, subnormals, NaN", test_edges},
                {"sums in the documented order", test_sum_order},
                {"every path gives the same bits", test_paths_agree},
+               {"every path gives the same bits at the edges", test_paths_agree_edges},
+               {"the edges' values", test_edge_values},
                {"element-wise kernels equal the plain loops", test_elementwise});
 }
