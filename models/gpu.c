@@ -309,9 +309,50 @@ double gpu_experts_seconds(const gpu_spec *g, const gpu_ffn_shape *shape,
 }
 
 /* The three kernels of attention: FLOPs and bytes of each. */
+/* Multi-head latent attention (DeepSeek-V2 paper §2.1.2; DeepSeek-V3
+ * inference/model.py, class MLA, run without the absorbed-weight trick, as
+ * prefill and training run it): the query from a q_lora-rank latent, keys
+ * and values from one kv_lora-rank latent plus a shared rotary key of
+ * qk_rope, expanded per head to qk_nope + qk_rope (query, key) and v_dim
+ * (value). */
+void gpu_attention_params(const gpu_attn_shape *s, double *rep, double *split)
+{
+    double H = s->hidden, h = s->heads;
+    if (s->kv_lora <= 0) {
+        double q = h * s->head_dim, kv = (double)s->kv_heads * s->head_dim;
+        *rep = 0;
+        *split = H * (q + 2 * kv) + q * H;
+        return;
+    }
+    double qk = s->qk_nope + s->qk_rope;
+    *rep = (s->q_lora > 0 ? H * s->q_lora : 0) + H * (s->kv_lora + s->qk_rope);
+    *split = (s->q_lora > 0 ? (double)s->q_lora : H) * h * qk +
+             (double)s->kv_lora * h * (s->qk_nope + s->v_dim) + h * s->v_dim * H;
+}
+
+static void mla_work(const gpu_attn_shape *s, double T, double flops[3], double bytes[3])
+{
+    double H = s->hidden, h = s->heads, b = dtype_bytes(s->dt), S = s->seq_len;
+    double qk = s->qk_nope + s->qk_rope, v = s->v_dim, rep, split;
+    gpu_attention_params(s, &rep, &split);
+    double in = rep + split - h * v * H; /* every projection but the output's */
+    /* the projections: down to the latents, up to the heads' Q, K, V */
+    flops[0] = 2 * T * in;
+    bytes[0] = (in + T * (H + s->q_lora + s->kv_lora + s->qk_rope + h * (2 * qk + v))) * b;
+    /* causal core: QK^T over qk, PV over v, S/2 keys a token on average */
+    flops[1] = 2 * T * (S / 2) * h * (qk + v);
+    bytes[1] = T * h * (2 * qk + 2 * v) * b;
+    flops[2] = 2 * T * h * v * H;
+    bytes[2] = (h * v * H + T * (h * v + H)) * b;
+}
+
 static void attention_work(const gpu_attn_shape *shape, int64_t tokens, double flops[3],
                            double bytes[3])
 {
+    if (shape->kv_lora > 0) {
+        mla_work(shape, (double)tokens, flops, bytes);
+        return;
+    }
     double T = (double)tokens, H = shape->hidden, b = dtype_bytes(shape->dt);
     /* With GQA the K and V projections are kv_heads wide, not heads wide. */
     double q = (double)shape->heads * shape->head_dim;
@@ -416,10 +457,16 @@ void gpu_memory_need(const gpu_memory_shape *sh, gpu_memory *out)
     double H = sh->attn.hidden, bw = dtype_bytes(sh->weight_dt), b = dtype_bytes(sh->act_dt);
     double q = (double)sh->attn.heads * sh->attn.head_dim;
     double kv = (double)sh->attn.kv_heads * sh->attn.head_dim;
+    if (sh->attn.kv_lora > 0) { /* MLA: Q and K of qk_nope + qk_rope, V and O of v_dim */
+        q = (double)sh->attn.heads * (sh->attn.qk_nope + sh->attn.qk_rope);
+        kv = (double)sh->attn.heads * sh->attn.v_dim;
+    }
     double M = sh->matrices, tp = sh->tp, etp = sh->etp;
     int dense = sh->layers - sh->moe_layers;
     memset(out, 0, sizeof(*out));
-    out->attention = sh->layers * (H * (q + 2 * kv) + q * H) * bw / tp;
+    double rep, split;
+    gpu_attention_params(&sh->attn, &rep, &split);
+    out->attention = sh->layers * (rep + split / tp) * bw;
     out->dense_ffn = dense * M * H * sh->dense_ffn * bw / tp;
     out->gate = sh->moe_layers * H * sh->experts * bw;
     double expert = M * H * sh->expert_ffn * bw; /* one whole expert */

@@ -263,7 +263,7 @@ static void test_beyond_the_clock_saturates(void)
     gpu_spec g;
     CU_ASSERT_EQUAL_FATAL(gpu_preset("H100-SXM", &g), 0);
     g.peak_flops[DTYPE_BF16] = 989;
-    gpu_attn_shape as = {4096, 32, 8, 128, 4096, DTYPE_BF16};
+    gpu_attn_shape as = {4096, 32, 8, 128, 4096, DTYPE_BF16, 0, 0, 0, 0, 0};
     EXPECT_EQ_I64(gpu_attention_time(&g, &as, 4096), SIM_TIME_MAX);
     EXPECT_EQ_I64(gpu_gate_time(&g, 1 << 20, 4096, 256, DTYPE_BF16), SIM_TIME_MAX);
     EXPECT_EQ_I64(gpu_op_time(&g, 1e30, 0, DTYPE_BF16), SIM_TIME_MAX);
@@ -298,6 +298,37 @@ static void test_beyond_the_clock_saturates(void)
                 sim_time_to_s(gpu_experts_time(&g, &sh, &t512, 1)), 1e-11);
 }
 
+/* DeepSeek-V3's multi-head latent attention, weights by hand
+ * (config_671B.json: hidden 7168, 128 heads, q_lora 1536, kv_lora 512, qk
+ * 128 + 64, v 128): down-projections 7168 x 1536 + 7168 x 576 = 15,138,816
+ * held whole on every TP rank; up and output 1536 x 128 x 192 + 512 x 128 x
+ * 256 + 128 x 128 x 7168 = 171,966,464 split by heads: 187,105,280 a layer.
+ * Grouped-query attention holds none whole. */
+static void test_mla_params(void)
+{
+    gpu_attn_shape s = {.hidden = 7168, .heads = 128, .seq_len = 4096, .dt = DTYPE_BF16,
+                        .q_lora = 1536, .kv_lora = 512, .qk_nope = 128, .qk_rope = 64,
+                        .v_dim = 128};
+    double rep, split;
+    gpu_attention_params(&s, &rep, &split);
+    EXPECT_NEAR(rep, 15138816.0, 0.0);
+    EXPECT_NEAR(split, 171966464.0, 0.0);
+    s.heads = 64; /* one GPU of TP 2: the split part halves, the rest stays */
+    gpu_attention_params(&s, &rep, &split);
+    EXPECT_NEAR(rep, 15138816.0, 0.0);
+    EXPECT_NEAR(split, 171966464.0 / 2, 0.0);
+    gpu_attn_shape g = {4096, 32, 8, 128, 4096, DTYPE_BF16, 0, 0, 0, 0, 0};
+    gpu_attention_params(&g, &rep, &split);
+    EXPECT_NEAR(rep, 0.0, 0.0);
+    EXPECT_NEAR(split, 4096.0 * (4096 + 2 * 1024) + 4096.0 * 4096, 0.0);
+    /* compute-bound on a big batch: the time follows the FLOPs; QK^T over 192
+     * and PV over 128 dimensions: the core's share is (192 + 128) / 256 of
+     * MHA's of head_dim 128 at the same heads */
+    gpu_spec h100;
+    CU_ASSERT_EQUAL_FATAL(gpu_preset("H100-SXM", &h100), 0);
+    EXPECT_TRUE(gpu_attention_time(&h100, &s, 8192) > 0);
+}
+
 void test_gpu_register(void);
 void test_gpu_register(void)
 {
@@ -310,5 +341,6 @@ void test_gpu_register(void)
                {"attention", test_attention}, {"gate", test_gate}, {"presets", test_presets},
                {"preset names", test_preset_names}, {"spec check", test_spec_check},
                {"memory need, by hand", test_memory_need},
-               {"times beyond the clock saturate (issue 16)", test_beyond_the_clock_saturates});
+               {"times beyond the clock saturate (issue 16)", test_beyond_the_clock_saturates},
+               {"multi-head latent attention by hand (issue 12)", test_mla_params});
 }

@@ -45,7 +45,7 @@ static void test_two_gpus_dropless(void)
     EXPECT_EQ_I64(l->expert.v[0], slowest);
 
     gpu_attn_shape as = {s.model.hidden, s.model.heads, s.model.kv_heads, s.model.head_dim,
-                         s.workload.seq_len, s.model.dtype};
+                         s.workload.seq_len, s.model.dtype, 0, 0, 0, 0, 0};
     sim_time_t total = gpu_attention_time(&s.cluster.gpu, &as, 4) +
                        gpu_gate_time(&s.cluster.gpu, 4, s.model.hidden, 4, s.model.dtype) +
                        1061440 + slowest + 1061440;
@@ -100,8 +100,8 @@ static void test_two_gpus_tp2(void)
 
     /* attention: half the heads, every token of the DP rank */
     const gpu_spec *g = &s.cluster.gpu;
-    gpu_attn_shape half = {1024, 4, 4, 128, 4, DTYPE_BF16};
-    gpu_attn_shape full = {1024, 8, 8, 128, 4, DTYPE_BF16};
+    gpu_attn_shape half = {1024, 4, 4, 128, 4, DTYPE_BF16, 0, 0, 0, 0, 0};
+    gpu_attn_shape full = {1024, 8, 8, 128, 4, DTYPE_BF16, 0, 0, 0, 0, 0};
     EXPECT_EQ_I64(l->attention.v[0], gpu_attention_time(g, &half, 4));
     EXPECT_EQ_I64(play_metrics(p1)->layer[0].attention.v[0], gpu_attention_time(g, &full, 4));
     /* the FLOPs halve: compare each roofline's compute term by hand:

@@ -66,7 +66,9 @@ typedef struct gpu_ffn_shape {
 sim_time_t gpu_experts_time(const gpu_spec *g, const gpu_ffn_shape *shape,
                             const int64_t *tokens, int n);
 
-/* The shape of one attention block (GQA when kv_heads < heads). */
+/* The shape of one attention block (GQA when kv_heads < heads; multi-head
+ * latent attention, DeepSeek-V2/V3's, when kv_lora > 0: kv_heads and
+ * head_dim are then unused). */
 typedef struct gpu_attn_shape {
     int hidden;
     int heads;
@@ -74,7 +76,16 @@ typedef struct gpu_attn_shape {
     int head_dim;
     int seq_len; /* tokens per sequence; causal attention over it */
     dtype_t dt;
+    /* MLA: the query's and the keys' and values' low ranks (q_lora 0: the
+     * query is projected straight from the hidden state), the per-head
+     * query/key dimensions without and with rotary embedding, the value's */
+    int q_lora, kv_lora, qk_nope, qk_rope, v_dim;
 } gpu_attn_shape;
+
+/* The attention block's weights (elements) on one GPU for this shape:
+ * `split` grows with heads (what tensor parallelism divides), `rep` does not
+ * (MLA's down-projections, which every TP rank holds whole). */
+void gpu_attention_params(const gpu_attn_shape *shape, double *rep, double *split);
 
 /* Time of one attention block (QKV projection, causal attention, output
  * projection) for `tokens` tokens on one GPU: three roofline kernels. */

@@ -30,6 +30,9 @@
 #define SCENARIO_MAX_STAGES 256
 
 typedef enum scenario_mode { MODE_FORWARD } scenario_mode;
+/* model.attention: grouped-query (multi-head when kv_heads = heads), or
+ * DeepSeek's multi-head latent attention */
+enum { SCENARIO_ATTN_GQA, SCENARIO_ATTN_MLA };
 typedef struct scenario {
     char file[256];   /* the file it came from, or "<name> (built-in)" */
     char name[128];
@@ -46,6 +49,8 @@ typedef struct scenario {
         int top_k;
         int shared_experts;  /* experts every token visits, run locally */
         int heads, kv_heads, head_dim;
+        int attention;       /* SCENARIO_ATTN_GQA or SCENARIO_ATTN_MLA */
+        int q_lora_rank, kv_lora_rank, qk_nope_head_dim, qk_rope_head_dim, v_head_dim; /* MLA */
         int ffn_matrices;    /* 3 for SwiGLU, 2 for GELU MLP */
         dtype_t dtype;
         dtype_t weight_dtype;      /* stored weights: the memory fit, re-placement copies */
@@ -149,5 +154,9 @@ void scenario_host_memory(const scenario *s, scenario_host *h);
 
 /* Writes the key reference (Markdown table: key, type, default, allowed, meaning). */
 void scenario_write_keys_md(FILE *f);
+
+/* The model's attention block as the GPU model sees it on one GPU of a TP
+ * group of tp (heads and kv_heads divided by tp; tp = 1: the whole block). */
+gpu_attn_shape scenario_attn_shape(const scenario *s, int tp);
 
 #endif

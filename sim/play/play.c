@@ -317,14 +317,7 @@ static void times_setup(play_t *p)
     const gpu_spec *g = &s->cluster.gpu;
     int64_t tpr = s->workload.tokens_per_rank / p->M; /* the loader checked divisibility */
     p->mb_rank_tokens = tpr;
-    p->attn_shape = (gpu_attn_shape){
-        .hidden = s->model.hidden,
-        .heads = s->model.heads / p->tp, /* the loader checked divisibility */
-        .kv_heads = s->model.kv_heads / p->tp,
-        .head_dim = s->model.head_dim,
-        .seq_len = s->workload.seq_len,
-        .dt = s->model.dtype,
-    };
+    p->attn_shape = scenario_attn_shape(s, p->tp);
     p->t_attn = gpu_attention_time(g, &p->attn_shape, tpr);
     /* the router runs on the tokens this GPU dispatches */
     p->t_gate = gpu_gate_time(g, p->src_tokens / p->M, s->model.hidden, s->model.experts,

@@ -29,8 +29,7 @@ void scenario_memory(const scenario *s, gpu_memory_shape *sh, gpu_memory *need)
     }
     int tp = s->parallel.tp > 0 ? s->parallel.tp : 1;
     int ep = s->parallel.ep > 0 ? s->parallel.ep : 1;
-    sh->attn = (gpu_attn_shape){s->model.hidden, s->model.heads, s->model.kv_heads,
-                                s->model.head_dim, s->workload.seq_len, s->model.dtype};
+    sh->attn = scenario_attn_shape(s, 1);
     sh->dense_ffn = s->model.dense_ffn;
     sh->expert_ffn = s->model.expert_ffn;
     sh->matrices = s->model.ffn_matrices;
@@ -209,4 +208,22 @@ int scenario_check_products(loader *L, err_t *e)
     if (check_min_capacity(L, e) < 0 || check_time(L, e) < 0)
         return -1;
     return check_host(L, e);
+}
+
+gpu_attn_shape scenario_attn_shape(const scenario *s, int tp)
+{
+    int mla = s->model.attention == SCENARIO_ATTN_MLA;
+    return (gpu_attn_shape){
+        .hidden = s->model.hidden,
+        .heads = s->model.heads / tp, /* the loader checked divisibility */
+        .kv_heads = s->model.kv_heads / tp,
+        .head_dim = s->model.head_dim,
+        .seq_len = s->workload.seq_len,
+        .dt = s->model.dtype,
+        .q_lora = mla ? s->model.q_lora_rank : 0,
+        .kv_lora = mla ? s->model.kv_lora_rank : 0,
+        .qk_nope = mla ? s->model.qk_nope_head_dim : 0,
+        .qk_rope = mla ? s->model.qk_rope_head_dim : 0,
+        .v_dim = mla ? s->model.v_head_dim : 0,
+    };
 }

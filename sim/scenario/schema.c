@@ -17,6 +17,7 @@
 #include "moesim/units.h"
 
 static const char *const E_ACTIVATION[] = {"swiglu", "gelu", NULL};
+static const char *const E_ATTENTION[] = {"gqa", "mla", NULL};
 static const int C_ACTIVATION[] = {3, 2}; /* weight matrices per FFN */
 /* an alias after the model's names: Switch is softmax_topk with top_k 1 */
 static const char *const E_ROUTER_ALIAS[] = {"switch", NULL};
@@ -130,6 +131,23 @@ const key_row scenario_keys[] = {
     {.path = "model.head_dim", .type = KT_INT, .def = "model.hidden / model.heads",
      .deflt = def_head_dim, .min = 1, .max = 65536, FIELD(model.head_dim),
      .help = "dimension of one attention head"},
+    {.path = "model.attention", .type = KT_ENUM, .def = "\"gqa\"", .vals = E_ATTENTION,
+     FIELD(model.attention),
+     .help = "gqa: grouped-query attention (multi-head when kv_heads = heads); mla: "
+             "DeepSeek-V2/V3's multi-head latent attention (the five keys below)"},
+    {.path = "model.q_lora_rank", .type = KT_INT, .def = "1536", .min = 0, .max = 1048576,
+     FIELD(model.q_lora_rank),
+     .help = "mla: rank of the query's latent (0: the query from the hidden state); "
+             "default DeepSeek-V3's (inference/configs/config_671B.json)"},
+    {.path = "model.kv_lora_rank", .type = KT_INT, .def = "512", .min = 1, .max = 1048576,
+     FIELD(model.kv_lora_rank), .help = "mla: rank of the keys' and values' latent"},
+    {.path = "model.qk_nope_head_dim", .type = KT_INT, .def = "128", .min = 1, .max = 65536,
+     FIELD(model.qk_nope_head_dim), .help = "mla: query/key dimension per head, no rotary"},
+    {.path = "model.qk_rope_head_dim", .type = KT_INT, .def = "64", .min = 0, .max = 65536,
+     FIELD(model.qk_rope_head_dim),
+     .help = "mla: query/key dimension per head with rotary embedding (the key's shared)"},
+    {.path = "model.v_head_dim", .type = KT_INT, .def = "128", .min = 1, .max = 65536,
+     FIELD(model.v_head_dim), .help = "mla: value dimension per head"},
     {.path = "model.activation", .type = KT_ENUM, .def = "\"swiglu\"", .vals = E_ACTIVATION,
      .codes = C_ACTIVATION, FIELD(model.ffn_matrices),
      .help = "FFN form: swiglu (3 weight matrices) or gelu (2)"},
