@@ -7,11 +7,14 @@
  * (the NVLink flows first, then the NIC flows). Figures are wall seconds on
  * one core for the whole collective, set-up of the topology excluded.
  * Targets (issue 4): 256 GPUs (65,280 flows) <= 0.5 s; 1,024 GPUs
- * (1,047,552 flows) <= 5 s. A third line times an all-to-all-v whose pair
- * sizes are all different (uniform in 0.5..1.5 MB, a fixed LCG), the worst
- * case of the flow process: every flow ends at its own instant, so it
- * re-shares once per flow, O(F^2) overall (no target; see docs/network.md).
- * Not a pass/fail test: always exits 0.
+ * (1,047,552 flows) <= 5 s. Then all-to-all-v's whose pair sizes are all
+ * different (uniform in 0.5..1.5 MB, a fixed LCG), the worst case of the
+ * flow process: every flow ends at its own instant, so it re-shares once
+ * per flow, each re-share touching the fifth or so of the rates it changes
+ * (docs/network.md). Targets (issue 15): 256 GPUs <= 5 s, 1,024 GPUs
+ * <= 60 s; the 1,024-GPU line (over an hour as things stand) runs only
+ * with BENCH_SCALE=1 in the environment. Not a pass/fail test: always
+ * exits 0.
  */
 #include "moesim/flows.h"
 
@@ -53,10 +56,12 @@ static void run(int gpus, double target_s, int skewed)
     double t0 = seconds_now();
     sim_time_t sim = flows_time_phases(t, 0, 1, off, src, dst, bytes, NULL);
     double wall = seconds_now() - t0;
+    char target[32] = "no target";
+    snprintf(target, sizeof(target), target_s > 0 ? "target <= %.1f s" : "no target", target_s);
     if (skewed)
-        printf("flow all-to-all-v %d GPUs (%zu flows, all sizes different): %.2f s; "
+        printf("flow all-to-all-v %d GPUs (%zu flows, all sizes different): %.2f s (%s); "
                "simulated %.3f ms\n",
-               gpus, n, wall, sim_time_to_s(sim) * 1e3);
+               gpus, n, wall, target, sim_time_to_s(sim) * 1e3);
     else
         printf("flow all-to-all %d GPUs (%zu flows): %.2f s (target <= %.1f s); "
                "simulated %.3f ms\n",
@@ -72,5 +77,8 @@ int main(void)
     run(256, 0.5, 0);
     run(1024, 5.0, 0);
     run(64, 0, 1);
+    run(256, 5.0, 1);
+    if (getenv("BENCH_SCALE"))
+        run(1024, 60.0, 1);
     return 0;
 }

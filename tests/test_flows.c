@@ -1,10 +1,14 @@
 /*
  * test_flows.c - max-min fair sharing against allocations worked out by
- * hand (2 to 5 flows over shared links), and the flow process's times on
- * 2 nodes x 2 GPUs, including re-sharing when a flow ends or starts.
+ * hand (2 to 5 flows over shared links), the flow process's times on
+ * 2 nodes x 2 GPUs, including re-sharing when a flow ends or starts, and
+ * the incremental re-share against a reference that solves from scratch at
+ * every event (random flow sets on every topology shape, random starts).
  */
 #include "moesim/flows.h"
 
+#include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -269,6 +273,213 @@ static void test_beyond_the_clock(void)
     topo_free(t);
 }
 
+
+/* ---- the reference: progressive filling from scratch at every event ---- */
+
+typedef struct ref_flow {
+    int src, dst, hops;
+    int route[TOPO_MAX_HOPS];
+    double bytes, rem, rate;
+    sim_time_t start, lat, arrive;
+    int state; /* 0 not started, 1 sending, 2 done */
+} ref_flow;
+
+/* Max-min rates of the sending flows the slow, obvious way: raise every
+ * unfrozen flow together; the link whose remaining capacity per unfrozen
+ * flow is smallest fills first and freezes its flows; repeat. */
+static void ref_rates(const topo_t *t, ref_flow *fl, int n)
+{
+    int L = topo_link_count(t);
+    double *rem = calloc((size_t)L, sizeof(*rem));
+    int *cnt = calloc((size_t)L, sizeof(*cnt));
+    char *frozen = calloc((size_t)n, 1);
+    for (int l = 0; l < L; l++)
+        rem[l] = topo_link_rate(topo_link_at(t, l));
+    for (;;) {
+        memset(cnt, 0, (size_t)L * sizeof(*cnt));
+        for (int i = 0; i < n; i++)
+            if (fl[i].state == 1 && !frozen[i])
+                for (int h = 0; h < fl[i].hops; h++)
+                    cnt[fl[i].route[h]]++;
+        int best = -1;
+        for (int l = 0; l < L; l++)
+            if (cnt[l] > 0 && (best < 0 || rem[l] / cnt[l] < rem[best] / cnt[best]))
+                best = l;
+        if (best < 0)
+            break;
+        double share = rem[best] / cnt[best];
+        for (int i = 0; i < n; i++) {
+            if (fl[i].state != 1 || frozen[i])
+                continue;
+            int on = 0;
+            for (int h = 0; h < fl[i].hops; h++)
+                on |= fl[i].route[h] == best;
+            if (!on)
+                continue;
+            frozen[i] = 1;
+            fl[i].rate = share;
+            for (int h = 0; h < fl[i].hops; h++)
+                rem[fl[i].route[h]] -= share;
+        }
+    }
+    free(rem);
+    free(cnt);
+    free(frozen);
+}
+
+/* The flow process's rules, event by event: a completion is due at
+ * round(remaining / rate) ps (at least 1) after the last change, flows with
+ * less than a picosecond left finish at a completion, starts join at their
+ * instant, and a flow arrives its latency after its last byte. */
+static void ref_run(const topo_t *t, ref_flow *fl, int n)
+{
+    sim_time_t now = 0;
+    for (;;) {
+        sim_time_t next_start = SIM_TIME_MAX, next_done = SIM_TIME_MAX;
+        double soonest = INFINITY;
+        for (int i = 0; i < n; i++) {
+            if (fl[i].state == 0 && fl[i].start < next_start)
+                next_start = fl[i].start;
+            if (fl[i].state == 1 && fl[i].rem / fl[i].rate * 1e12 < soonest)
+                soonest = fl[i].rem / fl[i].rate * 1e12;
+        }
+        if (soonest < INFINITY)
+            next_done = now + (soonest < 1 ? 1 : (sim_time_t)llround(soonest));
+        sim_time_t at = next_start < next_done ? next_start : next_done;
+        if (at == SIM_TIME_MAX)
+            return;
+        for (int i = 0; i < n; i++)
+            if (fl[i].state == 1)
+                fl[i].rem -= fl[i].rate * sim_time_to_s(at - now);
+        now = at;
+        for (int i = 0; i < n; i++)
+            if (at == next_done && fl[i].state == 1 && fl[i].rem / fl[i].rate * 1e12 < 1.0) {
+                fl[i].state = 2;
+                fl[i].arrive = now + fl[i].lat;
+            }
+        for (int i = 0; i < n; i++) {
+            if (fl[i].state != 0 || fl[i].start != now)
+                continue;
+            fl[i].state = fl[i].hops > 0 && fl[i].bytes > 0 ? 1 : 2;
+            fl[i].arrive = now;
+        }
+        ref_rates(t, fl, n);
+    }
+}
+
+/* ---- the flow process on the same flows ---- */
+
+typedef struct fast_run {
+    flows_t *f;
+    engine_t *eng;
+    ref_flow *fl;
+    sim_time_t *arrive;
+} fast_run;
+
+static void fast_arrived(void *ctx, uint64_t tag)
+{
+    fast_run *r = ctx;
+    r->arrive[tag] = engine_now(r->eng);
+}
+
+static void fast_start(engine_t *e, void *ctx, const engine_event_t *ev)
+{
+    (void)e;
+    fast_run *r = ctx;
+    const ref_flow *x = &r->fl[ev->arg];
+    flows_start(r->f, x->src, x->dst, x->bytes, fast_arrived, r, ev->arg);
+}
+
+static uint64_t lcg_next(uint64_t *s)
+{
+    *s = *s * 6364136223846793005ULL + 1442695040888963407ULL;
+    return *s >> 33;
+}
+
+/* One of the topology shapes the tests build (tests/test_topo.c), on
+ * nodes x 4 GPUs with random rates and efficiencies. */
+static topo_t *random_topo(uint64_t *s)
+{
+    topo_config c = {.nodes = 2 + (int)(lcg_next(s) % 3), .gpus_per_node = 4,
+                     .intra_bw_Bps = 50e9 * (1 + (double)(lcg_next(s) % 8)),
+                     .intra_lat_ps = 1000, .inter_bw_Bps = 10e9 * (1 + (double)(lcg_next(s) % 8)),
+                     .inter_lat_ps = 5000, .intra_eff = 0.8, .inter_eff = 0.9};
+    switch (lcg_next(s) % 6) {
+    case 1: c.intra = TOPO_INTRA_PCIE, c.gpus_per_switch = 2; break;
+    case 2: c.intra = TOPO_INTRA_NVLINK_MESH; break;
+    case 3: c.nics_per_node = 2; break;
+    case 4: c.fabric = TOPO_FABRIC_FAT_TREE, c.nodes_per_leaf = 1, c.spines = 2;
+            c.oversubscription = 2, c.spine_lat_ps = 900; break;
+    case 5: c.fabric = TOPO_FABRIC_RAIL, c.spines = 1; break;
+    default: break;
+    }
+    err_t e = ERR_INIT;
+    topo_t *t = topo_new(&c, &e);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+    return t;
+}
+
+/* Random flows: any pair (a GPU to itself, and now and then 0 bytes,
+ * included), 1 kB to 10 MB, half starting at 0, the rest at one of a few
+ * instants or anywhere in the first 200 us. */
+static int random_flows(uint64_t *s, const topo_t *t, sim_time_t overhead, ref_flow *fl, int max)
+{
+    int G = topo_gpus(t), n = 8 + (int)(lcg_next(s) % (uint64_t)(max - 7));
+    for (int i = 0; i < n; i++) {
+        ref_flow *x = &fl[i];
+        *x = (ref_flow){.src = (int)(lcg_next(s) % (uint64_t)G),
+                        .dst = (int)(lcg_next(s) % (uint64_t)G)};
+        x->bytes = lcg_next(s) % 50 == 0 ? 0 : 1e3 * pow(1e4, (double)(lcg_next(s) % 10000) / 1e4);
+        uint64_t when = lcg_next(s) % 4;
+        x->start = when < 2 ? 0 : when == 2 ? SIM_US(10) * (sim_time_t)(lcg_next(s) % 4)
+                                            : (sim_time_t)(lcg_next(s) % (uint64_t)SIM_US(200));
+        x->hops = x->src == x->dst ? 0 : topo_route(t, x->src, x->dst, x->route);
+        x->rem = x->bytes;
+        x->lat = overhead;
+        for (int h = 0; h < x->hops; h++)
+            x->lat += topo_link_at(t, x->route[h])->lat_ps;
+    }
+    return n;
+}
+
+/* The incremental re-share gives the reference's times: every flow's
+ * arrival equal to 1e-9 relative (plus a picosecond, the rounding of a
+ * completion to whole picoseconds, which a rate equal to 1e-15 can tip). */
+static void test_matches_reference(void)
+{
+    enum { MAXF = 120 };
+    uint64_t seed = 15;
+    double worst = 0;
+    for (int trial = 0; trial < 300; trial++) {
+        topo_t *t = random_topo(&seed);
+        ref_flow fl[MAXF];
+        sim_time_t arrive[MAXF];
+        int n = random_flows(&seed, t, 700, fl, trial < 200 ? 40 : MAXF);
+        engine_t *eng = engine_new(4);
+        fast_run r = {flows_new(eng, t, 700), eng, fl, arrive};
+        for (int i = 0; i < n; i++) {
+            arrive[i] = -1;
+            engine_schedule(eng, fl[i].start, fast_start, &r, (uint64_t)i);
+        }
+        engine_run(eng, SIM_TIME_MAX);
+        ref_run(t, fl, n);
+        for (int i = 0; i < n; i++) {
+            double d = fabs((double)(arrive[i] - fl[i].arrive));
+            worst = d > worst ? d : worst;
+            if (!(d <= 1e-9 * (double)fl[i].arrive + 1))
+                printf("\ntrial %d flow %d (%d->%d, %.0f B at %lld ps): %lld ps, reference %lld ps",
+                       trial, i, fl[i].src, fl[i].dst, fl[i].bytes, (long long)fl[i].start,
+                       (long long)arrive[i], (long long)fl[i].arrive);
+            CU_ASSERT(d <= 1e-9 * (double)fl[i].arrive + 1);
+        }
+        EXPECT_EQ_I64(flows_active(r.f), 0);
+        flows_free(r.f);
+        engine_free(eng);
+        topo_free(t);
+    }
+    printf(" (largest difference %.0f ps) ", worst);
+}
+
 void test_flows_register(void)
 {
     CU_pSuite s = CU_add_suite("flows", NULL, NULL);
@@ -283,4 +494,6 @@ void test_flows_register(void)
     CU_add_test(s, "phases and per-message overhead", test_phases_and_overhead);
     CU_add_test(s, "network.model = flow in a run", test_play_flow_model);
     CU_add_test(s, "times beyond the clock (issue 16)", test_beyond_the_clock);
+    CU_add_test(s, "incremental re-share = solve at every event (issue 15)",
+                test_matches_reference);
 }
