@@ -472,7 +472,9 @@ void gpu_memory_need(const gpu_memory_shape *sh, gpu_memory *out)
     double expert = M * H * sh->expert_ffn * bw; /* one whole expert */
     out->shared = sh->moe_layers * (double)sh->shared_experts * expert / tp;
     out->experts = sh->moe_layers * (double)sh->slots * expert / etp;
-    out->weights = out->attention + out->dense_ffn + out->gate + out->shared + out->experts;
+    out->vocab = sh->vocab_rows * H * bw / tp; /* vocabulary-parallel, as Megatron splits it */
+    out->weights = out->attention + out->dense_ffn + out->gate + out->shared + out->experts +
+                   out->vocab;
 
     double wide = (2 * q + 2 * kv) / tp;
     if (dense > 0 && (M - 1) * sh->dense_ffn / tp > wide)

@@ -26,6 +26,7 @@ static const char *const kind_names[SCHED_KIND_COUNT] = {
     [SCHED_ATTN] = "attention",   [SCHED_TP_ATTN] = "tp_attn",  [SCHED_FFN] = "dense_ffn",
     [SCHED_GATE] = "gate",        [SCHED_DISPATCH] = "dispatch", [SCHED_EXPERTS] = "experts",
     [SCHED_COMBINE] = "combine",  [SCHED_TP_FFN] = "tp_ffn",    [SCHED_SEND] = "pp_send",
+    [SCHED_HEAD] = "lm_head",
 };
 
 static const char *const overlap_names[SCHED_OVERLAP_COUNT] = {
@@ -53,7 +54,8 @@ int sched_overlap_parse(const char *s, sched_overlap *out)
 
 bool sched_is_compute(sched_kind k)
 {
-    return k == SCHED_ATTN || k == SCHED_FFN || k == SCHED_GATE || k == SCHED_EXPERTS;
+    return k == SCHED_ATTN || k == SCHED_FFN || k == SCHED_GATE || k == SCHED_EXPERTS ||
+           k == SCHED_HEAD;
 }
 
 /* One layer for one micro-batch, in two halves split at the dispatch: the
@@ -86,7 +88,8 @@ static int layer_half(const sched_config *c, int stage, int mb, int layer, int h
     return n;
 }
 
-/* A stage's program: receive, its layers, send, for each micro-batch (or
+/* A stage's program: receive, its layers (then the output layer, on the last
+ * stage of a model with a vocabulary), send, for each micro-batch (or
  * pair). A receive is written as the sender's SCHED_SEND (stage - 1).
  * Returns the steps written (out may be NULL). */
 static long program(const sched_config *c, int stage, sched_step *out)
@@ -104,6 +107,10 @@ static long program(const sched_config *c, int stage, sched_step *out)
             for (int half = 0; half < 2; half++)
                 for (int j = 0; j < k; j++)
                     n += layer_half(c, stage, m0 + j, l, half, out ? out + n : NULL);
+        for (int j = 0; j < k && c->head && stage + 1 == c->stages; j++, n++)
+            if (out)
+                out[n] = (sched_step){.kind = SCHED_HEAD, .stage = stage, .mb = m0 + j,
+                                      .layer = c->layers - 1};
         for (int j = 0; j < k && stage + 1 < c->stages; j++, n++)
             if (out)
                 out[n] = (sched_step){.kind = SCHED_SEND, .stage = stage, .mb = m0 + j,

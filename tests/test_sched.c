@@ -14,7 +14,7 @@ static void render(const sched_step *st, long n, char *buf, size_t cap)
     static const char letter[SCHED_KIND_COUNT] = {
         [SCHED_ATTN] = 'a', [SCHED_TP_ATTN] = 't', [SCHED_FFN] = 'f',
         [SCHED_GATE] = 'g', [SCHED_DISPATCH] = 'd', [SCHED_EXPERTS] = 'e',
-        [SCHED_COMBINE] = 'c', [SCHED_TP_FFN] = 'u', [SCHED_SEND] = 's'};
+        [SCHED_COMBINE] = 'c', [SCHED_TP_FFN] = 'u', [SCHED_SEND] = 's', [SCHED_HEAD] = 'h'};
     size_t at = 0;
     buf[0] = '\0';
     for (long i = 0; i < n && at + 16 < cap; i++) {
@@ -74,6 +74,8 @@ static void test_two_batch(void)
     sched_config d = {.layers = 1, .stages = 1, .stage_first = one, .moe = dense,
                       .micro_batches = 3, .overlap = SCHED_OVERLAP_TWO_BATCH};
     expect_schedule(&d, "0a0.0 0f0.0 0a1.0 0f1.0 0a2.0 0f2.0");
+    d.head = true; /* a pair's output layers after the pair's last layer */
+    expect_schedule(&d, "0a0.0 0f0.0 0a1.0 0f1.0 0h0.0 0h1.0 0a2.0 0f2.0 0h2.0");
 }
 
 /* Two stages of one dense layer, two micro-batches. The merge: stage 0 runs
@@ -88,6 +90,11 @@ static void test_two_stages(void)
                       .micro_batches = 2};
     EXPECT_EQ_I64(sched_forward_count(&c), 10);
     expect_schedule(&c, "0a0.0 0f0.0 0s0 1a0.1 1f0.1 0a1.0 0f1.0 0s1 1a1.1 1f1.1");
+    /* with a vocabulary: the output layer after the last layer, last stage only */
+    c.head = true;
+    EXPECT_EQ_I64(sched_forward_count(&c), 12);
+    expect_schedule(&c, "0a0.0 0f0.0 0s0 1a0.1 1f0.1 1h0.1 0a1.0 0f1.0 0s1 1a1.1 1f1.1 1h1.1");
+    c.head = false;
     /* four stages of one layer each, one micro-batch: a chain of sends */
     const int four[5] = {0, 1, 2, 3, 4};
     const bool m4[4] = {false, false, false, false};
@@ -116,6 +123,7 @@ static void test_rejects(void)
     EXPECT_EQ_I64(o, SCHED_OVERLAP_TWO_BATCH);
     EXPECT_EQ_I64(sched_overlap_parse("two-batch", &o), -1);
     EXPECT_STR_EQ(sched_kind_name(SCHED_SEND), "pp_send");
+    EXPECT_STR_EQ(sched_kind_name(SCHED_HEAD), "lm_head");
     EXPECT_STR_EQ(sched_kind_name(SCHED_KIND_COUNT), "?");
 }
 

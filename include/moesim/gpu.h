@@ -135,11 +135,14 @@ typedef struct gpu_memory_shape {
     int64_t moe_tokens;     /* tokens this GPU dispatches (tokens / tp with tp > 1) */
     double dispatch_row;    /* bytes of one dispatched row (coll_row_bytes) */
     double combine_row;     /* bytes of one combined row */
+    double vocab_rows;      /* embedding and output-layer rows this stage holds, of
+                             * hidden values each, split over tp (0: none) */
 } gpu_memory_shape;
 
 /* Bytes per GPU, by part; total = weights + activations. */
 typedef struct gpu_memory {
     double attention, dense_ffn, gate, shared, experts; /* weights */
+    double vocab;           /* weights: the embedding and the output layer */
     double weights;
     double layer_act;       /* the live buffers of the largest layer */
     double a2a_buffers;     /* dispatch and combine receive buffers */

@@ -50,6 +50,7 @@ typedef struct scenario {
         int shared_experts;  /* experts every token visits, run locally */
         int heads, kv_heads, head_dim;
         int attention;       /* SCENARIO_ATTN_GQA or SCENARIO_ATTN_MLA */
+        int vocab;           /* embedding and output-head rows (0: not counted) */
         int q_lora_rank, kv_lora_rank, qk_nope_head_dim, qk_rope_head_dim, v_head_dim; /* MLA */
         int ffn_matrices;    /* 3 for SwiGLU, 2 for GELU MLP */
         dtype_t dtype;

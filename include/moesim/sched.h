@@ -37,6 +37,7 @@ typedef enum sched_kind {
     SCHED_COMBINE,  /* EP all-to-all, expert outputs back (communication) */
     SCHED_TP_FFN,   /* TP all-reduce after the FFN or MoE block (communication) */
     SCHED_SEND,     /* activations from stage s to stage s + 1 (communication) */
+    SCHED_HEAD,     /* the output layer after the last layer, on the last stage (compute) */
     SCHED_KIND_COUNT
 } sched_kind;
 
@@ -48,7 +49,7 @@ typedef enum sched_overlap {
 } sched_overlap;
 
 /* "attention", "tp_attn", "dense_ffn", "gate", "dispatch", "experts",
- * "combine", "tp_ffn", "pp_send"; "?" outside the enum. */
+ * "combine", "tp_ffn", "pp_send", "lm_head"; "?" outside the enum. */
 const char *sched_kind_name(sched_kind k);
 /* "none", "two_batch"; parse returns 0, or -1 (*out untouched). */
 const char *sched_overlap_name(sched_overlap o);
@@ -64,12 +65,13 @@ typedef struct sched_config {
     const int *stage_first;  /* stages + 1 entries: stage k holds [first[k], first[k+1]) */
     const bool *moe;         /* layers entries: layer is MoE */
     bool tp;                 /* TP all-reduces after attention and after the FFN/MoE block */
+    bool head;               /* the output layer after the last layer (model.vocab > 0) */
     int micro_batches;       /* >= 1 */
     sched_overlap overlap;
 } sched_config;
 
 /* One entry of the merged list. For SCHED_SEND, `stage` is the sender
- * (stage + 1 receives) and `layer` is -1. */
+ * (stage + 1 receives) and `layer` is -1; SCHED_HEAD's layer is the last. */
 typedef struct sched_step {
     unsigned char kind;      /* sched_kind */
     unsigned char serial;    /* also after the previous step of the stage's program */

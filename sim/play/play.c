@@ -102,7 +102,7 @@ struct play {
     gpu_ffn_shape dense_shape;  /* 1/tp of the width */
     gpu_attn_shape attn_shape;  /* 1/tp of the heads */
     /* per GPU and micro-batch, the same on every GPU */
-    sim_time_t t_attn, t_gate, t_dense, t_shared;
+    sim_time_t t_attn, t_gate, t_dense, t_shared, t_head;
     int64_t mb_rank_tokens;     /* tokens_per_rank / micro-batches */
     double tp_bytes;            /* one TP all-reduce's buffer: a micro-batch's activations */
     double act_bytes;           /* one GPU's pipeline send: its share of them */
@@ -337,6 +337,9 @@ static void times_setup(play_t *p)
         p->t_shared = gpu_experts_time(g, &p->shared_shape, shared, s->model.shared_experts);
         free(shared);
     }
+    /* the output layer: hidden -> vocab / tp (vocabulary-parallel) over the
+     * rank's tokens, FP32 logits out: the gate's kernel shape */
+    p->t_head = gpu_gate_time(g, tpr, s->model.hidden, s->model.vocab / p->tp, s->model.dtype);
     double row = (double)s->model.hidden * dtype_bytes(s->model.dtype);
     p->tp_bytes = (double)tpr * row;
     /* Megatron's scatter-gather between stages: each TP rank sends its 1/tp */
@@ -1285,7 +1288,8 @@ static const char *const cost_what[] = {
     [SCHED_FFN] = "dense FFN",          [SCHED_GATE] = "gate",
     [SCHED_DISPATCH] = "dispatch",      [SCHED_EXPERTS] = "expert compute",
     [SCHED_COMBINE] = "combine",        [SCHED_TP_FFN] = "TP all-reduce",
-    [SCHED_SEND] = "pipeline send",     [KIND_MIGRATE] = "re-placement"};
+    [SCHED_SEND] = "pipeline send",     [SCHED_HEAD] = "output layer",
+    [KIND_MIGRATE] = "re-placement"};
 
 static void comm_plan(play_t *p, const sched_step *st, int u, coll_plan *out);
 
@@ -1305,6 +1309,9 @@ static double compute_seconds(const play_t *p, sched_kind k, const sched_step *s
                                 s->model.dtype, b);
     case SCHED_FFN:
         return gpu_experts_seconds(g, &p->dense_shape, &tpr, 1, b);
+    case SCHED_HEAD:
+        return gpu_gate_seconds(g, tpr, s->model.hidden, s->model.vocab / p->tp, s->model.dtype,
+                                b);
     default: {
         const int64_t *local =
             p->mb_local + ((size_t)st->mb * (size_t)p->gpus + (size_t)gpu) * (size_t)p->spr;
@@ -1479,6 +1486,7 @@ static int pass_setup(play_t *p, err_t *e)
         moe[l] = p->moe_of[l] >= 0;
     sched_config c = {.layers = s->model.layers, .stages = p->stages,
                       .stage_first = p->stage_first, .moe = moe, .tp = p->tp > 1,
+                      .head = s->model.vocab > 0,
                       .micro_batches = p->M, .overlap = (sched_overlap)s->workload.overlap};
     p->nsteps = sched_forward_count(&c);
     p->steps = xcalloc((size_t)p->nsteps, sizeof(*p->steps), "schedule");
@@ -1526,6 +1534,8 @@ static sim_time_t op_duration(void *ctx, const exec_span *op)
         return p->t_gate;
     case SCHED_FFN:
         return p->t_dense;
+    case SCHED_HEAD:
+        return p->t_head;
     default:
         return expert_time(p, st->mb, op->gpu);
     }
@@ -1621,7 +1631,8 @@ static void op_overflow(void *ctx, const exec_span *op, sim_time_t delay)
 static const char *const span_names[SCHED_KIND_COUNT] = {
     [SCHED_ATTN] = "attention",  [SCHED_TP_ATTN] = "tp_allreduce", [SCHED_FFN] = "dense_ffn",
     [SCHED_GATE] = "gate",       [SCHED_DISPATCH] = "dispatch",    [SCHED_EXPERTS] = "experts",
-    [SCHED_COMBINE] = "combine", [SCHED_TP_FFN] = "tp_allreduce",  [SCHED_SEND] = "pp_send"};
+    [SCHED_COMBINE] = "combine", [SCHED_TP_FFN] = "tp_allreduce",  [SCHED_SEND] = "pp_send",
+    [SCHED_HEAD] = "lm_head"};
 
 /* The bytes member i of group u sent in micro-batch mb's dispatch (or
  * combine: what it received, sent back), on the wire; a GPU's rows for its

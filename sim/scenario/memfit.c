@@ -9,24 +9,27 @@
 
 #include "moesim/collective.h"
 
+/* Pipeline stage k's share of s: its layers (parallel.pp_layers, or L / pp
+ * each, the split play.c uses) and vocabulary rows (the embedding on the
+ * first stage, the output layer on the last). */
+static void stage_shape(const scenario *s, int k, gpu_memory_shape *sh)
+{
+    int pp = s->parallel.pp > 0 ? s->parallel.pp : 1, L = s->model.layers, lo = 0;
+    for (int j = 0; j < k; j++)
+        lo += s->parallel.npp_layers ? s->parallel.pp_layers[j] : L / pp;
+    int hi = lo + (s->parallel.npp_layers ? s->parallel.pp_layers[k] : L / pp);
+    if (!s->parallel.npp_layers && k == pp - 1)
+        hi = L;
+    sh->layers = hi - lo;
+    sh->moe_layers = 0;
+    for (int l = lo; l < hi; l++)
+        sh->moe_layers += scenario_is_moe_layer(s, l);
+    sh->vocab_rows = (double)s->model.vocab * ((k == 0) + (k == pp - 1));
+}
+
 void scenario_memory(const scenario *s, gpu_memory_shape *sh, gpu_memory *need)
 {
-    /* The most loaded pipeline stage: stage k holds layers [k L / pp,
-     * (k + 1) L / pp), the split play.c uses. */
-    int pp = s->parallel.pp > 0 ? s->parallel.pp : 1, L = s->model.layers;
-    int best = -1;
     memset(sh, 0, sizeof(*sh));
-    for (int k = 0; k < pp; k++) {
-        int lo = (int)((int64_t)k * L / pp), hi = (int)((int64_t)(k + 1) * L / pp), moe = 0;
-        for (int l = lo; l < hi; l++)
-            moe += scenario_is_moe_layer(s, l);
-        int w = (hi - lo) * 4 + moe; /* any order that ranks more layers, then more MoE */
-        if (w > best) {
-            best = w;
-            sh->layers = hi - lo;
-            sh->moe_layers = moe;
-        }
-    }
     int tp = s->parallel.tp > 0 ? s->parallel.tp : 1;
     int ep = s->parallel.ep > 0 ? s->parallel.ep : 1;
     sh->attn = scenario_attn_shape(s, 1);
@@ -45,7 +48,20 @@ void scenario_memory(const scenario *s, gpu_memory_shape *sh, gpu_memory *need)
     sh->moe_tokens = s->workload.tokens_per_rank / tp;
     sh->dispatch_row = coll_row_bytes(s->model.hidden, s->network.dispatch_dtype);
     sh->combine_row = coll_row_bytes(s->model.hidden, s->network.combine_dtype);
-    gpu_memory_need(sh, need);
+    /* the most loaded pipeline stage */
+    int pp = s->parallel.pp > 0 ? s->parallel.pp : 1;
+    gpu_memory_shape best = *sh;
+    need->total = -1;
+    for (int k = 0; k < pp; k++) {
+        gpu_memory m;
+        stage_shape(s, k, sh);
+        gpu_memory_need(sh, &m);
+        if (m.total > need->total) {
+            *need = m;
+            best = *sh;
+        }
+    }
+    *sh = best;
 }
 
 /* Refuses a scenario whose GPUs cannot hold it, with the parts of the sum. */
@@ -63,12 +79,12 @@ int scenario_check_memory(loader *L, err_t *e)
     return scenario_fail(L, config_lookup(L->cfg, "cluster.gpu"), "cluster.gpu", e,
                          "model does not fit: %.1f GB needed per GPU (weights %.1f GB: attention "
                          "%.1f, dense FFN %.1f, routed experts %.1f, shared experts %.1f, gates "
-                         "%.1f; activations %.1f GB: layer buffers %.1f, all-to-all buffers %.1f) "
+                         "%.1f, embedding and output layer %.1f; activations %.1f GB: layer buffers %.1f, all-to-all buffers %.1f) "
                          "> %.1f GB on %s; allowed: more GPUs (parallel.ep, parallel.tp, "
                          "parallel.pp), a smaller batch (workload.tokens_per_rank), smaller "
                          "weights (model.weight_dtype), or cluster.check_memory = false for a "
                          "what-if study", m.total / G, m.weights / G, m.attention / G,
-                         m.dense_ffn / G, m.experts / G, m.shared / G, m.gate / G,
+                         m.dense_ffn / G, m.experts / G, m.shared / G, m.gate / G, m.vocab / G,
                          m.activations / G, m.layer_act / G, m.a2a_buffers / G,
                          s->cluster.gpu.hbm_bytes / G, s->cluster.gpu.name);
 }

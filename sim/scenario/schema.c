@@ -131,6 +131,10 @@ const key_row scenario_keys[] = {
     {.path = "model.head_dim", .type = KT_INT, .def = "model.hidden / model.heads",
      .deflt = def_head_dim, .min = 1, .max = 65536, FIELD(model.head_dim),
      .help = "dimension of one attention head"},
+    {.path = "model.vocab", .type = KT_INT, .def = "0", .min = 0, .max = 16777216,
+     FIELD(model.vocab),
+     .help = "vocabulary: the embedding (first pipeline stage) and the output layer (last "
+             "stage, its GEMM after the last layer), both split over tp; 0: neither counted"},
     {.path = "model.attention", .type = KT_ENUM, .def = "\"gqa\"", .vals = E_ATTENTION,
      FIELD(model.attention),
      .help = "gqa: grouped-query attention (multi-head when kv_heads = heads); mla: "

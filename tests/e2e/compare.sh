@@ -80,7 +80,7 @@ ls "$T"/bad.json.tmp.* "$T"/bad.csv.tmp.* >/dev/null 2>&1 && bad "compare: tempo
 # one variant does not fit in memory (EP 1: every GPU holds all 8 experts)
 expect_rc "compare: a variant that does not fit in memory fails its row (1)" 1 "$BIN" compare \
   "$CMP_CFG" $CMP_SMALL --vary parallel.ep=1,8 --no-progress
-grep -q "^parallel.ep=1  failed: .*model does not fit: 92.9 GB needed per GPU" "$T/out" \
+grep -q "^parallel.ep=1  failed: .*model does not fit: 93.5 GB needed per GPU" "$T/out" \
   && grep -q '^ *8  *7.63%  *1.325x' "$T/out" \
   && ok "compare: the memory-fit row says why, EP 8 has its figures" || bad "compare: memory-fit rows" "$(cat "$T/out")"
 expect_rc "compare: an unknown key is bad input (2)" 2 "$BIN" compare "$CMP_CFG" --vary model.topk=1,2
