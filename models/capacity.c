@@ -146,15 +146,6 @@ int64_t capacity_of(const capacity_config *cfg, int64_t tokens, int top_k, int e
     return cap > cfg->min_capacity ? cap : cfg->min_capacity;
 }
 
-/* Counts add saturating at INT64_MAX: a min_capacity of 2^63 - 1 with
- * pad_to_capacity pads every scope to it, and the sum over scopes must stay
- * "more than can be", never wrap negative (the run then refuses the time). */
-static int64_t sat_add(int64_t a, int64_t b)
-{
-    int64_t r;
-    return __builtin_add_overflow(a, b, &r) ? (b < 0 ? INT64_MIN : INT64_MAX) : r;
-}
-
 /* Higher weight first, then lower assignment index: a total order. */
 static int item_cmp(const void *pa, const void *pb)
 {

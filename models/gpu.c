@@ -192,12 +192,6 @@ int gpu_spec_check(const gpu_spec *g, err_t *e)
  * sim_time_for_bytes saturated (989 FLOP/s where 989 TFLOP/s was meant)
  * must stay "beyond the clock", not wrap to a negative time. The caller
  * sees SIM_TIME_MAX and names the key (gpu_*_seconds say which term). */
-static sim_time_t sat_add(sim_time_t a, sim_time_t b)
-{
-    sim_time_t r;
-    return __builtin_add_overflow(a, b, &r) ? SIM_TIME_MAX : r;
-}
-
 static sim_time_t sat_mul(sim_time_t a, sim_time_t b)
 {
     sim_time_t r;

@@ -38,15 +38,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Latencies and drains add saturating at SIM_TIME_MAX: a link of "1 B/s" or
- * a latency of "9000000 s" gives a time beyond the clock, which the caller
- * must see as SIM_TIME_MAX and refuse, never as a wrapped negative time. */
-static sim_time_t sat_add(sim_time_t a, sim_time_t b)
-{
-    sim_time_t r;
-    return __builtin_add_overflow(a, b, &r) ? SIM_TIME_MAX : r;
-}
-
 /* Shared by both analytical entry points: the bottleneck from per-link
  * bytes; the largest drain, ties to the lowest id; a link with bytes wins
  * over none even if its drain rounds to 0 ps. */

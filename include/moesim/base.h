@@ -20,6 +20,16 @@
 typedef int64_t sim_time_t; /* picoseconds */
 
 #define SIM_TIME_MAX INT64_MAX
+
+/* a + b saturating at INT64_MAX (INT64_MIN below): a time beyond the clock
+ * (a "1 B/s" link, a latency of "9000000 s") or a padded min_capacity of
+ * 2^63 - 1 stays "too large" through every sum, never wraps, and the caller
+ * names the input that made it. */
+static inline int64_t sat_add(int64_t a, int64_t b)
+{
+    int64_t r;
+    return __builtin_add_overflow(a, b, &r) ? (b < 0 ? INT64_MIN : INT64_MAX) : r;
+}
 #define SIM_PS(x) ((sim_time_t)(x))
 #define SIM_NS(x) ((sim_time_t)(x) * INT64_C(1000))
 #define SIM_US(x) ((sim_time_t)(x) * INT64_C(1000000))

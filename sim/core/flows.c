@@ -155,14 +155,6 @@ struct flows {
  * rates are then those of progressive filling to within about this. */
 #define FLOWS_EPS 1e-12
 
-/* Times add saturating: a latency of "9000000 s" on two hops is beyond the
- * clock, and must read as such (SIM_TIME_MAX), not wrap. */
-static sim_time_t sat_add(sim_time_t a, sim_time_t b)
-{
-    sim_time_t r;
-    return __builtin_add_overflow(a, b, &r) ? SIM_TIME_MAX : r;
-}
-
 /* An event would fall beyond the clock's range (a "1 B/s" link): stop the
  * engine; flows_run_phases returns SIM_TIME_MAX and the caller names the
  * input. The process is spent (events are left pending). */

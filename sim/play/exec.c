@@ -285,14 +285,6 @@ int exec_failed(const exec_t *x)
 
 /* ---- running ---- */
 
-/* Sums of times saturate (2^63 - 1): a run stopped beyond the clock may
- * have added times near it. */
-static int64_t sat_add(int64_t a, int64_t b)
-{
-    int64_t r;
-    return __builtin_add_overflow(a, b, &r) ? INT64_MAX : r;
-}
-
 static exec_span span_of(const exec_t *x, int id)
 {
     const op *o = &x->ops[id];

@@ -199,14 +199,6 @@ static int placement_setup(play_t *p, err_t *e);
 static void stages_setup(play_t *p);
 static int pass_setup(play_t *p, err_t *e);
 
-/* Counts and times add saturating (2^63 - 1): a padded min_capacity of
- * 2^63 - 1 or a time beyond the clock stays "too large", never wraps. */
-static int64_t sat_add(int64_t a, int64_t b)
-{
-    int64_t r;
-    return __builtin_add_overflow(a, b, &r) ? INT64_MAX : r;
-}
-
 /* What a trace of this scenario's runs says about its shape: every GPU of
  * a stage routes tokens_per_rank / tp tokens (play_new's sources). */
 static trace_header trace_header_of(const scenario *s)
