@@ -1045,6 +1045,16 @@ static void def_host_memory(const scenario *s, const key_row *r, value *v)
     v->d = pages > 0 && size > 0 ? (double)pages * (double)size : 1e15;
 }
 
+/* "1, 2, 3, 6": the divisors of n, as many as fit in buf (n bytes). */
+static void divisors(int v, char *buf, size_t n)
+{
+    char *o = buf;
+    buf[0] = '\0';
+    for (int d = 1; d <= v && o + 16 < buf + n; d++)
+        if (v % d == 0)
+            o += snprintf(o, (size_t)(buf + n - o), "%s%d", o == buf ? "" : ", ", d);
+}
+
 /* Every stage holds a layer at least. */
 static int check_pp(loader *L, const key_row *r, const value *v, err_t *e)
 {
@@ -1068,10 +1078,8 @@ static int check_pp_layers(loader *L, const key_row *r, const value *v, err_t *e
     if (!v->st) {
         if (layers % pp == 0)
             return 0;
-        char ok[160] = "", *o = ok;
-        for (int d = 1; d <= layers && o < ok + sizeof(ok) - 16; d++)
-            if (layers % d == 0)
-                o += snprintf(o, (size_t)(ok + sizeof(ok) - o), "%s%d", o == ok ? "" : ", ", d);
+        char ok[160];
+        divisors(layers, ok, sizeof(ok));
         return scenario_fail(L, config_lookup(L->cfg, "parallel.pp"), "parallel.pp", e,
                              "%d does not divide model.layers (%d); allowed: %s, or "
                              "parallel.pp_layers listing each stage's layers",
@@ -1117,10 +1125,8 @@ static int check_micro_batches(loader *L, const key_row *r, const value *v, err_
     int per = s->workload.tokens_per_rank / s->parallel.tp;
     if (per % v->i == 0)
         return 0;
-    char ok[160] = "", *o = ok;
-    for (int d = 1; d <= per && o < ok + sizeof(ok) - 16; d++)
-        if (per % d == 0)
-            o += snprintf(o, (size_t)(ok + sizeof(ok) - o), "%s%d", o == ok ? "" : ", ", d);
+    char ok[160];
+    divisors(per, ok, sizeof(ok));
     return scenario_fail(L, v->st, r->path, e,
                          "%lld does not divide the %d tokens each GPU routes "
                          "(workload.tokens_per_rank / parallel.tp); allowed: %s",
