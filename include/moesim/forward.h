@@ -37,7 +37,8 @@ typedef struct fwd_layout {
 
 typedef struct fwd fwd_t;
 
-/* A forward pass of `steps` (a sched_forward list of n entries, copied) over
+/* A forward pass of `steps` (a sched_forward list of n entries, borrowed: it
+ * must outlive the fwd_t, as the layout's arrays) over
  * layout `lay` on executor x (borrowed). micro_batches as the schedule's. */
 fwd_t *fwd_new(exec_t *x, const fwd_layout *lay, const sched_step *steps, long n,
                int micro_batches);

@@ -17,7 +17,7 @@
 struct fwd {
     exec_t *x;
     fwd_layout lay;
-    sched_step *steps;
+    const sched_step *steps; /* borrowed */
     long n;
     int micro_batches;
     int *last;  /* micro_batches x gpus */
@@ -63,8 +63,7 @@ fwd_t *fwd_new(exec_t *x, const fwd_layout *lay, const sched_step *steps, long n
     f->lay = *lay;
     f->n = n;
     f->micro_batches = micro_batches;
-    f->steps = xcalloc((size_t)n, sizeof(*f->steps), "schedule");
-    memcpy(f->steps, steps, (size_t)n * sizeof(*steps));
+    f->steps = steps;
     f->last = xcalloc((size_t)micro_batches * (size_t)lay->gpus, sizeof(*f->last),
                       "micro-batch chains");
     f->prev = xcalloc((size_t)lay->gpus, sizeof(*f->prev), "GPU programs");
@@ -79,7 +78,6 @@ void fwd_free(fwd_t *f)
 {
     if (!f)
         return;
-    free(f->steps);
     free(f->last);
     free(f->prev);
     free(f->deps);
