@@ -755,8 +755,9 @@ static int route_moe(play_t *p, int moe)
     p->layer = p->m.layer[moe].layer;
     if (route_layer(p) < 0)
         return -1;
-    /* the layer keeps the routed buffer; the router gets another */
-    int32_t *c = r->choice && r->left == 0 ? r->choice : choice_buffer(p);
+    /* the layer keeps the routed buffer; the router gets the layer's old
+     * one (released: nothing reads it), or another released one */
+    int32_t *c = r->choice ? r->choice : choice_buffer(p);
     r->choice = p->choice;
     p->choice = c;
     r->left = p->a2a_groups / p->stages * p->M;
@@ -1669,8 +1670,10 @@ static void step_metrics(play_t *p, const sched_step *st, sim_time_t t)
 {
     int moe = st->layer >= 0 ? p->moe_of[st->layer] : -1;
     metrics_layer *ml = moe >= 0 ? &p->m.layer[moe] : NULL;
-    sim_time_t *tp_attn =
-        p->tp_attn_max + (size_t)st->mb * (size_t)p->s->model.layers + (size_t)(st->layer > 0 ? st->layer : 0);
+    /* a layer's two TP all-reduces are reported as one figure: the first
+     * waits here for the second (layer >= 0 for every TP step) */
+    sim_time_t *tp_attn = p->tp_attn_max + (size_t)st->mb * (size_t)p->s->model.layers +
+                          (size_t)(st->layer >= 0 ? st->layer : 0);
     switch ((sched_kind)st->kind) {
     case SCHED_ATTN:
         if (ml)
