@@ -128,7 +128,7 @@ struct play {
     /* where the run stands */
     int batch;
     int layer, moe;         /* the layer being routed or blamed, its MoE index */
-    sim_time_t pass_start, mig_start;
+    sim_time_t pass_start;
     play_progress_fn progress;
     void *progress_ctx;
     err_t *err;             /* where a callback reports a failure */
