@@ -391,6 +391,42 @@ double gpu_attention_seconds(const gpu_spec *g, const gpu_attn_shape *shape, int
     return seconds_of(&a, bound);
 }
 
+/* Training's backward of attention. The input gradient (which = 0): the
+ * projections' data gradients (the forward GEMMs' FLOPs and bytes, the
+ * weights read again), and the core's backward with 2.5 x the forward's
+ * FLOPs (FlashAttention-2, Dao 2023, section 3.2: five matrix multiplies to
+ * the forward's two, the scores recomputed from Q and K), reading Q, K, V,
+ * O and dO and writing dQ, dK, dV (twice the forward's traffic); with
+ * `recompute_core` (selective recomputation) the core's forward once more.
+ * The weight gradient (which = 1): the projections' GEMMs once more. */
+sim_time_t gpu_attention_grad_time(const gpu_spec *g, const gpu_attn_shape *shape,
+                                   int64_t tokens, int which, bool recompute_core)
+{
+    if (tokens <= 0)
+        return 0;
+    double flops[3], bytes[3];
+    attention_work(shape, tokens, flops, bytes);
+    sim_time_t t = sat_add(gpu_op_time(g, flops[0], bytes[0], shape->dt),
+                           gpu_op_time(g, flops[2], bytes[2], shape->dt));
+    if (which == 1)
+        return t;
+    t = sat_add(t, gpu_op_time(g, 2.5 * flops[1], 2 * bytes[1], shape->dt));
+    return recompute_core ? sat_add(t, gpu_op_time(g, flops[1], bytes[1], shape->dt)) : t;
+}
+
+/* Adam (Kingma and Ba 2015) over `params` parameters, one fused
+ * memory-bound kernel as Megatron-LM's FusedAdam runs it: per parameter
+ * it reads the FP32 master weight, both FP32 moments and the gradient
+ * (grad_bytes), and writes the master weight, the moments and the
+ * model-dtype copy (weight_bytes): 24 + grad_bytes + weight_bytes bytes. */
+sim_time_t gpu_optimizer_time(const gpu_spec *g, double params, double grad_bytes,
+                              double weight_bytes)
+{
+    if (params <= 0)
+        return 0;
+    return gpu_op_time(g, 0, params * (24 + grad_bytes + weight_bytes), DTYPE_FP32);
+}
+
 /* The gate's one kernel. Scores are written in FP32: routers take their
  * softmax or sigmoid in FP32; the top-k is fused into the same kernel and
  * its FLOPs are noise. */

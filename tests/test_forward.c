@@ -76,7 +76,8 @@ static sim_time_t run_pipe(int p, int m, double send_bytes, double *bubble)
     EXPECT_TRUE(n <= 512);
     EXPECT_EQ_I64(sched_forward(&sc, steps, &e), n);
     fwd_layout lay = {.gpus = p, .stages = p, .per_stage = 1, .stage_gpu = gpu, .tp = 1,
-                      .tp_gpu = gpu, .a2a = 1, .a2a_gpu = gpu};
+                      .tp_gpu = gpu, .a2a = 1, .a2a_gpu = gpu,
+                      .p2p_stream = EXEC_STREAM_COMM, .grad_stream = EXEC_STREAM_COMM};
     pp.f = fwd_new(x, &lay, steps, n, m);
     /* per micro-batch: 2 compute ops per stage, p - 1 sends */
     EXPECT_EQ_I64(fwd_add_pass(pp.f), (long)m * (2 * p + p - 1));

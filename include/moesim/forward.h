@@ -6,7 +6,8 @@
  * its stage, a TP all-reduce one collective per TP group, a dispatch or
  * combine one per dispatch group (an EP group with its ETP peers), a send
  * one two-member collective per GPU of the sending stage and its peer in the
- * next stage. Each operation depends on the operation before it in its
+ * receiving stage, a gradient reduction or gather one per data-parallel
+ * group (dense parameters) or expert-data-parallel group (experts'). Each operation depends on the operation before it in its
  * micro-batch's chain on every GPU it spans (and, for `serial` steps, on the
  * previous operation of the GPU's program), which the executor turns into
  * start times on the GPUs' streams.
@@ -33,6 +34,13 @@ typedef struct fwd_layout {
     const int *tp_gpu;      /* stages x per_stage: stage k's TP groups one after another */
     int a2a;             /* dispatch group size */
     const int *a2a_gpu;     /* stages x per_stage: stage k's dispatch groups one after another */
+    /* training: the groups gradients are reduced over (and ZeRO-1 gathers) */
+    int dp;              /* dense parameters: the data-parallel group */
+    const int *dp_gpu;      /* stages x per_stage, as tp_gpu */
+    int edp;             /* expert parameters: the GPUs holding the same experts */
+    const int *edp_gpu;     /* stages x per_stage, as tp_gpu */
+    int p2p_stream;      /* the stream pipeline sends run on */
+    int grad_stream;     /* the stream gradient reductions and gathers run on */
 } fwd_layout;
 
 typedef struct fwd fwd_t;
@@ -58,7 +66,11 @@ int fwd_unit(uint64_t tag);
 long fwd_step_index(uint64_t tag);
 
 /* The exposure class of a communication step (EXEC_CLASS_ALLTOALL for
- * dispatch and combine, _TP, _PP for sends). */
+ * dispatch and combine, _TP, _PP for sends, _DP for gradients and
+ * gathers). */
 exec_class fwd_class(sched_kind k);
+/* The GPUs of one unit of a group step of kind k (TP, dispatch, gradient
+ * and gather steps). */
+int fwd_group_size(const fwd_layout *lay, sched_kind k);
 
 #endif

@@ -12,6 +12,7 @@
 #ifndef MOESIM_GPU_H
 #define MOESIM_GPU_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "moesim/base.h"
@@ -91,6 +92,17 @@ void gpu_attention_params(const gpu_attn_shape *shape, double *rep, double *spli
  * projection) for `tokens` tokens on one GPU: three roofline kernels. */
 sim_time_t gpu_attention_time(const gpu_spec *g, const gpu_attn_shape *shape, int64_t tokens);
 
+/* Training: attention's input-gradient kernels (which = 0; with
+ * recompute_core, selective recomputation's extra core forward) or its
+ * weight-gradient kernels (which = 1), for `tokens` tokens (gpu.c). */
+sim_time_t gpu_attention_grad_time(const gpu_spec *g, const gpu_attn_shape *shape,
+                                   int64_t tokens, int which, bool recompute_core);
+
+/* Training: one Adam step over `params` parameters held on this GPU
+ * (memory-bound; gradient and weight element sizes in bytes). */
+sim_time_t gpu_optimizer_time(const gpu_spec *g, double params, double grad_bytes,
+                              double weight_bytes);
+
 /* Time of the router's gate GEMM (tokens x hidden times hidden x experts)
  * plus its softmax/top-k, as one roofline kernel. */
 sim_time_t gpu_gate_time(const gpu_spec *g, int64_t tokens, int hidden, int experts,
@@ -147,6 +159,7 @@ typedef struct gpu_memory {
     double layer_act;       /* the live buffers of the largest layer */
     double a2a_buffers;     /* dispatch and combine receive buffers */
     double activations;
+    double grads, optimizer; /* training (set by the scenario's memory fit; 0 here) */
     double total;
 } gpu_memory;
 

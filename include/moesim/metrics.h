@@ -92,6 +92,9 @@ typedef struct metrics {
      * exposed communication (pipeline bubbles, waits for a group's
      * straggler), and the time they spanned (batch time x GPUs) */
     int64_t compute_idle_ps, compute_span_ps;
+    /* training: per (step, stage) the optimizer's time (its slowest GPU),
+     * per (step, bucket, stage) a gradient reduction's (its slowest group) */
+    metrics_series optimizer, grad_sync;
 } metrics;
 
 /* Sizes the tables; release with metrics_fini. */

@@ -29,7 +29,7 @@
 /* parallel.pp_layers: at most this many stages listed */
 #define SCENARIO_MAX_STAGES 256
 
-typedef enum scenario_mode { MODE_FORWARD } scenario_mode;
+typedef enum scenario_mode { MODE_FORWARD, MODE_TRAINING } scenario_mode;
 /* model.attention: grouped-query (multi-head when kv_heads = heads), or
  * DeepSeek's multi-head latent attention */
 enum { SCENARIO_ATTN_GQA, SCENARIO_ATTN_MLA };
@@ -52,6 +52,8 @@ typedef struct scenario {
         int attention;       /* SCENARIO_ATTN_GQA or SCENARIO_ATTN_MLA */
         int vocab;           /* embedding and output-head rows (0: not counted) */
         int q_lora_rank, kv_lora_rank, qk_nope_head_dim, qk_rope_head_dim, v_head_dim; /* MLA */
+        int mtp_layers;      /* multi-token prediction modules after the last layer */
+        bool force_balance;  /* tokens spread evenly over experts (benchmarks) */
         int ffn_matrices;    /* 3 for SwiGLU, 2 for GELU MLP */
         dtype_t dtype;
         dtype_t weight_dtype;      /* stored weights: the memory fit, re-placement copies */
@@ -75,6 +77,8 @@ typedef struct scenario {
         char order[32];
         int pp_layers[SCENARIO_MAX_STAGES]; /* layers per stage; npp_layers = 0: balanced */
         int npp_layers;
+        int schedule;        /* sched_pipe: training's pipeline schedule */
+        int vpp;             /* interleaved: model chunks per stage */
     } parallel;
 
     struct {
@@ -93,12 +97,23 @@ typedef struct scenario {
         int tokens_per_rank;
         int batches;
         int seq_len;
-        int micro_batches;         /* a batch's micro-batches through the pipeline */
+        int global_batch;          /* training: sequences per step, all replicas */
+        int micro_batch;           /* training: sequences per micro-batch */
+        int micro_batches;         /* a batch's micro-batches through the pipeline
+                                    * (training: global_batch / (micro_batch x dp)) */
         int overlap;               /* sched_overlap: none, two_batch */
         source_config source;      /* layers/experts filled in; fixed_logits owned here */
         char trace_file[512];      /* source kind trace: the file, resolved against the
                                     * scenario file's folder */
     } workload;
+
+    struct {
+        int recompute;             /* sched_recompute */
+        int zero;                  /* 0, or 1: optimizer state sharded over DP */
+        double grad_bucket;        /* bytes of gradients per bucket */
+        bool overlap_grad_reduce;  /* buckets reduced while backward runs */
+        dtype_t grad_dtype;        /* element type gradients are reduced in */
+    } training;
 
     struct {
         net_model model;
@@ -159,5 +174,43 @@ void scenario_write_keys_md(FILE *f);
 /* The model's attention block as the GPU model sees it on one GPU of a TP
  * group of tp (heads and kv_heads divided by tp; tp = 1: the whole block). */
 gpu_attn_shape scenario_attn_shape(const scenario *s, int tp);
+
+/* Parameters one GPU holds, per layer: attention's (its heads' share over
+ * tp, MLA's down-projections whole), a dense layer's FFN over tp, an MoE
+ * layer's gate (whole) and shared experts (over tp) - the dense
+ * parameters, reduced over the data-parallel group - and its routed expert
+ * slots (1/etp of each) - the expert parameters, reduced over the GPUs
+ * holding the same experts. The embedding goes with layer 0, the output
+ * layer and the multi-token prediction modules (each a layer like the last,
+ * plus its 2 h x h projection; embedding and output layer shared with the
+ * model, as DeepSeek-V3's) with the last layer. Norms are not counted. */
+typedef struct scenario_pshape {
+    double attn;      /* one layer's attention on one GPU */
+    double dense_ffn; /* one dense layer's FFN */
+    double moe_dense; /* an MoE layer's gate and shared experts */
+    double experts;   /* an MoE layer's routed expert slots */
+    double vocab;     /* the embedding, or the output layer */
+    double mtp;       /* the MTP modules, dense and expert parameters together */
+    double mtp_experts; /* of which routed experts */
+} scenario_pshape;
+
+void scenario_pshape_init(const scenario *s, scenario_pshape *t);
+/* Dense and expert parameters of layers [lo, lo + span) on one GPU. */
+void scenario_params(const scenario *s, const scenario_pshape *t, int lo, int span,
+                     double *dense, double *expert);
+
+/* Training: what one GPU of pipeline stage k holds (memfit.c). */
+typedef struct scenario_train_mem {
+    double weights, grads, optimizer; /* parameters in model.weight_dtype, gradients in
+                                       * training.grad_dtype, Adam's FP32 state */
+    double activations;  /* kept for backward, inflight chunk passes of them */
+    double inflight;
+    double buffers;      /* one micro-batch layer's working buffers */
+    double total;
+} scenario_train_mem;
+void scenario_train_memory(const scenario *s, int stage, scenario_train_mem *m);
+
+/* Model FLOPs per token of a training step (mflops.h: Megatron-LM's count). */
+double scenario_model_flops(const scenario *s);
 
 #endif

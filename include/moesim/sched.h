@@ -38,6 +38,12 @@ typedef enum sched_kind {
     SCHED_TP_FFN,   /* TP all-reduce after the FFN or MoE block (communication) */
     SCHED_SEND,     /* activations from stage s to stage s + 1 (communication) */
     SCHED_HEAD,     /* the output layer after the last layer, on the last stage (compute) */
+    /* a training step's end (sched_training) */
+    SCHED_GRAD_DENSE,   /* a bucket's dense gradients over the DP group (communication) */
+    SCHED_GRAD_EXPERT,  /* a bucket's expert gradients over the expert-DP group (communication) */
+    SCHED_OPTIMIZER,    /* Adam over the stage's local shard (compute) */
+    SCHED_GATHER_DENSE, /* ZeRO-1: updated dense parameters all-gathered (communication) */
+    SCHED_GATHER_EXPERT,/* ZeRO-1: updated expert parameters all-gathered (communication) */
     SCHED_KIND_COUNT
 } sched_kind;
 
@@ -48,8 +54,34 @@ typedef enum sched_overlap {
     SCHED_OVERLAP_COUNT
 } sched_overlap;
 
+/* A step's direction in a training step: the forward pass, the input
+ * gradient (B: what the stage before needs), the weight gradient (W: what
+ * only the optimizer needs, so zero-bubble schedules may defer it). A
+ * communication step of phase B is the mirror of its forward: a dispatch's
+ * gradient travels as a combine does, a combine's as a dispatch, a send
+ * from the later stage to the earlier. */
+enum { SCHED_PHASE_F, SCHED_PHASE_B, SCHED_PHASE_W, SCHED_PHASES };
+
+/* parallel.schedule */
+typedef enum sched_pipe {
+    SCHED_PIPE_GPIPE,       /* every forward, then every backward */
+    SCHED_PIPE_1F1B,        /* PipeDream-Flush / Megatron: warm-up, one forward one backward */
+    SCHED_PIPE_INTERLEAVED, /* Megatron's interleaved 1F1B over vpp chunks per stage */
+    SCHED_PIPE_DUALPIPE,    /* DeepSeek's bidirectional schedule (DualPipe repository) */
+    SCHED_PIPE_COUNT
+} sched_pipe;
+
+/* training.recompute */
+typedef enum sched_recompute {
+    SCHED_RECOMPUTE_NONE,
+    SCHED_RECOMPUTE_SELECTIVE, /* attention core and expert activation: costs, not steps */
+    SCHED_RECOMPUTE_FULL,      /* each layer's forward again before its backward */
+    SCHED_RECOMPUTE_COUNT
+} sched_recompute;
+
 /* "attention", "tp_attn", "dense_ffn", "gate", "dispatch", "experts",
- * "combine", "tp_ffn", "pp_send", "lm_head"; "?" outside the enum. */
+ * "combine", "tp_ffn", "pp_send", "lm_head", "grad_dense", "grad_expert",
+ * "optimizer", "gather_dense", "gather_expert"; "?" outside the enum. */
 const char *sched_kind_name(sched_kind k);
 /* "none", "two_batch"; parse returns 0, or -1 (*out untouched). */
 const char *sched_overlap_name(sched_overlap o);
@@ -70,12 +102,21 @@ typedef struct sched_config {
     sched_overlap overlap;
 } sched_config;
 
-/* One entry of the merged list. For SCHED_SEND, `stage` is the sender
- * (stage + 1 receives) and `layer` is -1; SCHED_HEAD's layer is the last. */
+/* One entry of the merged list. For SCHED_SEND, `stage` is the sender,
+ * `to` the receiver (a forward send: the stage of the next chunk; a
+ * backward one: the stage of the chunk before) and `layer` is -1;
+ * SCHED_HEAD's layer is the last. Gradient and gather steps cover the
+ * layers [layer, layer + span) of one bucket, mb is the micro-batch whose
+ * backward completed the bucket; the optimizer's layer is -1. */
 typedef struct sched_step {
     unsigned char kind;      /* sched_kind */
     unsigned char serial;    /* also after the previous step of the stage's program */
+    unsigned char phase;     /* SCHED_PHASE_* (forward schedules: F) */
+    unsigned char recompute; /* a forward step run again before its backward: not model FLOPs */
     int stage, mb, layer;
+    int to;                  /* SCHED_SEND: the receiving stage */
+    int chunk;               /* the model chunk the step belongs to */
+    int span;                /* gradient and gather steps: layers in the bucket */
 } sched_step;
 
 /* Entries a forward schedule has (for sizing `out`). */
@@ -85,5 +126,55 @@ long sched_forward_count(const sched_config *c);
  * configuration is not a schedule (two_batch with one micro-batch, stages
  * that do not cover the layers). */
 long sched_forward(const sched_config *c, sched_step *out, err_t *e);
+
+/* "gpipe", "1f1b", "interleaved", "dualpipe"; "none", "selective", "full".
+ * parse returns 0, or -1 (*out untouched). */
+const char *sched_pipe_name(sched_pipe p);
+int sched_pipe_parse(const char *s, sched_pipe *out);
+const char *sched_recompute_name(sched_recompute r);
+int sched_recompute_parse(const char *s, sched_recompute *out);
+
+/* A training step: every micro-batch forward and backward through the
+ * model's chunks, then each stage's gradients synchronised in buckets, the
+ * optimizer, and (ZeRO-1) the parameters gathered. The model is cut into
+ * `chunks` chunks of consecutive layers; which stage runs a chunk:
+ *   gpipe, 1f1b    chunks = stages, chunk c on stage c
+ *   interleaved    chunks = stages x vpp, chunk c on stage c % stages
+ *   dualpipe       chunks = stages (even); micro-batches [0, M/2) run
+ *                  chunk c on stage c, [M/2, M) on stage stages - 1 - c
+ *                  (each stage holds two chunks: parameters x 2)
+ * All borrowed for the call. */
+typedef struct sched_train_config {
+    int layers;
+    int stages;              /* pipeline stages, >= 1 */
+    int vpp;                 /* interleaved: chunks per stage, >= 2; others 1 */
+    const int *chunk_first;  /* chunks + 1 entries: chunk c holds [first[c], first[c+1]) */
+    const bool *moe;         /* layers entries */
+    bool tp;                 /* TP all-reduces (forward and backward) */
+    bool head;               /* the output layer after the last layer */
+    int micro_batches;       /* per DP replica and step, >= 1 */
+    sched_pipe pipe;
+    sched_recompute recompute;
+    /* Gradient buckets: layers entries, bucket_of[l] the bucket of layer
+     * l's gradients (nondecreasing in l, never shared by two chunks). With
+     * overlap_grad, a bucket's GRAD steps follow the step that completes
+     * its last gradient (the last micro-batch's weight gradient of its
+     * lowest layer on that stage), serial = 0; without, every bucket's
+     * GRAD steps follow the stage's last backward step. */
+    const int *bucket_of;
+    bool overlap_grad;
+    bool zero;               /* ZeRO-1: gather steps after the optimizer */
+} sched_train_config;
+
+/* The stage that runs chunk c of micro-batch mb. */
+int sched_chunk_stage(const sched_train_config *c, int chunk, int mb);
+/* Entries a training step has (for sizing `out`). */
+long sched_training_count(const sched_train_config *c);
+/* Writes the merged list of one training step into out and returns its
+ * length (sched_training_count), or -1 with e filled (ERR_INPUT naming the
+ * key: vpp without interleaved, dualpipe with odd stages or fewer than
+ * 2 x stages micro-batches, interleaved micro-batches not a multiple of
+ * stages, chunks that do not cover the layers). */
+long sched_training(const sched_train_config *c, sched_step *out, err_t *e);
 
 #endif

@@ -26,14 +26,20 @@ typedef struct timeline timeline_t;
 
 /* The run's own row, for timeline_span's gpu. */
 #define TIMELINE_RUN (-1)
-/* Rows per GPU: stream 0 compute, 1 communication (thread 2 gpu + stream). */
+/* Rows per GPU: stream 0 compute, 1 communication (thread 2 gpu + stream);
+ * up to TIMELINE_MAX_STREAMS with timeline_create_streams: 2 pipeline
+ * sends, 3 gradient reductions (threads after every GPU's first two). */
 #define TIMELINE_STREAMS 2
+#define TIMELINE_MAX_STREAMS 4
 
 /* Starts the file at path (borrowed) for a cluster of nodes x gpus_per_node
  * GPUs, naming the scenario in its metadata. NULL with e filled (ERR_RUN)
  * if it cannot be written. */
 timeline_t *timeline_create(const char *path, const char *scenario_name, int nodes,
                             int gpus_per_node, err_t *e);
+/* The same with `streams` rows per GPU (2 .. TIMELINE_MAX_STREAMS). */
+timeline_t *timeline_create_streams(const char *path, const char *scenario_name, int nodes,
+                                    int gpus_per_node, int streams, err_t *e);
 
 /* One span [start, end) on GPU gpu's row for `stream` (or TIMELINE_RUN,
  * stream ignored), named `name`

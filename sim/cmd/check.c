@@ -55,6 +55,14 @@ static int check(const opts *o)
                "%.1f GB (limits.host_memory)\n",
                need.total / 1e9, s.cluster.gpu.hbm_bytes / 1e9, host.total / 1e9,
                s.limits.host_memory / 1e9);
+        for (int k = 0; s.workload.mode == MODE_TRAINING && k < s.parallel.pp; k++) {
+            scenario_train_mem m;
+            scenario_train_memory(&s, k, &m);
+            printf("  stage %d: %.1f GB: weights %.1f, gradients %.1f, optimizer %.1f, "
+                   "activations %.1f (%.0f micro-batch passes in flight), buffers %.1f\n",
+                   k, m.total / 1e9, m.weights / 1e9, m.grads / 1e9, m.optimizer / 1e9,
+                   m.activations / 1e9, m.inflight, m.buffers / 1e9);
+        }
     }
     scenario_fini(&s);
     free(sets);

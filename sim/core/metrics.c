@@ -112,6 +112,8 @@ void metrics_init(metrics *m, int moe_layers, int experts, int links, int gpus)
     metrics_series_init(&m->dispatch_all);
     metrics_series_init(&m->combine_all);
     metrics_series_init(&m->migration);
+    metrics_series_init(&m->optimizer);
+    metrics_series_init(&m->grad_sync);
     metrics_series_init(&m->tp_allreduce_all);
     for (int c = 0; c < METRICS_EXPOSED_CLASSES; c++)
         metrics_series_init(&m->exposed[c]);
@@ -131,6 +133,8 @@ void metrics_fini(metrics *m)
     metrics_series_fini(&m->dispatch_all);
     metrics_series_fini(&m->combine_all);
     metrics_series_fini(&m->migration);
+    metrics_series_fini(&m->optimizer);
+    metrics_series_fini(&m->grad_sync);
     metrics_series_fini(&m->tp_allreduce_all);
     for (int c = 0; c < METRICS_EXPOSED_CLASSES; c++)
         metrics_series_fini(&m->exposed[c]);

@@ -18,13 +18,27 @@
 
 #include "moesim/outfile.h"
 
-/* a GPU's rows, by stream (sim/play's compute and communication streams) */
-static const char *const stream_names[TIMELINE_STREAMS] = {"compute", "comm"};
+/* a GPU's rows, by stream (sim/play's compute and communication streams;
+ * training's pipeline-send and gradient streams) */
+static const char *const stream_names[TIMELINE_MAX_STREAMS] = {"compute", "comm", "p2p",
+                                                               "grad"};
 
 struct timeline {
     outfile out;
     int nodes, gpus_per_node;
+    int streams;
 };
+
+/* Thread ids: stream st < 2 of GPU g is 2 g + st, as in files written
+ * before the extra streams; stream st >= 2 comes after every GPU's two. */
+static int tid_of(const timeline_t *t, int g, int st)
+{
+    int world = t->nodes * t->gpus_per_node;
+    return st < TIMELINE_STREAMS ? TIMELINE_STREAMS * g + st
+                                 : TIMELINE_STREAMS * world +
+                                       (t->streams - TIMELINE_STREAMS) * g +
+                                       (st - TIMELINE_STREAMS);
+}
 
 /* ps as microseconds with six decimals: 1234567 ps -> "1.234567". */
 static void put_us(FILE *f, sim_time_t ps)
@@ -35,10 +49,18 @@ static void put_us(FILE *f, sim_time_t ps)
 timeline_t *timeline_create(const char *path, const char *scenario_name, int nodes,
                             int gpus_per_node, err_t *e)
 {
+    return timeline_create_streams(path, scenario_name, nodes, gpus_per_node,
+                                   TIMELINE_STREAMS, e);
+}
+
+timeline_t *timeline_create_streams(const char *path, const char *scenario_name, int nodes,
+                                    int gpus_per_node, int streams, err_t *e)
+{
     timeline_t *t = xcalloc(1, sizeof(*t), "timeline");
     t->out = (outfile)OUTFILE_INIT;
     t->nodes = nodes;
     t->gpus_per_node = gpus_per_node;
+    t->streams = streams;
     if (outfile_open(&t->out, path, e) < 0) {
         free(t);
         return NULL;
@@ -62,13 +84,14 @@ timeline_t *timeline_create(const char *path, const char *scenario_name, int nod
         fprintf(f, "  {\"ph\": \"M\", \"name\": \"process_sort_index\", \"pid\": %d, "
                    "\"args\": {\"sort_index\": %d}},\n", n, n + 1);
         for (int g = n * gpus_per_node; g < (n + 1) * gpus_per_node; g++)
-            for (int st = 0; st < TIMELINE_STREAMS; st++) {
+            for (int st = 0; st < t->streams; st++) {
+                int tid = tid_of(t, g, st), sort = t->streams * g + st;
                 fprintf(f, "  {\"ph\": \"M\", \"name\": \"thread_name\", \"pid\": %d, "
                            "\"tid\": %d, \"args\": {\"name\": \"gpu %d %s\"}},\n",
-                        n, TIMELINE_STREAMS * g + st, g, stream_names[st]);
+                        n, tid, g, stream_names[st]);
                 fprintf(f, "  {\"ph\": \"M\", \"name\": \"thread_sort_index\", \"pid\": %d, "
                            "\"tid\": %d, \"args\": {\"sort_index\": %d}},\n",
-                        n, TIMELINE_STREAMS * g + st, TIMELINE_STREAMS * g + st);
+                        n, tid, sort);
             }
     }
     fprintf(f, "  {\"ph\": \"M\", \"name\": \"process_name\", \"pid\": %d, "
@@ -86,7 +109,7 @@ void timeline_span(timeline_t *t, int gpu, int stream, const char *name, const c
 {
     FILE *f = t->out.f;
     int pid = gpu == TIMELINE_RUN ? t->nodes : gpu / t->gpus_per_node;
-    int tid = gpu == TIMELINE_RUN ? 0 : TIMELINE_STREAMS * gpu + stream;
+    int tid = gpu == TIMELINE_RUN ? 0 : tid_of(t, gpu, stream);
     fprintf(f, ",\n  {\"ph\": \"X\", \"name\": \"%s\", \"cat\": \"%s\", \"pid\": %d, "
                "\"tid\": %d, \"ts\": ", name, cat, pid, tid);
     put_us(f, start);

@@ -50,9 +50,48 @@ int fwd_unit(uint64_t tag)
 
 exec_class fwd_class(sched_kind k)
 {
-    return k == SCHED_SEND                          ? EXEC_CLASS_PP
-           : k == SCHED_TP_ATTN || k == SCHED_TP_FFN ? EXEC_CLASS_TP
-                                                     : EXEC_CLASS_ALLTOALL;
+    switch (k) {
+    case SCHED_SEND:
+        return EXEC_CLASS_PP;
+    case SCHED_TP_ATTN:
+    case SCHED_TP_FFN:
+        return EXEC_CLASS_TP;
+    case SCHED_GRAD_DENSE:
+    case SCHED_GRAD_EXPERT:
+    case SCHED_GATHER_DENSE:
+    case SCHED_GATHER_EXPERT:
+        return EXEC_CLASS_DP;
+    default:
+        return EXEC_CLASS_ALLTOALL;
+    }
+}
+
+/* A group step's group size and its stage-major member lists. */
+static int group_of(const fwd_layout *L, sched_kind k, const int **gpu)
+{
+    switch (k) {
+    case SCHED_TP_ATTN:
+    case SCHED_TP_FFN:
+        *gpu = L->tp_gpu;
+        return L->tp;
+    case SCHED_GRAD_DENSE:
+    case SCHED_GATHER_DENSE:
+        *gpu = L->dp_gpu;
+        return L->dp;
+    case SCHED_GRAD_EXPERT:
+    case SCHED_GATHER_EXPERT:
+        *gpu = L->edp_gpu;
+        return L->edp;
+    default:
+        *gpu = L->a2a_gpu;
+        return L->a2a;
+    }
+}
+
+int fwd_group_size(const fwd_layout *L, sched_kind k)
+{
+    const int *gpu;
+    return group_of(L, k, &gpu);
 }
 
 fwd_t *fwd_new(exec_t *x, const fwd_layout *lay, const sched_step *steps, long n,
@@ -67,8 +106,10 @@ fwd_t *fwd_new(exec_t *x, const fwd_layout *lay, const sched_step *steps, long n
     f->last = xcalloc((size_t)micro_batches * (size_t)lay->gpus, sizeof(*f->last),
                       "micro-batch chains");
     f->prev = xcalloc((size_t)lay->gpus, sizeof(*f->prev), "GPU programs");
-    int most = lay->a2a > lay->tp ? lay->a2a : lay->tp;
-    most = most > 2 ? most : 2;
+    int most = 2;
+    const int sizes[] = {lay->a2a, lay->tp, lay->dp, lay->edp};
+    for (int i = 0; i < 4; i++)
+        most = sizes[i] > most ? sizes[i] : most;
     f->deps = xcalloc(2 * (size_t)most, sizeof(*f->deps), "dependencies");
     f->members = xcalloc((size_t)most, sizeof(*f->members), "group members");
     return f;
@@ -129,24 +170,26 @@ static long add_step(fwd_t *f, long i)
         return ops;
     }
     if (k == SCHED_SEND) {
-        size_t next = base + (size_t)L->per_stage;
+        size_t to = (size_t)st->to * (size_t)L->per_stage;
         for (int u = 0; u < L->per_stage; u++, ops++) {
             f->members[0] = L->stage_gpu[base + (size_t)u];
-            f->members[1] = L->stage_gpu[next + (size_t)u];
+            f->members[1] = L->stage_gpu[to + (size_t)u];
             int nd = gather(f, f->members, 2, st->mb, st->serial);
-            int id = exec_collective(f->x, f->members, 2, EXEC_STREAM_COMM, k, EXEC_CLASS_PP,
+            int id = exec_collective(f->x, f->members, 2, L->p2p_stream, k, EXEC_CLASS_PP,
                                      tag_of(i, u), f->deps, nd);
             advance(f, f->members, 2, st->mb, id);
         }
         return ops;
     }
-    int tp = k == SCHED_TP_ATTN || k == SCHED_TP_FFN, size = tp ? L->tp : L->a2a;
-    const int *gpu = (tp ? L->tp_gpu : L->a2a_gpu) + base;
+    const int *gpu;
+    int size = group_of(L, k, &gpu);
+    exec_class cls = fwd_class(k);
+    int stream = cls == EXEC_CLASS_DP ? L->grad_stream : EXEC_STREAM_COMM;
+    gpu += base;
     for (int u = 0; u < L->per_stage / size; u++, ops++) {
         const int *m = gpu + (size_t)u * (size_t)size;
         int nd = gather(f, m, size, st->mb, st->serial);
-        int id = exec_collective(f->x, m, size, EXEC_STREAM_COMM, k, fwd_class(k),
-                                 tag_of(i, u), f->deps, nd);
+        int id = exec_collective(f->x, m, size, stream, k, cls, tag_of(i, u), f->deps, nd);
         advance(f, m, size, st->mb, id);
     }
     return ops;

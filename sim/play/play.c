@@ -65,6 +65,7 @@
 #include "moesim/timeline.h"
 #include "moesim/topo.h"
 #include "moesim/trace.h"
+#include "moesim/train.h"
 #include "moesim/units.h"
 
 /* An operation kind beyond the schedule's: a re-placement's copies. */
@@ -127,6 +128,7 @@ struct play {
 
     /* where the run stands */
     int batch;
+    int64_t route_batch;    /* routing batches so far (training: micro-batches) */
     int layer, moe;         /* the layer being routed or blamed, its MoE index */
     sim_time_t pass_start;
     play_progress_fn progress;
@@ -166,6 +168,27 @@ struct play {
     struct grp *grp;         /* M x a2a_groups: a micro-batch's MoE block in a group */
     int64_t *mb_local;       /* M x gpus x spr: tokens per GPU and local slot */
     int64_t *mb_gpu_tokens;  /* M x gpus: assignments each GPU received */
+
+    /* training (workload.mode "training"): a pass is one step of the
+     * training schedule (train.h); each micro-batch is routed on its own,
+     * every MoE layer at its first dispatch, into a slab that lives until
+     * the micro-batch's last operation has ended (the schedule bounds how
+     * many are in flight, so memory does not grow with the global batch) */
+    int train;
+    int rM;                  /* micro-batches per routing batch: M, or 1 in training */
+    int64_t pass_tokens;     /* tokens of a pass, all ranks of a stage */
+    train_sched ts;
+    scenario_pshape tshape;
+    sim_time_t t_attn_b, t_attn_w, t_opt, t_mtp;
+    int gps;                 /* dispatch groups per stage */
+    int *dp_gpu, *edp_gpu;   /* stages x per_stage, as forward.h says */
+    struct slab *slab;       /* the pool */
+    int nslab;
+    int *slab_of;            /* M: a micro-batch's slab, or -1 */
+    int *slab_free;          /* nslab: released slabs, a stack */
+    int nfree;
+    long *mb_ops;            /* M: operations of each micro-batch not yet ended */
+    int64_t *step_wanted;    /* sigmoid_bias: moe_layers x experts, this step's loads */
     sim_time_t *step_max;    /* nsteps: the slowest unit of each step, this pass */
     int *step_left;          /* nsteps: units not yet ended */
     sim_time_t *tp_attn_max; /* M x layers: the TP all-reduce after attention */
@@ -194,6 +217,38 @@ struct grp {
     double *bytes;          /* a2a x a2a */
     double *node;           /* a2a x the group's nodes */
 };
+
+/* Training: one micro-batch's MoE blocks, every MoE layer's (in the groups
+ * of the stage that runs it), from its routing to its last backward. */
+struct slab {
+    struct grp *grp;        /* moe_layers x gps */
+    int64_t *local;         /* moe_layers x gpus x spr */
+    int64_t *gt;            /* moe_layers x gpus */
+};
+
+static struct grp *grp_at(const play_t *p, int mb, int moe, int u)
+{
+    if (!p->train)
+        return &p->grp[(size_t)mb * (size_t)p->a2a_groups + (size_t)u];
+    return &p->slab[p->slab_of[mb]].grp[(size_t)moe * (size_t)p->gps + (size_t)(u % p->gps)];
+}
+
+/* Micro-batch mb's tokens per GPU and local slot ([gpu x spr + slot]) in
+ * MoE layer moe, and its assignments per GPU. */
+static int64_t *local_at(const play_t *p, int mb, int moe)
+{
+    size_t per = (size_t)p->gpus * (size_t)p->spr;
+    if (!p->train)
+        return p->mb_local + (size_t)mb * per;
+    return p->slab[p->slab_of[mb]].local + (size_t)moe * per;
+}
+
+static int64_t *gtok_at(const play_t *p, int mb, int moe)
+{
+    if (!p->train)
+        return p->mb_gpu_tokens + (size_t)mb * (size_t)p->gpus;
+    return p->slab[p->slab_of[mb]].gt + (size_t)moe * (size_t)p->gpus;
+}
 
 static int placement_setup(play_t *p, err_t *e);
 static void stages_setup(play_t *p);
@@ -302,6 +357,50 @@ static int batch_tokens(const scenario *s, int *out, err_t *e)
     return 0;
 }
 
+/* Training's per-GPU times: attention's gradients, the MTP modules (each
+ * an attention, its experts' share of a balanced layer - the GPU's slots
+ * with top_k x tokens / (tp x slots) tokens each - and an output layer; their
+ * all-to-alls are not modelled), and Adam over the GPU's shard of its
+ * stage's parameters (the largest stage's; 1/dp of the dense ones and 1/edp
+ * of the experts' with ZeRO-1). */
+static void train_times_setup(play_t *p, int64_t tpr)
+{
+    const scenario *s = p->s;
+    const gpu_spec *g = &s->cluster.gpu;
+    int sel = s->training.recompute == SCHED_RECOMPUTE_SELECTIVE;
+    p->t_attn_b = gpu_attention_grad_time(g, &p->attn_shape, tpr, 0, sel);
+    p->t_attn_w = gpu_attention_grad_time(g, &p->attn_shape, tpr, 1, false);
+    scenario_pshape_init(s, &p->tshape);
+    if (s->model.mtp_layers > 0) {
+        int64_t *bal = xcalloc((size_t)p->spr, sizeof(*bal), "MTP tokens");
+        for (int i = 0; i < p->spr; i++)
+            bal[i] = tpr * s->model.top_k / ((int64_t)p->tp * p->spr);
+        sim_time_t one = sat_add(p->t_attn, sat_add(p->t_head, p->t_shared));
+        one = sat_add(one, gpu_experts_time(g, &p->expert_shape, bal, p->spr));
+        for (int i = 0; i < s->model.mtp_layers; i++)
+            p->t_mtp = sat_add(p->t_mtp, one);
+        free(bal);
+    }
+    /* each layer's parameters on the stages that run it (dualpipe: both) */
+    int edp = p->per_stage / (s->parallel.ep * p->etp), M = p->M;
+    double *held = xcalloc((size_t)p->stages, sizeof(*held), "stage parameters"), params = 0;
+    for (int l = 0; l < s->model.layers; l++) {
+        double d, x;
+        scenario_params(s, &p->tshape, l, 1, &d, &x);
+        double mine = s->training.zero ? d / s->parallel.dp + x / edp : d + x;
+        int a = sched_chunk_stage(&p->ts.c, p->ts.chunk_of[l], 0);
+        int b = sched_chunk_stage(&p->ts.c, p->ts.chunk_of[l], M - 1);
+        held[a] += mine;
+        if (b != a)
+            held[b] += mine;
+    }
+    for (int k = 0; k < p->stages; k++)
+        params = held[k] > params ? held[k] : params;
+    free(held);
+    p->t_opt = gpu_optimizer_time(g, params, dtype_bytes(s->training.grad_dtype),
+                                  dtype_bytes(s->model.weight_dtype));
+}
+
 /* Per-GPU times that do not depend on routing, for one micro-batch. */
 static void times_setup(play_t *p)
 {
@@ -312,7 +411,7 @@ static void times_setup(play_t *p)
     p->attn_shape = scenario_attn_shape(s, p->tp);
     p->t_attn = gpu_attention_time(g, &p->attn_shape, tpr);
     /* the router runs on the tokens this GPU dispatches */
-    p->t_gate = gpu_gate_time(g, p->src_tokens / p->M, s->model.hidden, s->model.experts,
+    p->t_gate = gpu_gate_time(g, p->src_tokens / p->rM, s->model.hidden, s->model.experts,
                               s->model.dtype);
     p->expert_shape = (gpu_ffn_shape){s->model.hidden, s->model.expert_ffn / p->etp,
                                       s->model.ffn_matrices, s->model.dtype};
@@ -348,7 +447,7 @@ static void sources_setup(play_t *p)
     p->etp_peers = xcalloc((size_t)p->gpus * (size_t)p->etp, sizeof(*p->etp_peers), "ETP groups");
     for (int g = 0; g < p->gpus; g++) {
         p->src_off[g] = (int64_t)layout_rank_in(&p->lay, LAYOUT_DP, g) *
-                            s->workload.tokens_per_rank +
+                            (s->workload.tokens_per_rank / (p->M / p->rM)) +
                         (int64_t)layout_rank_in(&p->lay, LAYOUT_TP, g) * p->src_tokens;
         layout_group_gpus(&p->lay, LAYOUT_ETP, layout_group_of(&p->lay, LAYOUT_ETP, g),
                           p->etp_peers + (size_t)g * (size_t)p->etp);
@@ -374,8 +473,9 @@ static int files_setup(play_t *p, err_t *e)
             return -1;
     }
     if (s->output.timeline[0]) {
-        p->tl = timeline_create(s->output.timeline, s->name, s->cluster.topo.nodes,
-                                s->cluster.topo.gpus_per_node, e);
+        p->tl = timeline_create_streams(s->output.timeline, s->name, s->cluster.topo.nodes,
+                                        s->cluster.topo.gpus_per_node,
+                                        s->workload.mode == MODE_TRAINING ? 4 : 2, e);
         if (!p->tl)
             return -1;
     }
@@ -388,7 +488,9 @@ static void routing_setup(play_t *p)
     const scenario *s = p->s;
     size_t T = (size_t)p->tokens, E = (size_t)s->model.experts;
     const capacity_config *cap = &s->model.capacity;
-    if (!p->trace_in) /* a replay has choices, no logits */
+    /* a replay has choices, no logits; nor has a forced balance, unless
+     * reroute ranks by them */
+    if (!p->trace_in && (!s->model.force_balance || cap->overflow == CAPACITY_REROUTE))
         p->logits = xcalloc(T * E, sizeof(*p->logits), "router logits");
     p->choice = xcalloc(T * (size_t)p->slots, sizeof(*p->choice), "routing choices");
     if (cap->priority == CAPACITY_SCORE)
@@ -432,6 +534,14 @@ play_t *play_new(const scenario *s, err_t *e)
     p->stages = s->parallel.pp;
     p->per_stage = p->gpus / p->stages;
     p->src_tokens = s->workload.tokens_per_rank / p->tp; /* the loader checked divisibility */
+    p->train = s->workload.mode == MODE_TRAINING;
+    p->rM = p->M;
+    p->pass_tokens = p->tokens;
+    if (p->train) { /* a routing batch is one micro-batch */
+        p->rM = 1;
+        p->tokens /= p->M;
+        p->src_tokens /= p->M;
+    }
     sources_setup(p);
     p->topo = topo_new(&s->cluster.topo, e);
     if (!p->topo)
@@ -446,8 +556,8 @@ play_t *play_new(const scenario *s, err_t *e)
                             "link bytes");
     p->eng = engine_new(4 * (size_t)p->gpus + 16);
     metrics_init(&p->m, s->moe_layers, s->model.experts, topo_link_count(p->topo), p->gpus);
-    for (int i = 0; i < s->moe_layers; i++)
-        p->m.layer[i].no_probs = p->trace_in != NULL;
+    for (int i = 0; i < s->moe_layers; i++) /* no router, no probabilities */
+        p->m.layer[i].no_probs = p->trace_in != NULL || s->model.force_balance;
     for (int l = 0; l < s->model.layers; l++)
         if (p->moe_of[l] >= 0)
             p->m.layer[p->moe_of[l]].layer = l;
@@ -465,7 +575,8 @@ fail:
 static void pass_free(play_t *p)
 {
     fwd_free(p->fwd);
-    free(p->steps);
+    if (!p->train) /* training's list is the train_sched's */
+        free(p->steps);
     exec_free(p->x);
     free(p->stage_first);
     free(p->stage_gpu);
@@ -493,6 +604,24 @@ static void pass_free(play_t *p)
     free(p->grp);
     free(p->mb_local);
     free(p->mb_gpu_tokens);
+    for (int i = 0; i < p->nslab; i++) {
+        for (int j = 0; j < p->s->moe_layers * p->gps; j++) {
+            free(p->slab[i].grp[j].bytes);
+            free(p->slab[i].grp[j].node);
+        }
+        free(p->slab[i].grp);
+        free(p->slab[i].local);
+        free(p->slab[i].gt);
+    }
+    free(p->slab);
+    free(p->slab_of);
+    free(p->slab_free);
+    free(p->mb_ops);
+    free(p->step_wanted);
+    free(p->dp_gpu);
+    free(p->edp_gpu);
+    if (p->train)
+        train_sched_free(&p->ts);
     free(p->step_max);
     free(p->step_left);
     free(p->tp_attn_max);
@@ -601,10 +730,36 @@ static int64_t replay_gate(play_t *p, int moe, int64_t *unrouted)
     return capacity_of(cap, n, s->model.top_k, s->model.experts);
 }
 
+/* model.router.force_balance: token t's j-th choice is expert
+ * (t + floor(j E / k)) mod E - distinct for k <= E, every expert chosen k
+ * times in every E consecutive tokens (exactly balanced when the batch is
+ * a multiple of E), and a token's choices spread E / k experts apart, over
+ * as many EP ranks as the placement puts them on (contiguous slots: min(k,
+ * ep) ranks). Gate weights 1 / k. Published training benchmarks force
+ * balance with Megatron-LM's --moe-router-force-load-balancing, which
+ * draws random logits instead: balanced only in expectation (within about
+ * 1/sqrt(tokens x k / E)), a token's k experts on fewer distinct ranks
+ * (Qwen3-30B-A3B at EP16: 6.5 on average against 8 here), so this puts a
+ * little more on the all-to-alls than Megatron's does. */
+static void force_balance(play_t *p)
+{
+    int E = p->s->model.experts, K = p->slots;
+    for (int64_t t = 0; t < p->tokens; t++)
+        for (int j = 0; j < K; j++) {
+            p->choice[t * K + j] = (int32_t)((t + (int64_t)j * E / K) % E);
+            if (p->weight)
+                p->weight[t * K + j] = 1.0 / K;
+        }
+}
+
 static int64_t route_gate(play_t *p, source_t *src, int moe, double *bias, gsl_rng *noise,
                           int64_t first_token, double *prob_sum, int64_t *unrouted)
 {
     const scenario *s = p->s;
+    if (s->model.force_balance) {
+        force_balance(p);
+        return -1;
+    }
     const router_config *rc = &s->model.router;
     const capacity_config *cap = &s->model.capacity;
     int E = s->model.experts, K = p->slots;
@@ -680,7 +835,7 @@ static int route_layer(play_t *p)
 
     double *bias = p->bias ? p->bias + (size_t)p->moe * (size_t)E : NULL;
     int64_t ec_cap = gate(p, p->src, p->moe, bias, p->noise,
-                          (int64_t)p->batch * p->tokens, /* hash: ids run across batches */
+                          p->route_batch * p->tokens, /* hash: ids run across batches */
                           ml->prob_sum, &ml->unrouted);
     if (ec_cap == -2)
         return -1;
@@ -723,7 +878,10 @@ static int route_layer(play_t *p)
                                     "per-batch balance");
     }
     ml->mom_by_batch[ml->mom_n++] = mom;
-    if (bias) /* auxiliary-loss-free balancing: the bias learns from this batch */
+    if (bias && p->train) /* training: the bias learns once per step (end_pass) */
+        for (int x = 0; x < E; x++)
+            p->step_wanted[(size_t)p->moe * (size_t)E + (size_t)x] += cc->wanted[x];
+    else if (bias) /* auxiliary-loss-free balancing: the bias learns from this batch */
         router_update_bias(&s->model.router, bias, cc->wanted);
 
     return 0;
@@ -760,7 +918,7 @@ static int route_moe(play_t *p, int moe)
     int32_t *c = r->choice ? r->choice : choice_buffer(p);
     r->choice = p->choice;
     p->choice = c;
-    r->left = p->a2a_groups / p->stages * p->M;
+    r->left = p->gps * p->rM;
     if (!r->gpu_tokens)
         r->gpu_tokens = xcalloc((size_t)p->gpus, sizeof(*r->gpu_tokens), "GPU tokens");
     memset(r->gpu_tokens, 0, (size_t)p->gpus * sizeof(*r->gpu_tokens));
@@ -780,7 +938,7 @@ static void pad_rows(play_t *p, struct grp *g, int moe, int mb, int src, int si)
     int group = layout_ep_group(&p->lay, src);
     double row = (double)s->model.hidden * dtype_bytes(s->model.dtype);
     double *out = g->bytes + (size_t)p->a2a_rank[src] * (size_t)n;
-    int64_t *local = p->mb_local + (size_t)mb * (size_t)p->gpus * (size_t)spr;
+    int64_t *local = local_at(p, mb, moe);
     for (int x = 0; x < E; x++) {
         int64_t pad = s->model.capacity.scope == CAPACITY_SCOPE_RANK
                           ? cc->cap[x] - p->src_load[x]
@@ -815,12 +973,12 @@ static void source_rows(play_t *p, struct grp *g, const int32_t *choice, int moe
     const placement *pl = &p->pl[moe];
     const int *rn = p->rank_node + (size_t)group * (size_t)ep;
     int64_t *rt = p->rank_tokens + (size_t)group * (size_t)ep;
-    int64_t *local = p->mb_local + (size_t)mb * (size_t)p->gpus * (size_t)spr;
-    int64_t *gt = p->mb_gpu_tokens + (size_t)mb * (size_t)p->gpus;
+    int64_t *local = local_at(p, mb, moe);
+    int64_t *gt = gtok_at(p, mb, moe);
     int64_t *all = p->routed[moe].gpu_tokens;
-    int runs = p->a2a_runs[p->a2a_of[src]], per = p->src_tokens / p->M;
+    int runs = p->a2a_runs[p->a2a_of[src]], per = p->src_tokens / p->rM, slice = mb % p->rM;
     double row = (double)s->model.hidden * dtype_bytes(s->model.dtype);
-    for (int t = mb * per; t < (mb + 1) * per; t++) {
+    for (int t = slice * per; t < (slice + 1) * per; t++) {
         const int32_t *c = choice + ((size_t)p->src_off[src] + (size_t)t) * K;
         int k = 0; /* the token's destinations, as members of the group */
         for (int j = 0; j < K; j++) {
@@ -850,14 +1008,14 @@ static void source_rows(play_t *p, struct grp *g, const int32_t *choice, int moe
 static void group_bytes(play_t *p, int moe, int mb, int u)
 {
     const scenario *s = p->s;
-    struct grp *g = &p->grp[(size_t)mb * (size_t)p->a2a_groups + (size_t)u];
+    struct grp *g = grp_at(p, mb, moe, u);
     const int *members = p->a2a_gpu + (size_t)u * (size_t)p->a2a;
     int n = p->a2a, spr = p->spr, ep = s->parallel.ep, gpn = s->cluster.topo.gpus_per_node;
     int runs = p->a2a_runs[u];
     memset(g->bytes, 0, (size_t)n * (size_t)n * sizeof(*g->bytes));
     memset(g->node, 0, (size_t)n * (size_t)runs * sizeof(*g->node));
-    int64_t *local = p->mb_local + (size_t)mb * (size_t)p->gpus * (size_t)spr;
-    int64_t *gt = p->mb_gpu_tokens + (size_t)mb * (size_t)p->gpus;
+    int64_t *local = local_at(p, mb, moe);
+    int64_t *gt = gtok_at(p, mb, moe);
     for (int i = 0; i < n; i++) {
         int m = members[i];
         memset(local + (size_t)m * (size_t)spr, 0, (size_t)spr * sizeof(*local));
@@ -894,6 +1052,66 @@ static void group_bytes(play_t *p, int moe, int mb, int u)
     double mom, cv;
     metrics_balance(p->bal, p->per_stage, &mom, &cv);
     p->m.layer[moe].gpu_max_over_mean_sum += mom;
+}
+
+/* ---- training: a micro-batch routed on its own ---- */
+
+/* A slab for micro-batch mb: a released one, or a new one. */
+static void slab_get(play_t *p, int mb)
+{
+    if (p->nfree > 0) {
+        p->slab_of[mb] = p->slab_free[--p->nfree];
+        return;
+    }
+    const scenario *s = p->s;
+    size_t L = (size_t)s->moe_layers, G = (size_t)p->gpus, n = (size_t)p->a2a;
+    int most = 0;
+    for (int u = 0; u < p->a2a_groups; u++)
+        most = p->a2a_runs[u] > most ? p->a2a_runs[u] : most;
+    p->slab = xrealloc(p->slab, (size_t)p->nslab + 1, sizeof(*p->slab), "slabs");
+    p->slab_free = xrealloc(p->slab_free, (size_t)p->nslab + 1, sizeof(*p->slab_free), "slabs");
+    struct slab *sl = &p->slab[p->nslab];
+    sl->grp = xcalloc(L * (size_t)p->gps, sizeof(*sl->grp), "MoE blocks");
+    for (size_t i = 0; i < L * (size_t)p->gps; i++) {
+        sl->grp[i].bytes = xcalloc(n * n, sizeof(double), "dispatch bytes");
+        sl->grp[i].node = xcalloc(n * (size_t)most, sizeof(double), "node bytes");
+    }
+    sl->local = xcalloc(L * G * (size_t)p->spr, sizeof(*sl->local), "expert tokens");
+    sl->gt = xcalloc(L * G, sizeof(*sl->gt), "GPU tokens");
+    p->slab_of[mb] = p->nslab++;
+}
+
+/* Micro-batch mb's last operation has ended: its slab is free. */
+static void slab_put(play_t *p, int mb)
+{
+    if (p->slab_of[mb] < 0)
+        return;
+    p->slab_free[p->nfree++] = p->slab_of[mb];
+    p->slab_of[mb] = -1;
+}
+
+/* Micro-batch mb, at its first dispatch: a batch of the source's tokens
+ * (every data-parallel replica's micro-batch mb), routed through every MoE
+ * layer in turn (capacity over the micro-batch, as one forward call over
+ * it sees), each layer's rows kept for the groups of the stage that runs
+ * it for mb. */
+static int route_micro_batch(play_t *p, int mb)
+{
+    slab_get(p, mb);
+    if (p->src)
+        source_begin_batch(p->src, p->tokens, rng_stream(p->rng, "tokens"));
+    for (int l = 0; l < p->s->model.layers; l++) {
+        int moe = p->moe_of[l];
+        if (moe < 0)
+            continue;
+        if (route_moe(p, moe) < 0)
+            return -1;
+        int k = sched_chunk_stage(&p->ts.c, p->ts.chunk_of[l], mb);
+        for (int j = 0; j < p->gps; j++)
+            group_bytes(p, moe, mb, k * p->gps + j);
+    }
+    p->route_batch++;
+    return 0;
 }
 
 /* ---- placement ---- */
@@ -1282,6 +1500,9 @@ static const char *const cost_what[] = {
     [SCHED_DISPATCH] = "dispatch",      [SCHED_EXPERTS] = "expert compute",
     [SCHED_COMBINE] = "combine",        [SCHED_TP_FFN] = "TP all-reduce",
     [SCHED_SEND] = "pipeline send",     [SCHED_HEAD] = "output layer",
+    [SCHED_GRAD_DENSE] = "gradient reduction", [SCHED_GRAD_EXPERT] = "expert gradient reduction",
+    [SCHED_OPTIMIZER] = "optimizer step", [SCHED_GATHER_DENSE] = "parameter all-gather",
+    [SCHED_GATHER_EXPERT] = "expert parameter all-gather",
     [KIND_MIGRATE] = "re-placement"};
 
 static void comm_plan(play_t *p, const sched_step *st, int u, coll_plan *out);
@@ -1298,7 +1519,7 @@ static double compute_seconds(const play_t *p, sched_kind k, const sched_step *s
     case SCHED_ATTN:
         return gpu_attention_seconds(g, &p->attn_shape, tpr, b);
     case SCHED_GATE:
-        return gpu_gate_seconds(g, p->src_tokens / p->M, s->model.hidden, s->model.experts,
+        return gpu_gate_seconds(g, p->src_tokens / p->rM, s->model.hidden, s->model.experts,
                                 s->model.dtype, b);
     case SCHED_FFN:
         return gpu_experts_seconds(g, &p->dense_shape, &tpr, 1, b);
@@ -1306,8 +1527,8 @@ static double compute_seconds(const play_t *p, sched_kind k, const sched_step *s
         return gpu_gate_seconds(g, tpr, s->model.hidden, s->model.vocab / p->tp, s->model.dtype,
                                 b);
     default: {
-        const int64_t *local =
-            p->mb_local + ((size_t)st->mb * (size_t)p->gpus + (size_t)gpu) * (size_t)p->spr;
+        const int64_t *local = local_at(p, st->mb, p->moe_of[st->layer]) +
+                               (size_t)gpu * (size_t)p->spr;
         return gpu_experts_seconds(g, &p->expert_shape, local, p->spr, b) +
                sim_time_to_s(p->t_shared);
     }
@@ -1365,6 +1586,20 @@ static void beyond_clock(play_t *p, int kind, uint64_t tag, int gpu, sim_time_t 
 
 /* ---- the pass's layout ---- */
 
+/* Every group of kind k, stage by stage (stages x per_stage entries): a
+ * stage's groups one after another, each by rank. */
+static void kind_groups(const play_t *p, layout_kind kind, int *out)
+{
+    int S = p->stages, per = p->per_stage, size = layout_group_size(&p->lay, kind);
+    int *fill = xcalloc((size_t)S, sizeof(*fill), "stages");
+    for (int t = 0; t < layout_groups(&p->lay, kind); t++) {
+        int k = layout_rank_in(&p->lay, LAYOUT_PP, layout_member(&p->lay, kind, t, 0));
+        layout_group_gpus(&p->lay, kind, t, out + (size_t)k * per + (size_t)fill[k]);
+        fill[k] += size;
+    }
+    free(fill);
+}
+
 /* Stages (layers and GPUs), each stage's GPUs in ascending order (a GPU's
  * index there is its routing source index), its TP groups by rank. */
 static void stages_setup(play_t *p)
@@ -1386,13 +1621,8 @@ static void stages_setup(play_t *p)
         p->stage_gpu[(size_t)k * per + (size_t)fill[k]++] = g;
         p->all_gpu[g] = g;
     }
-    memset(fill, 0, (size_t)S * sizeof(*fill));
-    for (int t = 0; t < layout_groups(&p->lay, LAYOUT_TP); t++) {
-        int k = layout_rank_in(&p->lay, LAYOUT_PP, layout_member(&p->lay, LAYOUT_TP, t, 0));
-        layout_group_gpus(&p->lay, LAYOUT_TP, t, p->tp_gpu + (size_t)k * per + (size_t)fill[k]);
-        fill[k] += p->tp;
-    }
     free(fill);
+    kind_groups(p, LAYOUT_TP, p->tp_gpu);
 }
 
 /* Dispatch groups: in each stage, the GPUs of one expert-data-parallel
@@ -1405,6 +1635,7 @@ static void groups_setup(play_t *p)
     int gpn = s->cluster.topo.gpus_per_node;
     p->a2a = a2a;
     p->a2a_groups = G / a2a;
+    p->gps = p->a2a_groups / p->stages;
     p->a2a_gpu = xcalloc((size_t)G, sizeof(*p->a2a_gpu), "dispatch groups");
     p->a2a_of = xcalloc((size_t)G, sizeof(*p->a2a_of), "dispatch groups");
     p->a2a_rank = xcalloc((size_t)G, sizeof(*p->a2a_rank), "dispatch groups");
@@ -1446,17 +1677,28 @@ static void pass_buffers(play_t *p)
     const scenario *s = p->s;
     size_t G = (size_t)p->gpus, M = (size_t)p->M, n = (size_t)p->a2a;
     int most = 0;
-    p->grp = xcalloc(M * (size_t)p->a2a_groups, sizeof(*p->grp), "MoE blocks");
-    for (size_t i = 0; i < M * (size_t)p->a2a_groups; i++) {
-        int runs = p->a2a_runs[i % (size_t)p->a2a_groups];
-        p->grp[i].bytes = xcalloc(n * n, sizeof(double), "dispatch bytes");
-        p->grp[i].node = xcalloc(n * (size_t)runs, sizeof(double), "node bytes");
-        most = runs > most ? runs : most;
+    for (int u = 0; u < p->a2a_groups; u++)
+        most = p->a2a_runs[u] > most ? p->a2a_runs[u] : most;
+    if (!p->train) { /* training's MoE blocks live in slabs (slab_get) */
+        p->grp = xcalloc(M * (size_t)p->a2a_groups, sizeof(*p->grp), "MoE blocks");
+        for (size_t i = 0; i < M * (size_t)p->a2a_groups; i++) {
+            int runs = p->a2a_runs[i % (size_t)p->a2a_groups];
+            p->grp[i].bytes = xcalloc(n * n, sizeof(double), "dispatch bytes");
+            p->grp[i].node = xcalloc(n * (size_t)runs, sizeof(double), "node bytes");
+        }
+        p->mb_local = xcalloc(M * G * (size_t)p->spr, sizeof(*p->mb_local), "expert tokens");
+        p->mb_gpu_tokens = xcalloc(M * G, sizeof(*p->mb_gpu_tokens), "GPU tokens");
+    } else {
+        p->slab_of = xcalloc(M, sizeof(*p->slab_of), "micro-batch slabs");
+        for (size_t i = 0; i < M; i++)
+            p->slab_of[i] = -1;
+        p->mb_ops = xcalloc(M, sizeof(*p->mb_ops), "micro-batch operations");
+        if (p->bias)
+            p->step_wanted = xcalloc((size_t)s->moe_layers * (size_t)s->model.experts,
+                                     sizeof(*p->step_wanted), "step loads");
     }
     p->wire = xcalloc(n * n, sizeof(*p->wire), "all-to-all bytes");
     p->node_wire = xcalloc(n * (size_t)most, sizeof(*p->node_wire), "node bytes");
-    p->mb_local = xcalloc(M * G * (size_t)p->spr, sizeof(*p->mb_local), "expert tokens");
-    p->mb_gpu_tokens = xcalloc(M * G, sizeof(*p->mb_gpu_tokens), "GPU tokens");
     p->step_max = xcalloc((size_t)p->nsteps, sizeof(*p->step_max), "step times");
     p->step_left = xcalloc((size_t)p->nsteps, sizeof(*p->step_left), "step units");
     p->tp_attn_max = xcalloc(M * (size_t)s->model.layers, sizeof(*p->tp_attn_max), "TP times");
@@ -1470,10 +1712,23 @@ static void pass_buffers(play_t *p)
         p->tail_layer[g] = -1;
 }
 
-static int pass_setup(play_t *p, err_t *e)
+/* The schedule of a pass: a forward pass (sched_forward), or a training
+ * step (train.h), with the groups its gradients are reduced over. */
+static int schedule_setup(play_t *p, err_t *e)
 {
     const scenario *s = p->s;
-    groups_setup(p);
+    if (p->train) {
+        if (train_sched_build(s, &p->ts, e) < 0)
+            return -1;
+        p->steps = p->ts.steps;
+        p->nsteps = p->ts.n;
+        p->dp_gpu = xcalloc((size_t)p->gpus, sizeof(*p->dp_gpu), "DP groups");
+        p->edp_gpu = xcalloc((size_t)p->gpus, sizeof(*p->edp_gpu), "expert-DP groups");
+        kind_groups(p, LAYOUT_DP, p->dp_gpu);
+        kind_groups(p, LAYOUT_EDP, p->edp_gpu);
+        train_times_setup(p, s->workload.tokens_per_rank / p->M);
+        return 0;
+    }
     bool *moe = xcalloc((size_t)s->model.layers, sizeof(*moe), "MoE layers");
     for (int l = 0; l < s->model.layers; l++)
         moe[l] = p->moe_of[l] >= 0;
@@ -1485,15 +1740,27 @@ static int pass_setup(play_t *p, err_t *e)
     p->steps = xcalloc((size_t)p->nsteps, sizeof(*p->steps), "schedule");
     long n = sched_forward(&c, p->steps, e);
     free(moe);
-    if (n < 0)
+    return n < 0 ? -1 : 0;
+}
+
+static int pass_setup(play_t *p, err_t *e)
+{
+    const scenario *s = p->s;
+    groups_setup(p);
+    if (schedule_setup(p, e) < 0)
         return -1;
-    exec_config xc = {.gpus = p->gpus, .streams = 2, .model = s->network.model,
+    /* training: pipeline sends and gradient reductions on streams of their own */
+    int streams = p->train ? 4 : 2;
+    exec_config xc = {.gpus = p->gpus, .streams = streams, .model = s->network.model,
                       .overhead_ps = s->network.overhead_ps, .flow_tol_ps = s->network.flow_tol_ps};
     static const exec_callbacks cb = {op_duration, op_plan, op_done, op_overflow};
     p->x = exec_new(p->eng, p->topo, &xc, &cb, p);
     fwd_layout fl = {.gpus = p->gpus, .stages = p->stages, .per_stage = p->per_stage,
                      .stage_gpu = p->stage_gpu, .tp = p->tp, .tp_gpu = p->tp_gpu,
-                     .a2a = p->a2a, .a2a_gpu = p->a2a_gpu};
+                     .a2a = p->a2a, .a2a_gpu = p->a2a_gpu, .dp = s->parallel.dp,
+                     .dp_gpu = p->dp_gpu, .edp = p->per_stage / p->a2a, .edp_gpu = p->edp_gpu,
+                     .p2p_stream = p->train ? 2 : EXEC_STREAM_COMM,
+                     .grad_stream = p->train ? 3 : EXEC_STREAM_COMM};
     p->fwd = fwd_new(p->x, &fl, p->steps, p->nsteps, p->M);
     pass_buffers(p);
     return 0;
@@ -1509,28 +1776,36 @@ static int group_index(const play_t *p, const sched_step *st, int u)
 
 /* Micro-batch mb's experts on GPU g: its grouped GEMM over its slots'
  * tokens, then the shared experts. */
-static sim_time_t expert_time(const play_t *p, int mb, int g)
+static sim_time_t expert_time(const play_t *p, int mb, int moe, int g)
 {
-    const int64_t *local = p->mb_local + ((size_t)mb * (size_t)p->gpus + (size_t)g) * (size_t)p->spr;
+    const int64_t *local = local_at(p, mb, moe) + (size_t)g * (size_t)p->spr;
     return sat_add(gpu_experts_time(&p->s->cluster.gpu, &p->expert_shape, local, p->spr),
                    p->t_shared);
 }
 
+/* A compute step's time. Backward: attention's input and weight gradients
+ * from the GPU model (gpu_attention_grad_time); every other GEMM's input
+ * gradient and weight gradient each take its forward's time (the same
+ * FLOPs and bytes, the operands transposed). */
 static sim_time_t op_duration(void *ctx, const exec_span *op)
 {
     play_t *p = ctx;
     const sched_step *st = fwd_step(p->fwd, op->tag);
     switch ((sched_kind)st->kind) {
     case SCHED_ATTN:
-        return p->t_attn;
+        return st->phase == SCHED_PHASE_F ? p->t_attn
+               : st->phase == SCHED_PHASE_B ? p->t_attn_b
+                                            : p->t_attn_w;
     case SCHED_GATE:
         return p->t_gate;
     case SCHED_FFN:
         return p->t_dense;
     case SCHED_HEAD:
-        return p->t_head;
+        return sat_add(p->t_head, p->t_mtp);
+    case SCHED_OPTIMIZER:
+        return p->t_opt;
     default:
-        return expert_time(p, st->mb, op->gpu);
+        return expert_time(p, st->mb, p->moe_of[st->layer], op->gpu);
     }
 }
 
@@ -1539,10 +1814,10 @@ static sim_time_t op_duration(void *ctx, const exec_span *op)
  * model.dtype, so every pair is scaled by the ratio of row sizes.
  * Hierarchical exchanges cross RDMA once per token and node; the per-node
  * rows serve both directions (what d sent to node n comes back to d). */
-static void a2a_plan(play_t *p, int mb, int u, int combine, coll_plan *out)
+static void a2a_plan(play_t *p, int mb, int moe, int u, int combine, coll_plan *out)
 {
     const scenario *s = p->s;
-    const struct grp *g = &p->grp[(size_t)mb * (size_t)p->a2a_groups + (size_t)u];
+    const struct grp *g = grp_at(p, mb, moe, u);
     size_t n = (size_t)p->a2a, runs = (size_t)p->a2a_runs[u];
     dtype_t dt = combine ? s->network.combine_dtype : s->network.dispatch_dtype;
     double scale = coll_row_bytes(s->model.hidden, dt) /
@@ -1562,11 +1837,23 @@ static void a2a_plan(play_t *p, int mb, int u, int combine, coll_plan *out)
  * next, as coll_allreduce's ring does. */
 static void tp_plan(const play_t *p, const int *m, int n, coll_plan *out)
 {
-    for (int k = 0; k < 2 * (n - 1); k++) {
-        coll_plan_phase(out);
-        for (int r = 0; r < n; r++)
-            coll_plan_add(out, m[r], m[(r + 1) % n], p->tp_bytes / n);
-    }
+    train_ring_plan(out, m, n, p->tp_bytes, 2 * (n - 1));
+}
+
+/* A bucket's gradients (or ZeRO-1's gathered parameters) over one group
+ * of n: a ring all-reduce, or with ZeRO-1 a reduce-scatter; a gather is an
+ * all-gather of the updated parameters in the model's weight dtype. */
+static void grad_plan(const play_t *p, const sched_step *st, const int *m, int n,
+                      coll_plan *out)
+{
+    const scenario *s = p->s;
+    sched_kind k = (sched_kind)st->kind;
+    double dense, expert;
+    scenario_params(s, &p->tshape, st->layer, st->span, &dense, &expert);
+    int gather = k == SCHED_GATHER_DENSE || k == SCHED_GATHER_EXPERT;
+    double params = k == SCHED_GRAD_DENSE || k == SCHED_GATHER_DENSE ? dense : expert;
+    double bytes = params * dtype_bytes(gather ? s->model.weight_dtype : s->training.grad_dtype);
+    train_ring_plan(out, m, n, bytes, gather || s->training.zero ? n - 1 : 2 * (n - 1));
 }
 
 /* The transfers of communication step st's unit u. Reads what the
@@ -1574,15 +1861,27 @@ static void tp_plan(const play_t *p, const int *m, int n, coll_plan *out)
 static void comm_plan(play_t *p, const sched_step *st, int u, coll_plan *out)
 {
     size_t per = (size_t)p->per_stage, base = (size_t)st->stage * per;
+    int n;
     switch ((sched_kind)st->kind) {
     case SCHED_DISPATCH:
-    case SCHED_COMBINE:
-        a2a_plan(p, st->mb, group_index(p, st, u), st->kind == SCHED_COMBINE, out);
+    case SCHED_COMBINE: /* backward: a combine's gradient travels as a dispatch */
+        a2a_plan(p, st->mb, p->moe_of[st->layer], group_index(p, st, u),
+                 (st->kind == SCHED_COMBINE) != (st->phase == SCHED_PHASE_B), out);
         break;
     case SCHED_SEND:
         coll_plan_phase(out);
-        coll_plan_add(out, p->stage_gpu[base + (size_t)u], p->stage_gpu[base + per + (size_t)u],
-                      p->act_bytes);
+        coll_plan_add(out, p->stage_gpu[base + (size_t)u],
+                      p->stage_gpu[(size_t)st->to * per + (size_t)u], p->act_bytes);
+        break;
+    case SCHED_GRAD_DENSE:
+    case SCHED_GATHER_DENSE:
+        n = p->s->parallel.dp;
+        grad_plan(p, st, p->dp_gpu + base + (size_t)u * (size_t)n, n, out);
+        break;
+    case SCHED_GRAD_EXPERT:
+    case SCHED_GATHER_EXPERT:
+        n = p->per_stage / p->a2a;
+        grad_plan(p, st, p->edp_gpu + base + (size_t)u * (size_t)n, n, out);
         break;
     default:
         tp_plan(p, p->tp_gpu + base + (size_t)u * (size_t)p->tp, p->tp, out);
@@ -1601,7 +1900,13 @@ static void op_plan(void *ctx, const exec_span *op, coll_plan *out)
     }
     const sched_step *st = fwd_step(p->fwd, op->tag);
     int u = fwd_unit(op->tag);
-    if (st->kind == SCHED_DISPATCH) { /* the MoE block: route, then this block's rows */
+    if (p->train && st->kind == SCHED_DISPATCH && p->slab_of[st->mb] < 0 &&
+        route_micro_batch(p, st->mb) < 0) {
+        p->failed = 1;
+        engine_stop(p->eng);
+        return;
+    }
+    if (!p->train && st->kind == SCHED_DISPATCH) { /* the MoE block: route, then its rows */
         int moe = p->moe_of[st->layer];
         if (route_moe(p, moe) < 0) {
             p->failed = 1;
@@ -1621,19 +1926,30 @@ static void op_overflow(void *ctx, const exec_span *op, sim_time_t delay)
 /* ---- what operations did: recorded when they end ---- */
 
 /* The timeline's name of each kind. */
-static const char *const span_names[SCHED_KIND_COUNT] = {
-    [SCHED_ATTN] = "attention",  [SCHED_TP_ATTN] = "tp_allreduce", [SCHED_FFN] = "dense_ffn",
-    [SCHED_GATE] = "gate",       [SCHED_DISPATCH] = "dispatch",    [SCHED_EXPERTS] = "experts",
-    [SCHED_COMBINE] = "combine", [SCHED_TP_FFN] = "tp_allreduce",  [SCHED_SEND] = "pp_send",
-    [SCHED_HEAD] = "lm_head"};
+static const char *const span_names[SCHED_KIND_COUNT][SCHED_PHASES] = {
+    [SCHED_ATTN] = {"attention", "attention_dgrad", "attention_wgrad"},
+    [SCHED_TP_ATTN] = {"tp_allreduce", "tp_allreduce_bwd", ""},
+    [SCHED_FFN] = {"dense_ffn", "dense_ffn_dgrad", "dense_ffn_wgrad"},
+    [SCHED_GATE] = {"gate", "gate_dgrad", "gate_wgrad"},
+    [SCHED_DISPATCH] = {"dispatch", "dispatch_bwd", ""},
+    [SCHED_EXPERTS] = {"experts", "experts_dgrad", "experts_wgrad"},
+    [SCHED_COMBINE] = {"combine", "combine_bwd", ""},
+    [SCHED_TP_FFN] = {"tp_allreduce", "tp_allreduce_bwd", ""},
+    [SCHED_SEND] = {"pp_send", "pp_send_bwd", ""},
+    [SCHED_HEAD] = {"lm_head", "lm_head_dgrad", "lm_head_wgrad"},
+    [SCHED_GRAD_DENSE] = {"grad_dense", "grad_dense", ""},
+    [SCHED_GRAD_EXPERT] = {"grad_expert", "grad_expert", ""},
+    [SCHED_OPTIMIZER] = {"optimizer", "optimizer", ""},
+    [SCHED_GATHER_DENSE] = {"gather_dense", "gather_dense", ""},
+    [SCHED_GATHER_EXPERT] = {"gather_expert", "gather_expert", ""}};
 
 /* The bytes member i of group u sent in micro-batch mb's dispatch (or
  * combine: what it received, sent back), on the wire; a GPU's rows for its
  * own experts never leave it. */
-static int64_t bytes_sent(const play_t *p, int mb, int u, int i, int combine)
+static int64_t bytes_sent(const play_t *p, int mb, int moe, int u, int i, int combine)
 {
     const scenario *s = p->s;
-    const double *b = p->grp[(size_t)mb * (size_t)p->a2a_groups + (size_t)u].bytes;
+    const double *b = grp_at(p, mb, moe, u)->bytes;
     dtype_t dt = combine ? s->network.combine_dtype : s->network.dispatch_dtype;
     double scale = coll_row_bytes(s->model.hidden, dt) /
                    ((double)s->model.hidden * dtype_bytes(s->model.dtype));
@@ -1652,17 +1968,28 @@ static void tl_op(play_t *p, const sched_step *st, const exec_span *op)
     sched_kind k = (sched_kind)st->kind;
     if (sched_is_compute(k)) {
         int ex = k == SCHED_EXPERTS;
-        int64_t got = ex ? p->mb_gpu_tokens[(size_t)st->mb * (size_t)p->gpus + (size_t)op->gpu] : 0;
-        timeline_span(p->tl, op->gpu, EXEC_STREAM_COMPUTE, span_names[k], "compute", op->start,
-                      op->end, p->batch, st->layer, ex ? "assignments" : NULL, got);
+        int64_t got = ex ? gtok_at(p, st->mb, p->moe_of[st->layer])[op->gpu] : 0;
+        timeline_span(p->tl, op->gpu, EXEC_STREAM_COMPUTE, span_names[k][st->phase], "compute",
+                      op->start, op->end, p->batch, st->layer, ex ? "assignments" : NULL, got);
         return;
     }
     int a2a = k == SCHED_DISPATCH || k == SCHED_COMBINE;
     int u = a2a ? group_index(p, st, fwd_unit(op->tag)) : 0;
     for (int i = 0; i < op->n; i++)
-        timeline_span(p->tl, op->members[i], EXEC_STREAM_COMM, span_names[k], "network",
+        timeline_span(p->tl, op->members[i], op->stream, span_names[k][st->phase], "network",
                       op->start, op->end, p->batch, st->layer, a2a ? "bytes_sent" : NULL,
-                      a2a ? bytes_sent(p, st->mb, u, i, k == SCHED_COMBINE) : 0);
+                      a2a ? bytes_sent(p, st->mb, p->moe_of[st->layer], u, i,
+                                       (k == SCHED_COMBINE) != (st->phase == SCHED_PHASE_B))
+                          : 0);
+}
+
+/* Training: every unit of a step beyond the forward's has ended. */
+static void train_metrics(play_t *p, const sched_step *st, sim_time_t t)
+{
+    if (st->kind == SCHED_OPTIMIZER)
+        metrics_series_add(&p->m.optimizer, t);
+    else if (st->kind == SCHED_GRAD_DENSE || st->kind == SCHED_GRAD_EXPERT)
+        metrics_series_add(&p->m.grad_sync, t);
 }
 
 /* Every unit of step st has ended; t is the slowest one's time. */
@@ -1749,11 +2076,16 @@ static void end_pass(play_t *p, sim_time_t now)
     const scenario *s = p->s;
     metrics_series_add(&p->m.batch_time, now - p->pass_start);
     if (tl_on(p))
-        timeline_span(p->tl, TIMELINE_RUN, 0, "batch", "run", p->pass_start, now, p->batch, -1,
-                      "tokens", p->tokens);
+        timeline_span(p->tl, TIMELINE_RUN, 0, p->train ? "step" : "batch", "run",
+                      p->pass_start, now, p->batch, -1, "tokens", p->pass_tokens);
     exposure_metrics(p, now - p->pass_start);
     p->m.batches = ++p->batch;
-    p->m.tokens += p->tokens;
+    p->m.tokens += p->pass_tokens;
+    for (int i = 0; p->step_wanted && i < s->moe_layers; i++) { /* once per step */
+        size_t E = (size_t)s->model.experts;
+        router_update_bias(&s->model.router, p->bias + (size_t)i * E, p->step_wanted + (size_t)i * E);
+        memset(p->step_wanted + (size_t)i * E, 0, E * sizeof(*p->step_wanted));
+    }
     if (p->progress && p->progress(p->progress_ctx, p->batch, s->workload.batches, now)) {
         err_set(p->err, ERR_RUN, NULL, 0, NULL, "stopped after batch %d", p->batch);
         p->failed = 1; /* play_run's caller asked to stop: a signal */
@@ -1799,7 +2131,7 @@ static void op_done(void *ctx, const exec_span *op)
         p->compute_end[op->gpu] = op->end;
         memset(p->tail + (size_t)op->gpu * EXEC_CLASSES, 0, EXEC_CLASSES * sizeof(*p->tail));
         p->m.gpu_busy_ps[op->gpu] = sat_add(p->m.gpu_busy_ps[op->gpu], d);
-        int moe = p->moe_of[st->layer];
+        int moe = st->layer >= 0 ? p->moe_of[st->layer] : -1;
         if (op->exposed > 0 && moe >= 0)
         {
             int64_t *x = &p->layer_exposed[(size_t)moe * EXEC_CLASSES + (size_t)op->exposed_cls];
@@ -1812,8 +2144,12 @@ static void op_done(void *ctx, const exec_span *op)
         tl_op(p, st, op);
     if (d > p->step_max[i])
         p->step_max[i] = d;
-    if (--p->step_left[i] == 0)
-        step_metrics(p, st, p->step_max[i]);
+    if (--p->step_left[i] == 0 && st->phase == SCHED_PHASE_F && !st->recompute)
+        step_metrics(p, st, p->step_max[i]); /* the forward's figures */
+    else if (p->step_left[i] == 0)
+        train_metrics(p, st, p->step_max[i]);
+    if (p->train && --p->mb_ops[st->mb] == 0)
+        slab_put(p, st->mb);
     if (--p->ops_left == 0)
         end_pass(p, op->end);
 }
@@ -1823,19 +2159,37 @@ static void op_done(void *ctx, const exec_span *op)
 /* Units (operations) of each step kind in one stage. */
 static int step_units(const play_t *p, sched_kind k)
 {
-    return k == SCHED_TP_ATTN || k == SCHED_TP_FFN       ? p->per_stage / p->tp
-           : k == SCHED_DISPATCH || k == SCHED_COMBINE ? p->per_stage / p->a2a
-                                                        : p->per_stage;
+    if (sched_is_compute(k) || k == SCHED_SEND)
+        return p->per_stage;
+    switch (k) {
+    case SCHED_TP_ATTN:
+    case SCHED_TP_FFN:
+        return p->per_stage / p->tp;
+    case SCHED_GRAD_DENSE:
+    case SCHED_GATHER_DENSE:
+        return p->per_stage / p->s->parallel.dp;
+    case SCHED_GRAD_EXPERT:
+    case SCHED_GATHER_EXPERT: /* expert-DP groups of per_stage / a2a GPUs: a2a of them */
+        return p->a2a;
+    default:
+        return p->per_stage / p->a2a;
+    }
 }
 
 static void start_pass(play_t *p)
 {
-    if (p->src)
+    if (p->src && !p->train) /* training routes each micro-batch on its own */
         source_begin_batch(p->src, p->tokens, rng_stream(p->rng, "tokens"));
+    if (!p->train)
+        p->route_batch = p->batch;
     p->pass_start = engine_now(p->eng);
+    for (int mb = 0; p->train && mb < p->M; mb++)
+        p->mb_ops[mb] = 0;
     for (long i = 0; i < p->nsteps; i++) {
         p->step_max[i] = 0;
         p->step_left[i] = step_units(p, (sched_kind)p->steps[i].kind);
+        if (p->train)
+            p->mb_ops[p->steps[i].mb] += p->step_left[i];
     }
     p->ops_left = fwd_add_pass(p->fwd);
 }

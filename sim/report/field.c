@@ -238,6 +238,56 @@ static void g_bubble(const field_src *src, field_value *v)
     v->r = M->compute_span_ps > 0 ? (double)M->compute_idle_ps / (double)M->compute_span_ps : 0;
 }
 
+/* training (docs/training.md): model FLOPs as Megatron-LM counts them */
+static bool training(const field_src *src) { return S->workload.mode == MODE_TRAINING; }
+static double gpus_of(const field_src *src)
+{
+    return (double)S->cluster.topo.nodes * S->cluster.topo.gpus_per_node;
+}
+static void g_mode(const field_src *src, field_value *v)
+{
+    v->s = training(src) ? "training" : "forward";
+}
+static void g_schedule(const field_src *src, field_value *v)
+{
+    v->s = sched_pipe_name((sched_pipe)S->parallel.schedule);
+    v->null = !training(src);
+}
+static void g_mbs(const field_src *src, field_value *v) { v->i = S->workload.micro_batches; }
+static void g_thr_gpu(const field_src *src, field_value *v)
+{
+    v->r = src->tot.throughput / gpus_of(src);
+}
+static void g_gflop(const field_src *src, field_value *v)
+{
+    v->r = scenario_model_flops(S) / 1e9;
+    v->null = !training(src);
+}
+static double tflops_per_gpu(const field_src *src)
+{
+    double t = sim_time_to_s(M->sim_time_ps);
+    return t > 0 ? scenario_model_flops(S) * (double)M->tokens / t / gpus_of(src) / 1e12 : 0;
+}
+static void g_tflops(const field_src *src, field_value *v)
+{
+    v->r = tflops_per_gpu(src);
+    v->null = !training(src);
+}
+static void g_mfu(const field_src *src, field_value *v)
+{
+    double peak = S->cluster.gpu.peak_flops[S->model.dtype];
+    v->r = peak > 0 ? tflops_per_gpu(src) * 1e12 / peak : 0;
+    v->null = !training(src) || peak <= 0;
+}
+static void g_opt(const field_src *src, field_value *v)
+{
+    metrics_series_summarize(&M->optimizer, &v->st);
+}
+static void g_gsync(const field_src *src, field_value *v)
+{
+    metrics_series_summarize(&M->grad_sync, &v->st);
+}
+
 /* experts */
 static void x_wanted(const field_src *src, field_value *v) { v->i = L->wanted[src->expert]; }
 static void x_served(const field_src *src, field_value *v) { v->i = L->served[src->expert]; }
@@ -389,6 +439,24 @@ static const field fields[] = {
     {"bubble_share", G(TOTALS), FIELD_REAL, "fraction", g_bubble,
      "idle share of the compute streams, exposed communication left out: pipeline bubbles "
      "and waits for a group's slowest member, over (batch time x GPUs)"},
+    {"mode", G(WORKLOAD), FIELD_STR, "", g_mode, "workload.mode: forward or training"},
+    {"micro_batches", G(WORKLOAD), FIELD_INT, "micro-batches", g_mbs,
+     "workload.micro_batches (training: per replica and step, the gradient accumulation)"},
+    {"schedule", G(LAYOUT), FIELD_STR, "", g_schedule,
+     "training: parallel.schedule; null in forward runs"},
+    {"throughput_tokens_per_s_per_gpu", G(TOTALS), FIELD_REAL, "tokens/s", g_thr_gpu,
+     "throughput_tokens_per_s / gpus"},
+    {"gflop_per_token", G(TOTALS), FIELD_REAL, "GFLOP", g_gflop,
+     "training: model FLOPs per token of a step, forward and backward, as Megatron-LM "
+     "counts them (docs/training.md); null in forward runs"},
+    {"tflops_per_gpu", G(TOTALS), FIELD_REAL, "TFLOP/s", g_tflops,
+     "training: gflop_per_token x tokens / sim_time_s / gpus, in TFLOP/s"},
+    {"mfu", G(TOTALS), FIELD_REAL, "fraction", g_mfu,
+     "training: tflops_per_gpu over the GPU's dense peak in model.dtype"},
+    {"optimizer_s", G(TOTALS), FIELD_STATS, "s", g_opt,
+     "training: stats over (step, stage) of the optimizer step (its slowest GPU)"},
+    {"grad_sync_s", G(TOTALS), FIELD_STATS, "s", g_gsync,
+     "training: stats over (step, bucket) of one gradient reduction (its slowest group)"},
 
     /* one per MoE layer (layers[], layers.csv) */
     {"layer", LAYER, FIELD_INT, "", l_layer, "index among all layers (0-based)",

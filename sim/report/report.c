@@ -199,11 +199,20 @@ static void text_scenario(FILE *f, const field_src *src)
         fprintf(f, ", %d redundant slots", s->placement.redundant);
     fprintf(f, "; %s network, %s all-to-all\n",
             named(src, FIELD_GROUP_NETWORK, "model"), named(src, FIELD_GROUP_NETWORK, "alltoall"));
-    fprintf(f, "  workload  forward, %d batch%s x %d ranks x %d tokens; %s source; ",
-            s->workload.batches, s->workload.batches > 1 ? "es" : "", s->parallel.dp,
-            s->workload.tokens_per_rank,
-            named(src, FIELD_GROUP_WORKLOAD, "source"));
-    if (s->workload.micro_batches > 1) /* shown only when used */
+    if (s->workload.mode == MODE_TRAINING)
+        fprintf(f, "  workload  training, %d step%s x %d sequences of %d tokens; micro-batch "
+                   "%d, %d per replica, %s; %s source; ",
+                s->workload.batches, s->workload.batches > 1 ? "s" : "",
+                s->workload.global_batch, s->workload.seq_len, s->workload.micro_batch,
+                s->workload.micro_batches, named(src, FIELD_GROUP_LAYOUT, "schedule"),
+                named(src, FIELD_GROUP_WORKLOAD, "source"));
+    else
+        fprintf(f, "  workload  forward, %d batch%s x %d ranks x %d tokens; %s source; ",
+                s->workload.batches, s->workload.batches > 1 ? "es" : "", s->parallel.dp,
+                s->workload.tokens_per_rank, named(src, FIELD_GROUP_WORKLOAD, "source"));
+    if (s->model.force_balance)
+        fprintf(f, "force-balanced; ");
+    if (s->workload.mode != MODE_TRAINING && s->workload.micro_batches > 1)
         fprintf(f, "%d micro-batches, %s overlap; ", s->workload.micro_batches,
                 sched_overlap_name((sched_overlap)s->workload.overlap));
     if (s->model.capacity.overflow == CAPACITY_DROPLESS)
@@ -243,6 +252,29 @@ static void text_exposed(FILE *f, const metrics *m)
             any ? "" : " none", 100 * idle);
 }
 
+/* Training: the step's time and model FLOP rate, its optimizer and
+ * gradient reductions (docs/training.md). */
+static void text_training(FILE *f, const field_src *src)
+{
+    const scenario *s = src->s;
+    const metrics *m = src->m;
+    double gpus = (double)s->cluster.topo.nodes * s->cluster.topo.gpus_per_node;
+    double t = sim_time_to_s(m->sim_time_ps), flops = scenario_model_flops(s);
+    double tf = t > 0 ? flops * (double)m->tokens / t / gpus / 1e12 : 0;
+    double peak = s->cluster.gpu.peak_flops[s->model.dtype];
+    metrics_summary opt, gs;
+    metrics_series_summarize(&m->optimizer, &opt);
+    metrics_series_summarize(&m->grad_sync, &gs);
+    char a[32], b[32];
+    fprintf(f, "  training            %.0f tokens/s per GPU, %.1f TFLOP/s per GPU "
+               "(%.4g GFLOP per token), MFU %.1f%% of %s's %s peak\n",
+            src->tot.throughput / gpus, tf, flops / 1e9, peak > 0 ? 100 * tf * 1e12 / peak : 0,
+            s->cluster.gpu.name, dtype_name(s->model.dtype));
+    fprintf(f, "  optimizer           %s per step (slowest stage); gradient reductions: %zu, "
+               "%s in all\n",
+            fmt_t(opt.max_s, a, sizeof(a)), gs.n, units_format_time(gs.sum_ps, b, sizeof(b)));
+}
+
 /* The totals: tokens, time, throughput, drops, balance, all-to-all times,
  * TP all-reduces and re-placements when there are any, the busiest links. */
 static void text_totals(FILE *f, const field_src *src)
@@ -260,8 +292,10 @@ static void text_totals(FILE *f, const field_src *src)
 
     fprintf(f, "\nTotals\n");
     fprintf(f, "  tokens              %" PRId64 " in %d batches\n", m->tokens, m->batches);
-    fprintf(f, "  simulated time      %s (forward pass p50 %s)\n",
-            units_format_time(m->sim_time_ps, a, sizeof(a)), fmt_t(step.p50_s, b, sizeof(b)));
+    fprintf(f, "  simulated time      %s (%s p50 %s)\n",
+            units_format_time(m->sim_time_ps, a, sizeof(a)),
+            s->workload.mode == MODE_TRAINING ? "training step" : "forward pass",
+            fmt_t(step.p50_s, b, sizeof(b)));
     if (tt.throughput >= 1e6)
         fprintf(f, "  throughput          %.3f M tokens/s\n", tt.throughput / 1e6);
     else
@@ -278,6 +312,8 @@ static void text_totals(FILE *f, const field_src *src)
             fmt_t(comb.mean_s, a, sizeof(a)), fmt_t(comb.p50_s, b, sizeof(b)),
             fmt_t(comb.p99_s, c, sizeof(c)), fmt_t(comb.max_s, d, sizeof(d)));
     text_exposed(f, m);
+    if (s->workload.mode == MODE_TRAINING)
+        text_training(f, src);
     if (m->tp_allreduce_all.n > 0) {
         metrics_summary tpa;
         metrics_series_summarize(&m->tp_allreduce_all, &tpa);

@@ -25,8 +25,8 @@ static const int C_ROUTER_ALIAS[] = {ROUTER_SOFTMAX_TOPK};
 /* the load-driven strategies a dynamic placement recomputes */
 static const char *const E_REBALANCE[] = {"balanced", "eplb", "topology_aware", NULL};
 static const int C_REBALANCE[] = {PLACEMENT_BALANCED, PLACEMENT_EPLB, PLACEMENT_TOPOLOGY_AWARE};
-static const char *const E_MODE[] = {"forward", NULL};
-static const char *const NA_MODE[] = {"training", "inference", NULL};
+static const char *const E_MODE[] = {"forward", "training", NULL};
+static const char *const NA_MODE[] = {"inference", NULL};
 
 /* The models' name tables (one per enum, owned by the model), as rows take
  * them: the value as an int, its name. */
@@ -46,6 +46,8 @@ NAMES_OF(source_dist_name, source_dist)
 NAMES_OF(net_model_name, net_model)
 NAMES_OF(coll_a2a_name, coll_a2a_algo)
 NAMES_OF(sched_overlap_name, sched_overlap)
+NAMES_OF(sched_pipe_name, sched_pipe)
+NAMES_OF(sched_recompute_name, sched_recompute)
 #undef NAMES_OF
 /* An enum row's model table: .names = name function, .count = X_COUNT. */
 #define MODEL_ENUM(fn, n) .names = fn##_of, .count = (n)
@@ -92,6 +94,17 @@ static int check_intra_bw(loader *L, const key_row *r, const value *v, err_t *e)
 static int check_pp_layers(loader *L, const key_row *r, const value *v, err_t *e);
 static int check_micro_batches(loader *L, const key_row *r, const value *v, err_t *e);
 static int check_overlap(loader *L, const key_row *r, const value *v, err_t *e);
+static int check_schedule(loader *L, const key_row *r, const value *v, err_t *e);
+static int check_vpp(loader *L, const key_row *r, const value *v, err_t *e);
+static int check_global_batch(loader *L, const key_row *r, const value *v, err_t *e);
+static int check_force_balance(loader *L, const key_row *r, const value *v, err_t *e);
+static int check_training_only(loader *L, const key_row *r, const value *v, err_t *e);
+static void def_tokens(const scenario *s, const key_row *r, value *v);
+static bool training(const loader *L);
+static int derived_in_training(loader *L, const key_row *r, const value *v, err_t *e);
+static void def_batches(const scenario *s, const key_row *r, value *v);
+static void def_micro_batches(const scenario *s, const key_row *r, value *v);
+static void def_global_batch(const scenario *s, const key_row *r, value *v);
 
 /* The schema. Order matters: a row's default, bound or check reads rows above. */
 const key_row scenario_keys[] = {
@@ -152,6 +165,10 @@ const key_row scenario_keys[] = {
      .help = "mla: query/key dimension per head with rotary embedding (the key's shared)"},
     {.path = "model.v_head_dim", .type = KT_INT, .def = "128", .min = 1, .max = 65536,
      FIELD(model.v_head_dim), .help = "mla: value dimension per head"},
+    {.path = "model.mtp_layers", .type = KT_INT, .def = "0", .min = 0, .max = 16,
+     FIELD(model.mtp_layers),
+     .help = "multi-token prediction modules after the last layer, on the last stage "
+             "(DeepSeek-V3: 1), each a layer like the last plus its own output layer"},
     {.path = "model.activation", .type = KT_ENUM, .def = "\"swiglu\"", .vals = E_ACTIVATION,
      .codes = C_ACTIVATION, FIELD(model.ffn_matrices),
      .help = "FFN form: swiglu (3 weight matrices) or gelu (2)"},
@@ -211,6 +228,11 @@ const key_row scenario_keys[] = {
     {.path = "model.router.max_factor", .type = KT_FLOAT, .def = "4.0", .min = 0, .max = 64,
      .flags = F_MIN_OPEN, .check = check_capacity, FIELD(model.capacity.max_factor),
      .help = "adaptive: capacity at most this x the uniform share (>= min_factor)"},
+    {.path = "model.router.force_balance", .type = KT_BOOL, .def = "false",
+     .check = check_force_balance, FIELD(model.force_balance),
+     .help = "spread tokens evenly over the experts instead of routing them (token t's "
+             "j-th choice is expert (t + j x experts / top_k) mod experts), as published "
+             "training benchmarks force balance; token-choice routers only"},
     {.path = "model.router.groups", .type = KT_INT, .def = "1", .min = 1,
      .max_key = "model.experts", FIELD(model.router.groups),
      .help = "expert groups of group-limited routing (1: off)"},
@@ -328,6 +350,15 @@ const key_row scenario_keys[] = {
      .deflt = def_keep, .check = check_pp_layers,
      .help = "layers of each pipeline stage, first stage first (pp entries summing to "
              "model.layers); without it pp must divide model.layers"},
+    {.path = "parallel.schedule", .type = KT_ENUM, .def = "\"1f1b\"",
+     MODEL_ENUM(sched_pipe_name, SCHED_PIPE_COUNT), .check = check_schedule,
+     FIELD(parallel.schedule),
+     .help = "training's pipeline schedule: gpipe, 1f1b, interleaved (parallel.vpp chunks "
+             "per stage), dualpipe (DeepSeek-V3's bidirectional schedule; even pp)"},
+    {.path = "parallel.vpp", .type = KT_INT, .def = "1", .min = 1, .max = 64,
+     .check = check_vpp, FIELD(parallel.vpp),
+     .help = "interleaved: model chunks per stage (>= 2; pp x vpp divides model.layers); "
+             "1 for every other schedule"},
     {.path = "parallel.etp", .type = KT_INT, .def = "1", .min = 1, .max = 1024,
      .check = check_etp, FIELD(parallel.etp),
      .help = "tensor-parallel degree inside an expert (divides model.expert_ffn; "
@@ -375,24 +406,40 @@ const key_row scenario_keys[] = {
              "moving average) by at least this fraction; 0: every layer, every time"},
 
     {.path = "workload.mode", .type = KT_ENUM, .def = "\"forward\"", .vals = E_MODE,
-     .na = NA_MODE, FIELD(workload.mode), .help = "what is run: forward passes"},
-    {.path = "workload.tokens_per_rank", .type = KT_INT, .def = "4096", .min = 1,
-     .max = 16777216, .check = check_tokens, FIELD(workload.tokens_per_rank),
-     .help = "tokens on every data-parallel rank per batch"},
-    {.path = "workload.batches", .type = KT_INT, .def = "4", .min = 1, .max = 1000000000,
-     FIELD(workload.batches), .help = "batches run"},
-    {.path = "workload.micro_batches", .type = KT_INT, .def = "1", .min = 1, .max = 65536,
-     .check = check_micro_batches, FIELD(workload.micro_batches),
+     .na = NA_MODE, FIELD(workload.mode),
+     .help = "what is run: forward passes, or training steps (forward, backward, "
+             "gradient synchronisation, optimizer: docs/training.md)"},
+    {.path = "workload.seq_len", .type = KT_INT, .def = "4096", .min = 1, .max = 16777216,
+     FIELD(workload.seq_len),
+     .help = "tokens per sequence: attention context and the synthetic source's sequences"},
+    {.path = "workload.micro_batch", .type = KT_INT, .def = "1", .min = 1, .max = 65536,
+     .check = check_training_only, FIELD(workload.micro_batch),
+     .help = "training: sequences per micro-batch on each data-parallel replica"},
+    {.path = "workload.global_batch", .type = KT_INT, .def = "parallel.dp x micro_batch",
+     .deflt = def_global_batch, .min = 1, .max = 16777216, .check = check_global_batch,
+     FIELD(workload.global_batch),
+     .help = "training: sequences per step over all replicas; a multiple of micro_batch x "
+             "parallel.dp (the quotient is the gradient accumulation: micro-batches per step)"},
+    {.path = "workload.tokens_per_rank", .type = KT_INT,
+     .def = "4096; training: global_batch / parallel.dp x seq_len", .deflt = def_tokens,
+     .min = 1, .max = 16777216, .check = check_tokens, FIELD(workload.tokens_per_rank),
+     .help = "tokens on every data-parallel rank per batch (training: per step, from "
+             "workload.global_batch)"},
+    {.path = "workload.batches", .type = KT_INT, .def = "4; training: 1", .deflt = def_batches,
+     .min = 1, .max = 1000000000, FIELD(workload.batches),
+     .help = "batches run (training: steps)"},
+    {.path = "workload.micro_batches", .type = KT_INT,
+     .def = "1; training: global_batch / (micro_batch x parallel.dp)",
+     .deflt = def_micro_batches, .min = 1, .max = 65536, .check = check_micro_batches,
+     FIELD(workload.micro_batches),
      .help = "micro-batches a batch splits into (each tokens_per_rank / micro_batches "
              "tokens per rank), flowing through the pipeline stages one after another"},
     {.path = "workload.overlap", .type = KT_ENUM, .def = "\"none\"",
      MODEL_ENUM(sched_overlap_name, SCHED_OVERLAP_COUNT), .check = check_overlap,
      FIELD(workload.overlap),
      .help = "none: every step after the last; two_batch: micro-batches in pairs, one's "
-             "dispatch and combine under the other's compute (DeepSeek-V3, SGLang)"},
-    {.path = "workload.seq_len", .type = KT_INT, .def = "4096", .min = 1, .max = 16777216,
-     FIELD(workload.seq_len),
-     .help = "tokens per sequence: attention context and the synthetic source's sequences"},
+             "dispatch and combine under the other's compute (DeepSeek-V3, SGLang); "
+             "forward mode only"},
     {.path = "workload.source.kind", .type = KT_ENUM, .def = "\"synthetic\"",
      MODEL_ENUM(source_kind_name, SOURCE_KIND_COUNT), FIELD(workload.source.kind),
      .help = "where routing comes from: router logits from latent topics, the fixed table "
@@ -438,6 +485,31 @@ const key_row scenario_keys[] = {
      .check = check_trace_file, FIELD(workload.trace_file),
      .help = "trace: the routing trace to replay (moesim run --trace writes one); a "
              "relative path is taken from the scenario file's folder"},
+
+    {.path = "training.recompute", .type = KT_ENUM, .def = "\"none\"",
+     MODEL_ENUM(sched_recompute_name, SCHED_RECOMPUTE_COUNT), .check = check_training_only,
+     FIELD(training.recompute),
+     .help = "activation recomputation: none; selective (attention core and the expert "
+             "activation recomputed in backward, as Megatron-LM's); full (each layer's "
+             "forward again before its backward, keeping only its input)"},
+    {.path = "training.zero", .type = KT_INT, .def = "0", .min = 0, .max = 1,
+     .check = check_training_only, FIELD(training.zero),
+     .help = "1: ZeRO-1, the distributed optimizer: gradients reduce-scattered, optimizer "
+             "state sharded over the data-parallel group, parameters all-gathered after "
+             "the step; 0: all-reduce, optimizer state on every replica"},
+    {.path = "training.grad_bucket", .type = KT_SIZE, .def = "\"160 MB\"",
+     .flags = F_MIN_OPEN, .check = check_training_only, FIELD(training.grad_bucket),
+     .help = "gradients per bucket (one reduction each); default 40 M FP32 gradients, "
+             "Megatron-Core DDP's bucket_size"},
+    {.path = "training.overlap_grad_reduce", .type = KT_BOOL, .def = "false",
+     .check = check_training_only, FIELD(training.overlap_grad_reduce),
+     .help = "reduce each bucket as soon as backward has completed it, under the backward "
+             "still running (Megatron-LM --overlap-grad-reduce); false: after backward"},
+    {.path = "training.grad_dtype", .type = KT_ENUM, .def = "\"fp32\"",
+     MODEL_ENUM(dtype_name, DTYPE_COUNT), .check = check_training_only,
+     FIELD(training.grad_dtype),
+     .help = "element type gradients accumulate and are reduced in (Megatron-LM with "
+             "BF16: FP32, --accumulate-allreduce-grads-in-fp32)"},
 
     {.path = "network.model", .type = KT_ENUM, .def = "\"analytical\"",
      MODEL_ENUM(net_model_name, NET_MODEL_COUNT),
@@ -810,9 +882,27 @@ static int check_etp(loader *L, const key_row *r, const value *v, err_t *e)
 
 /* With tensor parallelism each TP rank routes 1/tp of its DP rank's tokens
  * (Megatron-Core's sequence-parallel split before the token dispatcher). */
+static int check_train_tokens(loader *L, const value *v, err_t *e)
+{
+    const scenario *s = L->s;
+    const char *key = "workload.global_batch";
+    int64_t per = (int64_t)s->workload.micro_batch * s->workload.seq_len;
+    if (v->i <= 16777216 && per % s->parallel.tp == 0)
+        return 0;
+    return scenario_fail(L, config_lookup(L->cfg, key), key, e,
+                         "%lld tokens per replica and step (global_batch / dp x seq_len), "
+                         "%lld per micro-batch with parallel.tp = %d; allowed: at most "
+                         "16,777,216 per replica, and micro_batch x seq_len a multiple of tp",
+                         (long long)v->i, (long long)per, s->parallel.tp);
+}
+
 static int check_tokens(loader *L, const key_row *r, const value *v, err_t *e)
 {
     int tp = L->s->parallel.tp, dp = L->s->parallel.dp;
+    if (training(L) && v->st)
+        return derived_in_training(L, r, v, e);
+    if (training(L) && check_train_tokens(L, v, e) < 0)
+        return -1;
     if (v->i % tp != 0)
         return scenario_fail(L, v->st, r->path, e,
                              "%lld is not a multiple of parallel.tp (%d): each TP rank "
@@ -1119,9 +1209,109 @@ static int check_pp_layers(loader *L, const key_row *r, const value *v, err_t *e
 
 /* Each GPU routes tokens_per_rank / tp tokens; a micro-batch takes an equal
  * share of them. */
+/* ---- training (docs/training.md) ---- */
+
+static bool training(const loader *L)
+{
+    return L->s->workload.mode == MODE_TRAINING;
+}
+
+/* A key that only training reads, written in another mode. */
+static int check_training_only(loader *L, const key_row *r, const value *v, err_t *e)
+{
+    if (training(L) || !v->st)
+        return 0;
+    return scenario_fail(L, v->st, r->path, e,
+                         "applies to training steps, and workload.mode is \"forward\"; "
+                         "allowed: workload.mode = \"training\", or leave %s out",
+                         r->path);
+}
+
+/* A key that training derives from workload.global_batch, written. */
+static int derived_in_training(loader *L, const key_row *r, const value *v, err_t *e)
+{
+    return scenario_fail(L, v->st, r->path, e,
+                         "%lld, but training derives it from workload.global_batch, "
+                         "workload.micro_batch and parallel.dp; allowed: leave it out",
+                         (long long)v->i);
+}
+
+static void def_global_batch(const scenario *s, const key_row *r, value *v)
+{
+    (void)r;
+    v->i = (int64_t)s->parallel.dp * s->workload.micro_batch;
+}
+
+static int check_global_batch(loader *L, const key_row *r, const value *v, err_t *e)
+{
+    if (check_training_only(L, r, v, e) < 0)
+        return -1;
+    const scenario *s = L->s;
+    int64_t per = (int64_t)s->workload.micro_batch * s->parallel.dp;
+    if (!training(L) || v->i % per == 0)
+        return 0;
+    return scenario_fail(L, v->st, r->path, e,
+                         "%lld sequences do not split into micro-batches of %d sequences on "
+                         "%d data-parallel replicas; allowed: a multiple of "
+                         "workload.micro_batch x parallel.dp = %lld",
+                         (long long)v->i, s->workload.micro_batch, s->parallel.dp,
+                         (long long)per);
+}
+
+static void def_tokens(const scenario *s, const key_row *r, value *v)
+{
+    (void)r;
+    v->i = s->workload.mode == MODE_TRAINING
+               ? (int64_t)s->workload.global_batch / s->parallel.dp * s->workload.seq_len
+               : 4096;
+}
+
+static void def_batches(const scenario *s, const key_row *r, value *v)
+{
+    (void)r;
+    v->i = s->workload.mode == MODE_TRAINING ? 1 : 4;
+}
+
+static void def_micro_batches(const scenario *s, const key_row *r, value *v)
+{
+    (void)r;
+    v->i = s->workload.mode == MODE_TRAINING
+               ? s->workload.global_batch / ((int64_t)s->workload.micro_batch * s->parallel.dp)
+               : 1;
+}
+
+/* Training: what the pipeline schedule needs of the micro-batches. */
+static int check_train_micro_batches(loader *L, const value *v, err_t *e)
+{
+    const scenario *s = L->s;
+    int pp = s->parallel.pp, m = (int)v->i;
+    const char *key = "workload.global_batch";
+    const config_setting_t *st = config_lookup(L->cfg, key);
+    if (m > 65536)
+        return scenario_fail(L, st, key, e,
+                             "%d micro-batches per replica and step; allowed: at most 65536",
+                             m);
+    if (s->parallel.schedule == SCHED_PIPE_INTERLEAVED && m % pp != 0)
+        return scenario_fail(L, st, key, e,
+                             "%d micro-batches per replica (global_batch / (micro_batch x dp)) "
+                             "for the interleaved schedule over %d stages; allowed: a "
+                             "multiple of parallel.pp",
+                             m, pp);
+    if (s->parallel.schedule == SCHED_PIPE_DUALPIPE && (m % 2 != 0 || m < 2 * pp))
+        return scenario_fail(L, st, key, e,
+                             "%d micro-batches per replica for dualpipe over %d stages; "
+                             "allowed: an even number, at least 2 x parallel.pp = %d",
+                             m, pp, 2 * pp);
+    return 0;
+}
+
 static int check_micro_batches(loader *L, const key_row *r, const value *v, err_t *e)
 {
     const scenario *s = L->s;
+    if (training(L) && v->st)
+        return derived_in_training(L, r, v, e);
+    if (training(L))
+        return check_train_micro_batches(L, v, e);
     int per = s->workload.tokens_per_rank / s->parallel.tp;
     if (per % v->i == 0)
         return 0;
@@ -1136,12 +1326,64 @@ static int check_micro_batches(loader *L, const key_row *r, const value *v, err_
 static int check_overlap(loader *L, const key_row *r, const value *v, err_t *e)
 {
     int mb = L->s->workload.micro_batches;
+    if (training(L) && v->i != SCHED_OVERLAP_NONE)
+        return scenario_fail(L, v->st, r->path, e,
+                             "\"%s\" in training; allowed: \"none\" (two_batch overlaps "
+                             "forward passes only)",
+                             sched_overlap_name((sched_overlap)v->i));
     if (v->i != SCHED_OVERLAP_TWO_BATCH || mb >= 2)
         return 0;
     return scenario_fail(L, v->st, r->path, e,
                          "\"two_batch\" with %d micro-batch; allowed: \"none\", or "
                          "workload.micro_batches >= 2 (an even number pairs them all)",
                          mb);
+}
+
+static int check_schedule(loader *L, const key_row *r, const value *v, err_t *e)
+{
+    int pp = L->s->parallel.pp;
+    if (v->i != SCHED_PIPE_DUALPIPE || pp % 2 == 0)
+        return 0;
+    return scenario_fail(L, v->st, r->path, e,
+                         "\"dualpipe\" with parallel.pp = %d: its two directions pair "
+                         "stage k with stage pp - 1 - k; allowed: an even parallel.pp, or "
+                         "\"gpipe\", \"1f1b\", \"interleaved\"",
+                         pp);
+}
+
+static int check_vpp(loader *L, const key_row *r, const value *v, err_t *e)
+{
+    const scenario *s = L->s;
+    int inter = s->parallel.schedule == SCHED_PIPE_INTERLEAVED;
+    int chunks = s->parallel.pp * (int)v->i, layers = s->model.layers;
+    if (!inter && v->i != 1)
+        return scenario_fail(L, v->st, r->path, e,
+                             "%lld chunks per stage with parallel.schedule \"%s\", which "
+                             "runs one; allowed: 1, or parallel.schedule = \"interleaved\"",
+                             (long long)v->i,
+                             sched_pipe_name((sched_pipe)s->parallel.schedule));
+    if (inter && v->i < 2)
+        return scenario_fail(L, v->st, r->path, e,
+                             "%lld chunk per stage for the interleaved schedule; allowed: 2 "
+                             "or more",
+                             (long long)v->i);
+    if (inter && (s->parallel.npp_layers > 0 || layers % chunks != 0))
+        return scenario_fail(L, v->st, r->path, e,
+                             "%lld chunks per stage x %d stages = %d chunks for %d layers%s; "
+                             "allowed: pp x vpp dividing model.layers, without "
+                             "parallel.pp_layers",
+                             (long long)v->i, s->parallel.pp, chunks, layers,
+                             s->parallel.npp_layers ? " listed by parallel.pp_layers" : "");
+    return 0;
+}
+
+static int check_force_balance(loader *L, const key_row *r, const value *v, err_t *e)
+{
+    if (!v->i || L->s->model.router.kind != ROUTER_EXPERT_CHOICE)
+        return 0;
+    return scenario_fail(L, v->st, r->path, e,
+                         "true with model.router.kind \"expert_choice\", where experts "
+                         "choose tokens; allowed: false, or a token-choice router");
 }
 
 /* An NVLink fabric cannot carry more than the GPU's own NVLink port: a
