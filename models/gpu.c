@@ -366,6 +366,17 @@ static void attention_work(const gpu_attn_shape *shape, int64_t tokens, double f
     bytes[2] = (q * H + T * (q + H)) * b;
 }
 
+/* The element type of attention kernel i: the causal core (i = 1) of an
+ * FP8 model runs in BF16 - Transformer Engine's FP8 recipes cast the
+ * linear layers' GEMMs, and DotProductAttention stays in BF16 unless
+ * fp8_dot_product_attention is set, which NVIDIA's H100 training recipes
+ * do not (Megatron-Bridge perf_recipes/qwen/h100) - the projections in
+ * the model's. */
+static dtype_t attn_dtype(const gpu_attn_shape *shape, int i)
+{
+    return i == 1 && shape->dt == DTYPE_FP8 ? DTYPE_BF16 : shape->dt;
+}
+
 sim_time_t gpu_attention_time(const gpu_spec *g, const gpu_attn_shape *shape, int64_t tokens)
 {
     if (tokens <= 0) /* no tokens on this GPU: no kernel is launched */
@@ -374,7 +385,7 @@ sim_time_t gpu_attention_time(const gpu_spec *g, const gpu_attn_shape *shape, in
     attention_work(shape, tokens, flops, bytes);
     sim_time_t t = 0;
     for (int i = 0; i < 3; i++)
-        t = sat_add(t, gpu_op_time(g, flops[i], bytes[i], shape->dt));
+        t = sat_add(t, gpu_op_time(g, flops[i], bytes[i], attn_dtype(shape, i)));
     return t;
 }
 
@@ -386,7 +397,7 @@ double gpu_attention_seconds(const gpu_spec *g, const gpu_attn_shape *shape, int
         double flops[3], bytes[3];
         attention_work(shape, tokens, flops, bytes);
         for (int i = 0; i < 3; i++)
-            roofline_s(&a, g, flops[i], bytes[i], shape->dt, 1);
+            roofline_s(&a, g, flops[i], bytes[i], attn_dtype(shape, i), 1);
     }
     return seconds_of(&a, bound);
 }
@@ -410,8 +421,9 @@ sim_time_t gpu_attention_grad_time(const gpu_spec *g, const gpu_attn_shape *shap
                            gpu_op_time(g, flops[2], bytes[2], shape->dt));
     if (which == 1)
         return t;
-    t = sat_add(t, gpu_op_time(g, 2.5 * flops[1], 2 * bytes[1], shape->dt));
-    return recompute_core ? sat_add(t, gpu_op_time(g, flops[1], bytes[1], shape->dt)) : t;
+    dtype_t core = attn_dtype(shape, 1);
+    t = sat_add(t, gpu_op_time(g, 2.5 * flops[1], 2 * bytes[1], core));
+    return recompute_core ? sat_add(t, gpu_op_time(g, flops[1], bytes[1], core)) : t;
 }
 
 /* Adam (Kingma and Ba 2015) over `params` parameters, one fused

@@ -95,6 +95,7 @@ typedef struct metrics {
     /* training: per (step, stage) the optimizer's time (its slowest GPU),
      * per (step, bucket, stage) a gradient reduction's (its slowest group) */
     metrics_series optimizer, grad_sync;
+    double grad_sync_bytes;   /* bytes all GPUs sent in gradient reductions */
 } metrics;
 
 /* Sizes the tables; release with metrics_fini. */

@@ -113,6 +113,7 @@ typedef struct scenario {
         double grad_bucket;        /* bytes of gradients per bucket */
         bool overlap_grad_reduce;  /* buckets reduced while backward runs */
         dtype_t grad_dtype;        /* element type gradients are reduced in */
+        int route_sample;          /* micro-batches routed per step (0: all) */
     } training;
 
     struct {

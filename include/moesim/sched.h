@@ -36,7 +36,8 @@ typedef enum sched_kind {
     SCHED_EXPERTS,  /* a GPU's grouped expert GEMMs and shared experts (compute) */
     SCHED_COMBINE,  /* EP all-to-all, expert outputs back (communication) */
     SCHED_TP_FFN,   /* TP all-reduce after the FFN or MoE block (communication) */
-    SCHED_SEND,     /* activations from stage s to stage s + 1 (communication) */
+    SCHED_SEND,     /* activations to the stage of the next chunk, or in backward their
+                     * gradient to the stage of the chunk before (communication) */
     SCHED_HEAD,     /* the output layer after the last layer, on the last stage (compute) */
     /* a training step's end (sched_training) */
     SCHED_GRAD_DENSE,   /* a bucket's dense gradients over the DP group (communication) */
@@ -103,11 +104,14 @@ typedef struct sched_config {
 } sched_config;
 
 /* One entry of the merged list. For SCHED_SEND, `stage` is the sender,
- * `to` the receiver (a forward send: the stage of the next chunk; a
- * backward one: the stage of the chunk before) and `layer` is -1;
- * SCHED_HEAD's layer is the last. Gradient and gather steps cover the
- * layers [layer, layer + span) of one bucket, mb is the micro-batch whose
- * backward completed the bucket; the optimizer's layer is -1. */
+ * `to` the receiver (a forward send: the stage of the next chunk, which
+ * under interleaved wraps from the last stage to the first; a backward
+ * one: the stage of the chunk before), `chunk` the sender's and `layer`
+ * -1; `to` is -1 on every other step. SCHED_HEAD's layer is the last.
+ * Gradient and gather steps cover the layers [layer, layer + span) of one
+ * bucket, mb is the micro-batch whose backward completed the bucket; they
+ * and the optimizer carry phase B; the optimizer's layer and chunk are -1.
+ * Gathers come in the order the buckets completed. */
 typedef struct sched_step {
     unsigned char kind;      /* sched_kind */
     unsigned char serial;    /* also after the previous step of the stage's program */
@@ -168,13 +172,21 @@ typedef struct sched_train_config {
 
 /* The stage that runs chunk c of micro-batch mb. */
 int sched_chunk_stage(const sched_train_config *c, int chunk, int mb);
-/* Entries a training step has (for sizing `out`). */
+/* Entries a training step has (for sizing `out`); 0 for a configuration
+ * sched_training refuses. */
 long sched_training_count(const sched_train_config *c);
 /* Writes the merged list of one training step into out and returns its
- * length (sched_training_count), or -1 with e filled (ERR_INPUT naming the
- * key: vpp without interleaved, dualpipe with odd stages or fewer than
- * 2 x stages micro-batches, interleaved micro-batches not a multiple of
- * stages, chunks that do not cover the layers). */
+ * length (sched_training_count), or -1 with e filled: ERR_INPUT naming the
+ * key (parallel.vpp without interleaved, parallel.pp odd for dualpipe,
+ * workload.micro_batches fewer than 2 x stages or odd for dualpipe or not
+ * a multiple of stages for interleaved, parallel.pp_layers for chunks that
+ * do not cover the layers, training.grad_bucket for buckets out of order
+ * or shared by two chunks); ERR_RUN naming parallel.schedule if the
+ * stages' programs do not meet (a bug: never for the pipes built here).
+ * bucket_of NULL: one bucket per chunk. DualPipe's two copies of a chunk
+ * (stages k and pp - 1 - k) are reduced as two buckets of their own stages
+ * here; the sum of the two copies' gradients (DualPipe's example adds them)
+ * is not a step (docs/training.md). */
 long sched_training(const sched_train_config *c, sched_step *out, err_t *e);
 
 #endif

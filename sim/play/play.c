@@ -188,6 +188,8 @@ struct play {
     int *slab_free;          /* nslab: released slabs, a stack */
     int nfree;
     long *mb_ops;            /* M: operations of each micro-batch not yet ended */
+    int sample;              /* micro-batches routed per step (0: all; training.route_sample) */
+    int step_over;           /* end_pass: the sample's slabs go back */
     int64_t *step_wanted;    /* sigmoid_bias: moe_layers x experts, this step's loads */
     sim_time_t *step_max;    /* nsteps: the slowest unit of each step, this pass */
     int *step_left;          /* nsteps: units not yet ended */
@@ -1081,11 +1083,27 @@ static void slab_get(play_t *p, int mb)
     p->slab_of[mb] = p->nslab++;
 }
 
-/* Micro-batch mb's last operation has ended: its slab is free. */
+/* With a routed sample of n micro-batches, the one micro-batch mb replays:
+ * itself if it is routed, else one of the first n of its direction
+ * (DualPipe's two halves run the layers on different stages). */
+static int replay_of(const play_t *p, int mb)
+{
+    int n = p->sample, half = p->s->parallel.schedule == SCHED_PIPE_DUALPIPE ? p->M / 2 : p->M;
+    int base = mb / half * half;
+    return n > 0 ? base + (mb - base) % n : mb;
+}
+
+/* Micro-batch mb's last operation has ended: its slab is free (a routed
+ * sample's stays for the replays until the step ends). */
 static void slab_put(play_t *p, int mb)
 {
-    if (p->slab_of[mb] < 0)
+    int routed = replay_of(p, mb) == mb;
+    if (p->slab_of[mb] < 0 || (p->sample > 0 && routed && !p->step_over))
         return;
+    if (!routed) { /* a replay: the slab is its source's */
+        p->slab_of[mb] = -1;
+        return;
+    }
     p->slab_free[p->nfree++] = p->slab_of[mb];
     p->slab_of[mb] = -1;
 }
@@ -1097,6 +1115,13 @@ static void slab_put(play_t *p, int mb)
  * it for mb. */
 static int route_micro_batch(play_t *p, int mb)
 {
+    int src = replay_of(p, mb);
+    if (src != mb) { /* a replay of micro-batch src's loads and bytes */
+        if (p->slab_of[src] < 0 && route_micro_batch(p, src) < 0)
+            return -1;
+        p->slab_of[mb] = p->slab_of[src];
+        return 0;
+    }
     slab_get(p, mb);
     if (p->src)
         source_begin_batch(p->src, p->tokens, rng_stream(p->rng, "tokens"));
@@ -1690,6 +1715,10 @@ static void pass_buffers(play_t *p)
         p->mb_gpu_tokens = xcalloc(M * G, sizeof(*p->mb_gpu_tokens), "GPU tokens");
     } else {
         p->slab_of = xcalloc(M, sizeof(*p->slab_of), "micro-batch slabs");
+        /* force-balanced micro-batches are all alike: one is routed */
+        p->sample = s->model.force_balance ? 1 : s->training.route_sample;
+        int half = s->parallel.schedule == SCHED_PIPE_DUALPIPE ? p->M / 2 : p->M;
+        p->sample = p->sample < half ? p->sample : 0;
         for (size_t i = 0; i < M; i++)
             p->slab_of[i] = -1;
         p->mb_ops = xcalloc(M, sizeof(*p->mb_ops), "micro-batch operations");
@@ -1843,8 +1872,7 @@ static void tp_plan(const play_t *p, const int *m, int n, coll_plan *out)
 /* A bucket's gradients (or ZeRO-1's gathered parameters) over one group
  * of n: a ring all-reduce, or with ZeRO-1 a reduce-scatter; a gather is an
  * all-gather of the updated parameters in the model's weight dtype. */
-static void grad_plan(const play_t *p, const sched_step *st, const int *m, int n,
-                      coll_plan *out)
+static double grad_bytes(const play_t *p, const sched_step *st, int n, int *phases)
 {
     const scenario *s = p->s;
     sched_kind k = (sched_kind)st->kind;
@@ -1852,8 +1880,16 @@ static void grad_plan(const play_t *p, const sched_step *st, const int *m, int n
     scenario_params(s, &p->tshape, st->layer, st->span, &dense, &expert);
     int gather = k == SCHED_GATHER_DENSE || k == SCHED_GATHER_EXPERT;
     double params = k == SCHED_GRAD_DENSE || k == SCHED_GATHER_DENSE ? dense : expert;
-    double bytes = params * dtype_bytes(gather ? s->model.weight_dtype : s->training.grad_dtype);
-    train_ring_plan(out, m, n, bytes, gather || s->training.zero ? n - 1 : 2 * (n - 1));
+    *phases = gather || s->training.zero ? n - 1 : 2 * (n - 1);
+    return params * dtype_bytes(gather ? s->model.weight_dtype : s->training.grad_dtype);
+}
+
+static void grad_plan(const play_t *p, const sched_step *st, const int *m, int n,
+                      coll_plan *out)
+{
+    int phases;
+    double bytes = grad_bytes(p, st, n, &phases);
+    train_ring_plan(out, m, n, bytes, phases);
 }
 
 /* The transfers of communication step st's unit u. Reads what the
@@ -1983,13 +2019,21 @@ static void tl_op(play_t *p, const sched_step *st, const exec_span *op)
                           : 0);
 }
 
-/* Training: every unit of a step beyond the forward's has ended. */
+static int step_units(const play_t *p, sched_kind k);
+
+/* Training: every unit of a step beyond the forward's has ended. A
+ * gradient reduction's bytes: each of its groups' n members sends
+ * `phases` x bytes / n. */
 static void train_metrics(play_t *p, const sched_step *st, sim_time_t t)
 {
     if (st->kind == SCHED_OPTIMIZER)
         metrics_series_add(&p->m.optimizer, t);
-    else if (st->kind == SCHED_GRAD_DENSE || st->kind == SCHED_GRAD_EXPERT)
-        metrics_series_add(&p->m.grad_sync, t);
+    if (st->kind != SCHED_GRAD_DENSE && st->kind != SCHED_GRAD_EXPERT)
+        return;
+    metrics_series_add(&p->m.grad_sync, t);
+    int n = st->kind == SCHED_GRAD_DENSE ? p->s->parallel.dp : p->per_stage / p->a2a, phases;
+    double bytes = grad_bytes(p, st, n, &phases);
+    p->m.grad_sync_bytes += (double)step_units(p, (sched_kind)st->kind) * phases * bytes;
 }
 
 /* Every unit of step st has ended; t is the slowest one's time. */
@@ -2081,6 +2125,11 @@ static void end_pass(play_t *p, sim_time_t now)
     exposure_metrics(p, now - p->pass_start);
     p->m.batches = ++p->batch;
     p->m.tokens += p->pass_tokens;
+    p->step_over = 1;
+    for (int mb = 0; p->train && p->sample > 0 && mb < p->M; mb++)
+        if (replay_of(p, mb) == mb)
+            slab_put(p, mb);
+    p->step_over = 0;
     for (int i = 0; p->step_wanted && i < s->moe_layers; i++) { /* once per step */
         size_t E = (size_t)s->model.experts;
         router_update_bias(&s->model.router, p->bias + (size_t)i * E, p->step_wanted + (size_t)i * E);

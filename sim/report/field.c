@@ -287,6 +287,9 @@ static void g_gsync(const field_src *src, field_value *v)
 {
     metrics_series_summarize(&M->grad_sync, &v->st);
 }
+static void g_gbytes(const field_src *src, field_value *v) { v->r = M->grad_sync_bytes; }
+static void g_gradb(const field_src *src, field_value *v) { v->r = src->mem.grads; }
+static void g_optb(const field_src *src, field_value *v) { v->r = src->mem.optimizer; }
 
 /* experts */
 static void x_wanted(const field_src *src, field_value *v) { v->i = L->wanted[src->expert]; }
@@ -457,6 +460,13 @@ static const field fields[] = {
      "training: stats over (step, stage) of the optimizer step (its slowest GPU)"},
     {"grad_sync_s", G(TOTALS), FIELD_STATS, "s", g_gsync,
      "training: stats over (step, bucket) of one gradient reduction (its slowest group)"},
+    {"grad_sync_bytes", G(TOTALS), FIELD_REAL, "B", g_gbytes,
+     "training: bytes all GPUs sent in gradient reductions, all steps (a ring all-reduce "
+     "of S bytes over n GPUs: 2 (n - 1) S / n from each; ZeRO-1's reduce-scatter half)"},
+    {"gradients_bytes", G(MEMORY), FIELD_REAL, "B", g_gradb,
+     "training: the gradients one GPU holds (its stage's parameters in training.grad_dtype)"},
+    {"optimizer_bytes", G(MEMORY), FIELD_REAL, "B", g_optb,
+     "training: Adam's FP32 master weights and moments on one GPU (sharded with ZeRO-1)"},
 
     /* one per MoE layer (layers[], layers.csv) */
     {"layer", LAYER, FIELD_INT, "", l_layer, "index among all layers (0-based)",

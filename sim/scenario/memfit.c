@@ -154,7 +154,7 @@ int scenario_check_memory(loader *L, err_t *e)
 /* The largest structures the simulator allocates for s (sim/play/play.c,
  * sim/play/exec.c, sim/core/flows.c), in bytes. Per GPU: the pass's
  * operations on the executor (an operation, its stream memberships and
- * edges: about 600 B per GPU, layer and micro-batch, as measured on
+ * edges: about 600 B per GPU, layer of its stage and micro-batch, as measured on
  * DeepSeek-V3 at 16,384 GPUs), its dispatch group's rows (a2a = ep x etp
  * doubles per micro-batch, twice with the per-node rows) and its tokens per
  * local slot, and with the flow model a flow record per member pair of a
@@ -181,7 +181,8 @@ void scenario_host_memory(const scenario *s, scenario_host *h)
     double M = s->workload.micro_batches > 0 ? s->workload.micro_batches : 1;
     double a2a = (double)s->parallel.ep * s->parallel.etp;
     double spr = (s->model.experts + s->placement.redundant) / (double)s->parallel.ep;
-    h->per_gpu = G * (600 * ops * s->model.layers * M + a2a * M * 16 + spr * M * 8 + 64 +
+    double stage_layers = (double)s->model.layers / (s->parallel.pp > 0 ? s->parallel.pp : 1);
+    h->per_gpu = G * (600 * ops * stage_layers * M + a2a * M * 16 + spr * M * 8 + 64 +
                       (s->network.model == NET_FLOW ? a2a * 96 : 0));
     h->tokens = T * K * 4;
     if (s->workload.source.kind != SOURCE_TRACE)
