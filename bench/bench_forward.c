@@ -27,29 +27,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
-#include <time.h>
 
 #include "moesim/play.h"
 #include "moesim/scenario.h"
 
+#include "bench.h"
+
 #define SCENARIO "scenarios/deepseek-v3-h800x32.cfg"
 /* the network as the baselines were measured: direct, BF16 rows */
 #define DIRECT "network.alltoall=\"direct\"", "network.dispatch_dtype=\"bf16\""
-
-static double seconds_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-static double peak_gib(void)
-{
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    return (double)ru.ru_maxrss * 1024.0 / (1024.0 * 1024.0 * 1024.0); /* KiB on Linux */
-}
 
 /* One case: the scenario with `sets`, `batches` batches. */
 static void run_case(const char *name, const char *const *sets, int nsets, int batches,

@@ -74,6 +74,8 @@ static json_t *json_place(json_t *root, const field *f)
         json_t *l = json_array_get(json_object_get(root, "layers"), 0);
         return json_array_get(json_object_get(json_object_get(l, "per_expert"), f->name), 0);
     }
+    case FIELD_STEP:
+        return member(json_array_get(json_object_get(root, "steps"), 0), f);
     default:
         return json_object_get(json_array_get(json_object_get(root, "links"), 0), f->name);
     }
@@ -96,6 +98,27 @@ static int json_type_ok(const field *f, const json_t *v)
     default:
         return json_is_array(v);
     }
+}
+
+/* Every field of the report of a run of `file` is in its JSON, of its
+ * type; the step level only where the run trained. */
+static void check_json(const char *file, bool steps)
+{
+    scenario s;
+    play_t *p = test_play_run(file, NULL, NULL, 0, &s);
+    json_t *root = report_json_tree(&s, play_metrics(p), play_topo(p));
+    for (int i = 0; i < field_count(); i++) {
+        const field *f = field_at(i);
+        if (f->level == FIELD_STEP && !steps)
+            continue;
+        json_t *v = json_place(root, f);
+        EXPECT_FIELD(v != NULL, f, "missing from the JSON report");
+        if (v)
+            EXPECT_FIELD(json_type_ok(f, v), f, "of the wrong JSON type");
+    }
+    json_decref(root);
+    play_free(p);
+    scenario_fini(&s);
 }
 
 /* The whole of a file, NUL-terminated (caller frees), or NULL. */
@@ -139,7 +162,7 @@ static int has_cell(const char *header, const char *col)
 }
 
 static const char *const csv_files[FIELD_LEVEL_COUNT] = {"totals.csv", "layers.csv",
-                                                         "experts.csv", "links.csv"};
+                                                         "experts.csv", "links.csv", "steps.csv"};
 
 static void check_csv(const char *dir)
 {
@@ -252,15 +275,8 @@ static void test_every_output(void)
     const metrics *m = play_metrics(p);
     const topo_t *t = play_topo(p);
 
-    json_t *root = report_json_tree(&s, m, t);
-    for (int i = 0; i < field_count(); i++) {
-        const field *f = field_at(i);
-        json_t *v = json_place(root, f);
-        EXPECT_FIELD(v != NULL, f, "missing from the JSON report");
-        if (v)
-            EXPECT_FIELD(json_type_ok(f, v), f, "of the wrong JSON type");
-    }
-    json_decref(root);
+    check_json("tests/e2e/two-gpus.cfg", false);
+    check_json("tests/e2e/train.cfg", true); /* a training step: steps[] too */
 
     char tmp[] = "/tmp/moesim-field-XXXXXX";
     CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(tmp));

@@ -35,7 +35,8 @@ typedef enum field_level {
     FIELD_LAYER,  /* one per MoE layer */
     FIELD_EXPERT, /* one per (MoE layer, expert) */
     FIELD_LINK,   /* one per link */
-    /* later: FIELD_STEP (training), FIELD_REQUEST (serving) */
+    FIELD_STEP,   /* one per training step */
+    /* later: FIELD_REQUEST (serving) */
     FIELD_LEVEL_COUNT
 } field_level;
 
@@ -97,6 +98,7 @@ typedef struct field_src {
     int layer;           /* FIELD_LAYER, FIELD_EXPERT: index into m->layer */
     int expert;          /* FIELD_EXPERT */
     int link;            /* FIELD_LINK: link id */
+    int step;            /* FIELD_STEP: index into m->step */
 } field_src;
 
 /* One field's value. */

@@ -65,6 +65,16 @@ typedef struct metrics_layer {
 } metrics_layer;
 
 /* The whole run. */
+/* One training step (the JSON's steps[]): its time and what its GPUs did. */
+typedef struct metrics_step {
+    sim_time_t time_ps;      /* the step, start to its last operation's end */
+    int64_t tokens;
+    int64_t idle_ps, span_ps; /* compute streams summed over GPUs, as the totals' */
+    int64_t exposed_ps[METRICS_EXPOSED_CLASSES]; /* summed over GPUs */
+    sim_time_t optimizer_ps; /* the slowest stage's optimizer */
+    int gpus;
+} metrics_step;
+
 typedef struct metrics {
     int moe_layers;
     metrics_layer *layer;     /* moe_layers entries */
@@ -96,7 +106,12 @@ typedef struct metrics {
      * per (step, bucket, stage) a gradient reduction's (its slowest group) */
     metrics_series optimizer, grad_sync;
     double grad_sync_bytes;   /* bytes all GPUs sent in gradient reductions */
+    metrics_step *step;       /* training: one per step (grows with steps, not tokens) */
+    int nstep, step_cap;
 } metrics;
+
+/* Appends a step's record (training). */
+void metrics_step_add(metrics *m, const metrics_step *st);
 
 /* Sizes the tables; release with metrics_fini. */
 void metrics_init(metrics *m, int moe_layers, int experts, int links, int gpus);

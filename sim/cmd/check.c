@@ -59,7 +59,7 @@ static int check(const opts *o)
             scenario_train_mem m;
             scenario_train_memory(&s, k, &m);
             printf("  stage %d: %.1f GB: weights %.1f, gradients %.1f, optimizer %.1f, "
-                   "activations %.1f (%.0f micro-batch passes in flight), buffers %.1f\n",
+                   "activations %.1f (%.0f chunk passes in flight), buffers %.1f\n",
                    k, m.total / 1e9, m.weights / 1e9, m.grads / 1e9, m.optimizer / 1e9,
                    m.activations / 1e9, m.inflight, m.buffers / 1e9);
         }

@@ -134,6 +134,9 @@ void metrics_fini(metrics *m)
     metrics_series_fini(&m->combine_all);
     metrics_series_fini(&m->migration);
     metrics_series_fini(&m->optimizer);
+    free(m->step);
+    m->step = NULL;
+    m->nstep = m->step_cap = 0;
     metrics_series_fini(&m->grad_sync);
     metrics_series_fini(&m->tp_allreduce_all);
     for (int c = 0; c < METRICS_EXPOSED_CLASSES; c++)
@@ -164,4 +167,13 @@ void metrics_balance(const int64_t *counts, int n, double *max_over_mean, double
     var /= n;
     *max_over_mean = max / mean;
     *cv = sqrt(var) / mean;
+}
+
+void metrics_step_add(metrics *m, const metrics_step *st)
+{
+    if (m->nstep == m->step_cap) {
+        m->step_cap = m->step_cap ? 2 * m->step_cap : 8;
+        m->step = xrealloc(m->step, (size_t)m->step_cap, sizeof(*m->step), "steps");
+    }
+    m->step[m->nstep++] = *st;
 }

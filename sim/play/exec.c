@@ -77,14 +77,19 @@ struct exec {
     op *ops;
     int nops, cap_ops;
     long pending;
-    /* memberships: GPU, operation, next in the same stream's queue */
+    /* memberships: GPU, operation, next in the same stream's queue; for
+     * data-parallel communication, when the run of such operations that
+     * ended with it on that member's stream began (back to back) */
     int *mgpu, *mop, *mnext;
+    sim_time_t *mrun;
     int nmemb, cap_memb;
     /* successor edges: target, next edge of the same source */
     int *eto, *enext;
     int nedge, cap_edge;
-    /* per (gpu, stream): queue head and tail memberships, -1: empty */
+    /* per (gpu, stream): queue head and tail memberships, -1: empty; the
+     * last operation's end and its run's start (data-parallel runs) */
     int *qhead, *qtail;
+    sim_time_t *qend, *qrun;
 
     coll_plan plan;      /* analytical: filled by cb.plan, reused */
     flows_t *flows;      /* flow model only */
@@ -117,8 +122,12 @@ exec_t *exec_new(engine_t *eng, const topo_t *t, const exec_config *cfg,
     x->ctx = ctx;
     x->qhead = xmalloc(q * sizeof(*x->qhead), "stream queues");
     x->qtail = xmalloc(q * sizeof(*x->qtail), "stream queues");
-    for (size_t i = 0; i < q; i++)
+    x->qend = xmalloc(q * sizeof(*x->qend), "stream queues");
+    x->qrun = xcalloc(q, sizeof(*x->qrun), "stream queues");
+    for (size_t i = 0; i < q; i++) {
         x->qhead[i] = x->qtail[i] = -1;
+        x->qend[i] = -1;
+    }
     x->nlinks = topo_link_count(t);
     if (cfg->model == NET_FLOW) {
         x->flows = flows_new(eng, t, cfg->overhead_ps);
@@ -141,6 +150,9 @@ void exec_free(exec_t *x)
     free(x->mgpu);
     free(x->mop);
     free(x->mnext);
+    free(x->mrun);
+    free(x->qend);
+    free(x->qrun);
     free(x->eto);
     free(x->enext);
     free(x->qhead);
@@ -179,6 +191,7 @@ static void grow_memb(exec_t *x, int more)
     x->mgpu = xrealloc(x->mgpu, (size_t)n, sizeof(*x->mgpu), "memberships");
     x->mop = xrealloc(x->mop, (size_t)n, sizeof(*x->mop), "memberships");
     x->mnext = xrealloc(x->mnext, (size_t)n, sizeof(*x->mnext), "memberships");
+    x->mrun = xrealloc(x->mrun, (size_t)n, sizeof(*x->mrun), "memberships");
     x->cap_memb = n;
 }
 
@@ -274,8 +287,10 @@ void exec_clear(exec_t *x)
     assert(x->pending == 0);
     x->nops = x->nmemb = x->nedge = 0;
     size_t q = (size_t)x->cfg.gpus * (size_t)x->cfg.streams;
-    for (size_t i = 0; i < q; i++)
+    for (size_t i = 0; i < q; i++) {
         x->qhead[i] = x->qtail[i] = -1;
+        x->qend[i] = -1;
+    }
 }
 
 int exec_failed(const exec_t *x)
@@ -380,13 +395,26 @@ static void start_comm(exec_t *x, int id)
 }
 
 /* Exposed wait of a compute operation starting now (see the file head). */
+/* When the communication r began for GPU g: its start, or for
+ * data-parallel communication the start of the run of such operations
+ * that ran back to back on g's stream up to it (gradient buckets queue on
+ * one stream: the optimizer waits for the last, the GPU for them all). */
+static sim_time_t comm_began(const exec_t *x, const op *r, int g)
+{
+    for (int i = 0; r->cls == EXEC_CLASS_DP && i < r->n; i++)
+        if (x->mgpu[r->memb + i] == g)
+            return x->mrun[r->memb + i];
+    return r->start;
+}
+
 static void count_exposed(exec_t *x, int id)
 {
     op *o = &x->ops[id];
     if (o->release < 0 || x->ops[o->release].cls == EXEC_CLASS_NONE)
         return;
     const op *r = &x->ops[o->release];
-    sim_time_t from = o->head_at > r->start ? o->head_at : r->start;
+    sim_time_t began = comm_began(x, r, x->mgpu[o->memb]);
+    sim_time_t from = o->head_at > began ? o->head_at : began;
     if (o->start <= from)
         return;
     o->exposed = o->start - from;
@@ -403,9 +431,15 @@ static void try_start(exec_t *x, int id)
     o->state = OP_RUNNING;
     o->start = engine_now(x->eng);
     if (o->cls != EXEC_CLASS_NONE) {
+        for (int i = 0; i < o->n; i++) { /* a data-parallel run goes on, or begins */
+            int q = queue_of(x, x->mgpu[o->memb + i], o->stream);
+            x->mrun[o->memb + i] =
+                o->cls == EXEC_CLASS_DP && x->qend[q] == o->start ? x->qrun[q] : o->start;
+        }
         start_comm(x, id);
         return;
     }
+    x->mrun[o->memb] = o->start; /* compute breaks a stream's run */
     count_exposed(x, id);
     exec_span s = span_of(x, id);
     end_after(x, id, x->cb.duration(x->ctx, &s));
@@ -436,6 +470,8 @@ static void end_fire(engine_t *e, void *ctx, const engine_event_t *ev)
     for (int i = 0; i < n; i++) {
         int q = queue_of(x, x->mgpu[memb + i], stream);
         assert(x->qhead[q] == memb + i);
+        x->qend[q] = x->ops[id].end;
+        x->qrun[q] = x->mrun[memb + i];
         int next = x->mnext[memb + i];
         x->qhead[q] = next;
         if (next < 0)

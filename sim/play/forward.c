@@ -22,6 +22,7 @@ struct fwd {
     int micro_batches;
     int *last;  /* micro_batches x gpus */
     int *prev;  /* gpus */
+    int *grad;  /* gpus: the GPU's last gradient reduction (the optimizer waits for it) */
     int *deps;  /* scratch: 2 x the largest group */
     int *members;
 };
@@ -106,6 +107,7 @@ fwd_t *fwd_new(exec_t *x, const fwd_layout *lay, const sched_step *steps, long n
     f->last = xcalloc((size_t)micro_batches * (size_t)lay->gpus, sizeof(*f->last),
                       "micro-batch chains");
     f->prev = xcalloc((size_t)lay->gpus, sizeof(*f->prev), "GPU programs");
+    f->grad = xcalloc((size_t)lay->gpus, sizeof(*f->grad), "gradient reductions");
     int most = 2;
     const int sizes[] = {lay->a2a, lay->tp, lay->dp, lay->edp};
     for (int i = 0; i < 4; i++)
@@ -121,6 +123,7 @@ void fwd_free(fwd_t *f)
         return;
     free(f->last);
     free(f->prev);
+    free(f->grad);
     free(f->deps);
     free(f->members);
     free(f);
@@ -164,6 +167,8 @@ static long add_step(fwd_t *f, long i)
         for (int u = 0; u < L->per_stage; u++, ops++) {
             int g = L->stage_gpu[base + (size_t)u];
             int nd = gather(f, &g, 1, st->mb, st->serial);
+            if (k == SCHED_OPTIMIZER && f->grad[g] >= 0) /* and the stream's earlier ones */
+                f->deps[nd++] = f->grad[g];
             int id = exec_compute(f->x, g, EXEC_STREAM_COMPUTE, k, tag_of(i, u), f->deps, nd);
             advance(f, &g, 1, st->mb, id);
         }
@@ -186,11 +191,16 @@ static long add_step(fwd_t *f, long i)
     exec_class cls = fwd_class(k);
     int stream = cls == EXEC_CLASS_DP ? L->grad_stream : EXEC_STREAM_COMM;
     gpu += base;
+    /* a gradient reduction ends no chain: backward goes on under it */
+    int reduce = k == SCHED_GRAD_DENSE || k == SCHED_GRAD_EXPERT;
     for (int u = 0; u < L->per_stage / size; u++, ops++) {
         const int *m = gpu + (size_t)u * (size_t)size;
         int nd = gather(f, m, size, st->mb, st->serial);
         int id = exec_collective(f->x, m, size, stream, k, cls, tag_of(i, u), f->deps, nd);
-        advance(f, m, size, st->mb, id);
+        for (int j = 0; reduce && j < size; j++)
+            f->grad[m[j]] = id;
+        if (!reduce)
+            advance(f, m, size, st->mb, id);
     }
     return ops;
 }
@@ -199,6 +209,7 @@ long fwd_add_pass(fwd_t *f)
 {
     memset(f->last, 0xff, (size_t)f->micro_batches * (size_t)f->lay.gpus * sizeof(*f->last));
     memset(f->prev, 0xff, (size_t)f->lay.gpus * sizeof(*f->prev));
+    memset(f->grad, 0xff, (size_t)f->lay.gpus * sizeof(*f->grad));
     long ops = 0;
     for (long i = 0; i < f->n; i++)
         ops += add_step(f, i);

@@ -189,6 +189,7 @@ struct play {
     int nfree;
     long *mb_ops;            /* M: operations of each micro-batch not yet ended */
     int sample;              /* micro-batches routed per step (0: all; training.route_sample) */
+    metrics_step cur;        /* this step's record, filled as it runs */
     int step_over;           /* end_pass: the sample's slabs go back */
     int64_t *step_wanted;    /* sigmoid_bias: moe_layers x experts, this step's loads */
     sim_time_t *step_max;    /* nsteps: the slowest unit of each step, this pass */
@@ -737,20 +738,31 @@ static int64_t replay_gate(play_t *p, int moe, int64_t *unrouted)
  * times in every E consecutive tokens (exactly balanced when the batch is
  * a multiple of E), and a token's choices spread E / k experts apart, over
  * as many EP ranks as the placement puts them on (contiguous slots: min(k,
- * ep) ranks). Gate weights 1 / k. Published training benchmarks force
- * balance with Megatron-LM's --moe-router-force-load-balancing, which
- * draws random logits instead: balanced only in expectation (within about
- * 1/sqrt(tokens x k / E)), a token's k experts on fewer distinct ranks
- * (Qwen3-30B-A3B at EP16: 6.5 on average against 8 here), so this puts a
- * little more on the all-to-alls than Megatron's does. */
+ * ep) ranks). A group-limited router (model.router.groups G, topk_groups
+ * g, with g dividing k) keeps its limit: token t takes the groups
+ * (t + floor(i G / g)) mod G and k / g experts spread the same way inside
+ * each. Gate weights 1 / k. Published training benchmarks force balance
+ * with Megatron-LM's --moe-router-force-load-balancing, which draws random
+ * logits through the same router instead: balanced only in expectation
+ * (within about 1/sqrt(tokens x k / E)), a token's experts on fewer
+ * distinct ranks (Qwen3-30B-A3B at EP16: 6.5 on average against 8 here),
+ * so this puts a little more on the all-to-alls than Megatron's does. */
 static void force_balance(play_t *p)
 {
-    int E = p->s->model.experts, K = p->slots;
+    const router_config *rc = &p->s->model.router;
+    int E = p->s->model.experts, K = p->slots, G = rc->groups, g = rc->topk_groups;
+    if (G <= 1 || g >= G || K % g != 0 || K / g > E / G) /* no limit, or one it cannot keep */
+        G = g = 1;
+    int per = E / G, k = K / g; /* experts per group, choices per chosen group */
     for (int64_t t = 0; t < p->tokens; t++)
-        for (int j = 0; j < K; j++) {
-            p->choice[t * K + j] = (int32_t)((t + (int64_t)j * E / K) % E);
-            if (p->weight)
-                p->weight[t * K + j] = 1.0 / K;
+        for (int i = 0; i < g; i++) {
+            int64_t grp = (t + (int64_t)i * G / g) % G;
+            for (int j = 0; j < k; j++) {
+                int64_t x = grp * per + (t / G + (int64_t)j * per / k) % per;
+                p->choice[t * K + i * k + j] = (int32_t)x;
+                if (p->weight)
+                    p->weight[t * K + i * k + j] = 1.0 / K;
+            }
         }
 }
 
@@ -2026,12 +2038,16 @@ static int step_units(const play_t *p, sched_kind k);
  * `phases` x bytes / n. */
 static void train_metrics(play_t *p, const sched_step *st, sim_time_t t)
 {
-    if (st->kind == SCHED_OPTIMIZER)
+    if (st->kind == SCHED_OPTIMIZER) {
         metrics_series_add(&p->m.optimizer, t);
+        p->cur.optimizer_ps = t > p->cur.optimizer_ps ? t : p->cur.optimizer_ps;
+    }
     if (st->kind != SCHED_GRAD_DENSE && st->kind != SCHED_GRAD_EXPERT)
         return;
-    metrics_series_add(&p->m.grad_sync, t);
     int n = st->kind == SCHED_GRAD_DENSE ? p->s->parallel.dp : p->per_stage / p->a2a, phases;
+    if (n <= 1) /* a group of one reduces nothing */
+        return;
+    metrics_series_add(&p->m.grad_sync, t);
     double bytes = grad_bytes(p, st, n, &phases);
     p->m.grad_sync_bytes += (double)step_units(p, (sched_kind)st->kind) * phases * bytes;
 }
@@ -2090,6 +2106,7 @@ static void exposure_metrics(play_t *p, sim_time_t pass)
         for (int c = 0; c < EXEC_CLASSES; c++) {
             int64_t x = sat_add(exec_exposed(p->x, (exec_class)c)[g], tail[c]);
             metrics_series_add(&p->m.exposed[c], x);
+            p->cur.exposed_ps[c] = sat_add(p->cur.exposed_ps[c], x);
             waited = sat_add(waited, x);
             if (moe >= 0) {
                 int64_t *l = &p->layer_exposed[(size_t)moe * EXEC_CLASSES + (size_t)c];
@@ -2102,6 +2119,8 @@ static void exposure_metrics(play_t *p, sim_time_t pass)
         int64_t idle = pass - busy[g] - waited; /* each term <= pass */
         p->m.compute_idle_ps += idle > 0 ? idle : 0;
         p->m.compute_span_ps += pass;
+        p->cur.idle_ps += idle > 0 ? idle : 0;
+        p->cur.span_ps += pass;
     }
     for (int i = 0; i < p->s->moe_layers; i++)
         for (int c = 0; c < EXEC_CLASSES; c++) {
@@ -2125,6 +2144,13 @@ static void end_pass(play_t *p, sim_time_t now)
     exposure_metrics(p, now - p->pass_start);
     p->m.batches = ++p->batch;
     p->m.tokens += p->pass_tokens;
+    if (p->train) {
+        p->cur.time_ps = now - p->pass_start;
+        p->cur.tokens = p->pass_tokens;
+        p->cur.gpus = p->gpus;
+        metrics_step_add(&p->m, &p->cur);
+        memset(&p->cur, 0, sizeof(p->cur));
+    }
     p->step_over = 1;
     for (int mb = 0; p->train && p->sample > 0 && mb < p->M; mb++)
         if (replay_of(p, mb) == mb)

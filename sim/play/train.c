@@ -45,9 +45,9 @@ static void buckets_setup(const scenario *s, train_sched *ts, int C)
             low[l] = acc >= s->training.grad_bucket || l == ts->chunk_first[c];
             acc = low[l] ? 0 : acc;
         }
-    for (int l = 0; l < L; l++) {
+    for (int l = 0; l < L; l++) { /* a bucket's lowest layer opens it */
+        id += l > 0 && low[l];
         ts->bucket_of[l] = id;
-        id += low[l];
     }
     free(low);
 }

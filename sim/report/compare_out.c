@@ -243,7 +243,8 @@ int compare_out_table(FILE *f, const compare_out_sweep *sw)
     fprintf(f, "%s\n", compare_out_heading(sw, line, n));
     for (long i = 0; i < sw->nrows; i++)
         fprintf(f, "%s\n", compare_out_row(sw, i, line, n));
-    fputs("\ndispatch, combine: over batches and MoE layers; step: one forward pass;\n"
+    fputs("\ndispatch, combine: over batches and MoE layers; step: one forward pass, or "
+          "one training step;\n"
           "vs first: throughput over the first row's\n",
           f);
     free(line);

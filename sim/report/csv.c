@@ -1,9 +1,10 @@
 /*
- * csv.c - the run's results as four CSV files (schema moesim.csv/1).
+ * csv.c - the run's results as five CSV files (schema moesim.csv/1).
  *
  * The columns are the field table's (field.h), level by level: totals.csv
  * the totals fields, layers.csv the layer fields, experts.csv the expert
- * fields, links.csv the link fields, each file's columns in the table's
+ * fields, links.csv the link fields, steps.csv the training steps' (a
+ * header alone in forward runs), each file's columns in the table's
  * order, so a column means what the JSON field of the same name means and a
  * field added to the table is a column here with no other edit. What the
  * JSON nests is flattened: a totals field outside "totals" is
@@ -15,7 +16,7 @@
  * 16 that carried bytes.
  *
  * Whole or nothing across files: each file goes to its own outfile
- * (temporary name beside it); only when all four are written and flushed are
+ * (temporary name beside it); only when all five are written and flushed are
  * they renamed, one after another. A rename that fails part-way removes the
  * files already renamed, so a reader never sees a mixed set from two runs.
  */
@@ -35,10 +36,10 @@
 #include "moesim/outfile.h"
 #include "moesim/report.h"
 
-enum { CSV_TOTALS, CSV_LAYERS, CSV_EXPERTS, CSV_LINKS, CSV_FILES };
+enum { CSV_TOTALS, CSV_LAYERS, CSV_EXPERTS, CSV_LINKS, CSV_STEPS, CSV_FILES };
 
 static const char *const csv_names[CSV_FILES] = {"totals.csv", "layers.csv", "experts.csv",
-                                                 "links.csv"};
+                                                 "links.csv", "steps.csv"};
 
 /* ---- cells ---- */
 
@@ -144,7 +145,7 @@ static void row(FILE *f, const field_src *src, field_level level, int comma)
     fputc('\n', f);
 }
 
-/* ---- the four files ---- */
+/* ---- the five files ---- */
 
 static void write_totals(FILE *f, field_src *src)
 {
@@ -190,6 +191,15 @@ static void write_links(FILE *f, field_src *src)
     src->link = 0;
 }
 
+/* Training: one row per step (forward runs: the header alone). */
+static void write_steps(FILE *f, field_src *src)
+{
+    header(f, FIELD_STEP, 0);
+    for (src->step = 0; src->step < src->m->nstep; src->step++)
+        row(f, src, FIELD_STEP, 0);
+    src->step = 0;
+}
+
 /* ---- the directory, whole or nothing ---- */
 
 /* Makes dir unless it is a directory already; *made tells whether this call
@@ -211,7 +221,8 @@ static int make_dir(const char *dir, int *made, err_t *e)
 
 int report_csv(const char *dir, const scenario *s, const metrics *m, const topo_t *t, err_t *e)
 {
-    outfile o[CSV_FILES] = {OUTFILE_INIT, OUTFILE_INIT, OUTFILE_INIT, OUTFILE_INIT};
+    outfile o[CSV_FILES] = {OUTFILE_INIT, OUTFILE_INIT, OUTFILE_INIT, OUTFILE_INIT,
+                            OUTFILE_INIT};
     char path[CSV_FILES][PATH_MAX]; /* the outfile has no limit; PATH_MAX is the kernel's */
     int made, committed = 0;
 
@@ -234,8 +245,9 @@ int report_csv(const char *dir, const scenario *s, const metrics *m, const topo_
     write_layers(o[CSV_LAYERS].f, &src);
     write_experts(o[CSV_EXPERTS].f, &src);
     write_links(o[CSV_LINKS].f, &src);
+    write_steps(o[CSV_STEPS].f, &src);
 
-    /* Flush all four first: a full disk shows here, while nothing is renamed. */
+    /* Flush all five first: a full disk shows here, while nothing is renamed. */
     for (int i = 0; i < CSV_FILES; i++) {
         errno = 0;
         if (fflush(o[i].f) != 0 || ferror(o[i].f)) {

@@ -291,6 +291,45 @@ static void g_gbytes(const field_src *src, field_value *v) { v->r = M->grad_sync
 static void g_gradb(const field_src *src, field_value *v) { v->r = src->mem.grads; }
 static void g_optb(const field_src *src, field_value *v) { v->r = src->mem.optimizer; }
 
+/* steps (training) */
+#define ST (&src->m->step[src->step])
+static double step_s(const field_src *src) { return sim_time_to_s(ST->time_ps); }
+static void s_index(const field_src *src, field_value *v) { v->i = src->step; }
+static void s_time(const field_src *src, field_value *v) { v->r = step_s(src); }
+static void s_tokens(const field_src *src, field_value *v) { v->i = ST->tokens; }
+static void s_thr(const field_src *src, field_value *v)
+{
+    v->r = step_s(src) > 0 ? (double)ST->tokens / step_s(src) / ST->gpus : 0;
+}
+static double step_tflops(const field_src *src)
+{
+    double t = step_s(src);
+    return t > 0 ? scenario_model_flops(S) * (double)ST->tokens / t / ST->gpus / 1e12 : 0;
+}
+static void s_tflops(const field_src *src, field_value *v) { v->r = step_tflops(src); }
+static void s_mfu(const field_src *src, field_value *v)
+{
+    double peak = S->cluster.gpu.peak_flops[S->model.dtype];
+    v->r = peak > 0 ? step_tflops(src) * 1e12 / peak : 0;
+    v->null = peak <= 0;
+}
+static void s_bubble(const field_src *src, field_value *v)
+{
+    v->r = ST->span_ps > 0 ? (double)ST->idle_ps / (double)ST->span_ps : 0;
+}
+#define STEP_EXPOSED(c, name)                                                             \
+    static void s_exp_##name(const field_src *src, field_value *v)                      \
+    {                                                                                     \
+        v->r = sim_time_to_s(ST->exposed_ps[c]) / ST->gpus;                             \
+    }
+STEP_EXPOSED(0, alltoall)
+STEP_EXPOSED(1, tp)
+STEP_EXPOSED(2, dp)
+STEP_EXPOSED(3, pp)
+#undef STEP_EXPOSED
+static void s_opt(const field_src *src, field_value *v) { v->r = sim_time_to_s(ST->optimizer_ps); }
+#undef ST
+
 /* experts */
 static void x_wanted(const field_src *src, field_value *v) { v->i = L->wanted[src->expert]; }
 static void x_served(const field_src *src, field_value *v) { v->i = L->served[src->expert]; }
@@ -370,7 +409,7 @@ static const field fields[] = {
     {"internode_byte_share", G(TOTALS), FIELD_REAL, "fraction", g_inter,
      "the part of a2a_bytes whose two GPUs are on different nodes",
      CMP(3, "inter-node", 10, PCT1)},
-    {"step_s", G(TOTALS), FIELD_STATS, "s", g_step, "stats over batches of one forward pass",
+    {"step_s", G(TOTALS), FIELD_STATS, "s", g_step, "stats over batches of one forward pass (training: of one step)",
      CMP(6, "step", 9, TIME), .cmp_stats = P50},
     {"dispatch_s", G(TOTALS), FIELD_STATS, "s", g_disp,
      "stats over (batch, MoE layer) of the dispatch all-to-all",
@@ -533,6 +572,31 @@ static const field fields[] = {
     {"bytes", LINK, FIELD_REAL, "B", k_bytes, "bytes it carried, all collectives"},
     {"busy_s", LINK, FIELD_REAL, "s", k_busy, "bytes / bandwidth"},
     {"utilization", LINK, FIELD_REAL, "fraction", k_util, "busy_s / sim_time_s"},
+    /* one per training step (steps[], steps.csv) */
+    {"step", .level = FIELD_STEP, .group = FIELD_GROUP_NONE, FIELD_INT, "", s_index,
+     "the step's index, from 0"},
+    {"step_s", .level = FIELD_STEP, .group = FIELD_GROUP_NONE, FIELD_REAL, "s", s_time,
+     "the step's simulated time, its start to its last operation's end"},
+    {"tokens", .level = FIELD_STEP, .group = FIELD_GROUP_NONE, FIELD_INT, "tokens", s_tokens,
+     "tokens the step trained on: global_batch x seq_len"},
+    {"throughput_tokens_per_s_per_gpu", .level = FIELD_STEP, .group = FIELD_GROUP_NONE,
+     FIELD_REAL, "tokens/s", s_thr, "tokens / step_s / GPUs"},
+    {"tflops_per_gpu", .level = FIELD_STEP, .group = FIELD_GROUP_NONE, FIELD_REAL, "TFLOP/s",
+     s_tflops, "model FLOPs (totals.gflop_per_token x tokens) / step_s / GPUs"},
+    {"mfu", .level = FIELD_STEP, .group = FIELD_GROUP_NONE, FIELD_REAL, "fraction", s_mfu,
+     "tflops_per_gpu over the GPU's dense peak in model.dtype"},
+    {"bubble_share", .level = FIELD_STEP, .group = FIELD_GROUP_NONE, FIELD_REAL, "fraction",
+     s_bubble, "the step's idle share of the compute streams, exposed communication left out"},
+    {"alltoall", .level = FIELD_STEP, .group = FIELD_GROUP_NONE, FIELD_REAL, "s", s_exp_alltoall,
+     "exposed all-to-all, per GPU (the mean over GPUs)", .sub = "exposed_s"},
+    {"tp", .level = FIELD_STEP, .group = FIELD_GROUP_NONE, FIELD_REAL, "s", s_exp_tp,
+     "exposed TP all-reduces, per GPU", .sub = "exposed_s"},
+    {"dp", .level = FIELD_STEP, .group = FIELD_GROUP_NONE, FIELD_REAL, "s", s_exp_dp,
+     "exposed gradient reductions and gathers, per GPU", .sub = "exposed_s"},
+    {"pp", .level = FIELD_STEP, .group = FIELD_GROUP_NONE, FIELD_REAL, "s", s_exp_pp,
+     "exposed pipeline sends, per GPU", .sub = "exposed_s"},
+    {"optimizer_s", .level = FIELD_STEP, .group = FIELD_GROUP_NONE, FIELD_REAL, "s", s_opt,
+     "the slowest stage's optimizer step"},
 };
 
 #define NFIELDS ((int)(sizeof(fields) / sizeof(fields[0])))
@@ -556,7 +620,8 @@ const field *field_find(field_level level, field_group group, const char *name)
     return NULL;
 }
 
-static const char *const level_names[FIELD_LEVEL_COUNT] = {"totals", "layer", "expert", "link"};
+static const char *const level_names[FIELD_LEVEL_COUNT] = {"totals", "layer", "expert", "link",
+                                                            "step"};
 static const char *const group_names[FIELD_GROUP_COUNT] = {
     "scenario", "cluster", "model", "network", "placement", "layout", "workload", "memory",
     "totals"};
@@ -700,6 +765,9 @@ static void json_path(const field *f, char *buf, size_t n)
     case FIELD_EXPERT:
         snprintf(buf, n, "layers[].per_expert.%s[]", f->name);
         break;
+    case FIELD_STEP:
+        snprintf(buf, n, "steps[].%s%s%s", sub, dot, f->name);
+        break;
     default:
         snprintf(buf, n, "links[].%s", f->name);
         break;
@@ -707,7 +775,7 @@ static void json_path(const field *f, char *buf, size_t n)
 }
 
 static const char *const md_files[FIELD_LEVEL_COUNT] = {"totals.csv", "layers.csv",
-                                                        "experts.csv", "links.csv"};
+                                                        "experts.csv", "links.csv", "steps.csv"};
 
 /* "text: `dropped`", "compare: `dispatch p50`, `dispatch p99`", "compare
  * (JSON)" or "-": the other outputs that show the field. */

@@ -470,12 +470,20 @@ json_t *report_json_tree(const scenario *s, const metrics *m, const topo_t *t)
     }
     free(ord);
     jsonout_set(root, "links", links);
+    json_t *steps = jsonout_array(); /* training: one per step; forward runs: none */
+    for (src.step = 0; src.step < m->nstep; src.step++) {
+        json_t *o = jsonout_object();
+        add_fields(o, &src, FIELD_STEP, 0);
+        jsonout_push(steps, o);
+    }
+    jsonout_set(root, "steps", steps);
     return root;
 }
 
 int report_json(FILE *f, const scenario *s, const metrics *m, const topo_t *t)
 {
-    static const char *const expand[] = {"", "totals", "layers", "layers[]", "links", NULL};
+    static const char *const expand[] = {"", "totals", "layers", "layers[]", "links", "steps",
+                                         NULL};
     json_t *root = report_json_tree(s, m, t);
     int rc = jsonout_write(f, root, expand);
     json_decref(root);

@@ -112,7 +112,7 @@ static int check_train_memory(loader *L, err_t *e)
     return scenario_fail(L, config_lookup(L->cfg, "cluster.gpu"), "cluster.gpu", e,
                          "training does not fit: stage %d needs %.1f GB per GPU (weights %.1f, "
                          "gradients %.1f, optimizer state %.1f, activations %.1f of %.0f "
-                         "micro-batch passes in flight, buffers %.1f) > %.1f GB on %s; GB per "
+                         "chunk passes in flight, buffers %.1f) > %.1f GB on %s; GB per "
                          "GPU by stage %s%s; allowed: more stages or experts per GPU "
                          "(parallel.pp, parallel.ep), training.zero = 1, training.recompute, a "
                          "smaller workload.micro_batch, or cluster.check_memory = false",
@@ -297,8 +297,19 @@ static int check_training(loader *L, err_t *e)
 {
     const scenario *s = L->s;
     const char *key = NULL, *what = NULL;
-    if (s->workload.mode != MODE_TRAINING)
+    if (s->workload.mode != MODE_TRAINING) { /* parallel.* rows come before the mode's */
+        static const char *const keys[] = {"parallel.schedule", "parallel.vpp"};
+        for (int i = 0; i < 2; i++) {
+            const config_setting_t *st = config_lookup(L->cfg, keys[i]);
+            if (st)
+                return scenario_fail(L, st, keys[i], e,
+                                     "applies to training steps, and workload.mode is "
+                                     "\"forward\"; allowed: workload.mode = \"training\", or "
+                                     "leave %s out",
+                                     keys[i]);
+        }
         return 0;
+    }
     if (s->workload.source.kind == SOURCE_TRACE)
         key = "workload.source.kind", what = "a routing trace replayed";
     else if (s->output.trace[0])

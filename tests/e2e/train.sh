@@ -57,9 +57,8 @@ QW235="--set model.layers=94 --set model.hidden=4096 --set model.heads=64 --set 
 "$BIN" run "$T/qwen3-30b.cfg" --quiet --json "$T/q30.json" >/dev/null 2>&1
 "$BIN" run "$T/qwen3-30b.cfg" --quiet $QW235 --json "$T/q235.json" >/dev/null 2>&1
 "$BIN" run "$T/qwen3-30b.cfg" --quiet --set model.mtp_layers=1 --json "$T/q30m.json" >/dev/null 2>&1
-for c in "q30 Qwen3-30B-A3B 23006281728 23.006" "q235 Qwen3-235B-A22B 148034813952 148.03" \
-         "q30m Qwen3-30B-A3B+MTP 25364041728 25.364"; do
-  set -- $c
+# flops_is JSON NAME FLOP FOUR_DIGITS
+flops_is() {
   g=$(jnum "$T/$1.json" "d['totals']['gflop_per_token']")
   sig=$(python3 -c "print('%.5g' % float('$g'))" 2>/dev/null)
   exact=$(python3 -c "print(round(float('$g') * 1e9))" 2>/dev/null)
@@ -68,7 +67,10 @@ for c in "q30 Qwen3-30B-A3B 23006281728 23.006" "q235 Qwen3-235B-A22B 1480348139
   else
     bad "train: $2 gflop_per_token" "got $g ($exact FLOP), wanted $4 ($3 FLOP)"
   fi
-done
+}
+flops_is q30 Qwen3-30B-A3B 23006281728 23.006
+flops_is q235 Qwen3-235B-A22B 148034813952 148.03
+flops_is q30m Qwen3-30B-A3B+MTP 25364041728 25.364
 # the arithmetic above, by the machine (a slip in the comment must not
 # pass for the simulator's)
 want=$(python3 -c "
@@ -111,9 +113,8 @@ tf=$(jnum "$T/q30.json" "'%.2f TFLOP/s, MFU %.4f' % (d['totals']['tflops_per_gpu
 # weight of each parameter it updates, from HBM at 3 TB/s:
 #   zero 0: 2,480,128 x 30 B = 74,403,840 B: 24.80128 us
 #   zero 1: 1,013,248 x 30 B = 30,397,440 B: 10.13248 us
-for c in "0 46940160 29761536 39217920 35457280 149350400 24801280" \
-         "1 23470080 12158976 19608960 17728640 74675200 10132480"; do
-  set -- $c
+# zero_step ZERO BYTES ADAM_BYTES RED_MAX RED_MIN RED_SUM ADAM_PS
+zero_step() {
   j=$T/tr-z$1.json
   "$BIN" run "$TR" --quiet --set training.zero=$1 --json "$j" >/dev/null 2>&1
   "$BIN" run "$TR" --quiet --set training.zero=$1 --set 'training.grad_bucket="1 MB"' \
@@ -127,7 +128,9 @@ for c in "0 46940160 29761536 39217920 35457280 149350400 24801280" \
   gs=$(jnum "$T/tr-z$1-b1.json" "'%d %d %d %d' % (d['totals']['grad_sync_s']['max_ps'], d['totals']['grad_sync_s']['min_ps'], d['totals']['grad_sync_s']['sum_ps'], d['totals']['optimizer_s']['max_ps'])")
   [ "$gs" = "$4 $5 $6 $7" ] && ok "train: zero $1: 1 MB buckets: reductions $4 / $5 ps (sum $6), Adam $7 ps" \
     || bad "train: zero $1: reduction and optimizer times" "got max min sum opt $gs, wanted $4 $5 $6 $7"
-done
+}
+zero_step 0 46940160 29761536 39217920 35457280 149350400 24801280
+zero_step 1 23470080 12158976 19608960 17728640 74675200 10132480
 tok=$(jnum "$T/tr-z0.json" "d['totals']['tokens']")
 [ "$tok" = 1024 ] && ok "train: a step's tokens = global batch 4 x seq_len 256 = 1024" \
   || bad "train: tokens of a step" "got $tok, wanted 1024"
@@ -211,11 +214,11 @@ PY
 # v of it: 1.5 / 9.5 x ... (Narayanan et al. 2021). DualPipe holds two
 # chunks, its stage's and its mirror's (2 x the parameters: DualPipe's
 # README).
-for s in gpipe 1f1b interleaved dualpipe; do
-  v=1; [ "$s" = interleaved ] && v=2
-  expect_rc "train: schedule $s runs" 0 "$BIN" run "$TPP" --quiet --set "parallel.schedule=\"$s\"" \
-    --set parallel.vpp=$v --json "$T/pp-$s.json"
-  "$BIN" check "$TPP" --set "parallel.schedule=\"$s\"" --set parallel.vpp=$v >"$T/pp-$s.check" 2>&1
+for sc in gpipe 1f1b interleaved dualpipe; do
+  v=1; [ "$sc" = interleaved ] && v=2
+  expect_rc "train: schedule $sc runs" 0 "$BIN" run "$TPP" --quiet --set "parallel.schedule=\"$sc\"" \
+    --set parallel.vpp=$v --json "$T/pp-$sc.json" --timeline "$T/pp-$sc.tl.json"
+  "$BIN" check "$TPP" --set "parallel.schedule=\"$sc\"" --set parallel.vpp=$v >"$T/pp-$sc.check" 2>&1
 done
 sched=$(python3 - "$T" <<'PY' 2>/dev/null
 import json, sys
@@ -233,42 +236,59 @@ print(step["gpipe"], step["1f1b"], " ".join("%.4f" % bub[s] for s in d),
       d["dualpipe"]["memory"]["weights_bytes"], d["1f1b"]["memory"]["weights_bytes"])
 PY
 )
-set -- $sched
-if [ $# = 12 ]; then
-  g_step=$1 f_step=$2 b_g=$3 b_f=$4 b_i=$5 b_d=$6 x_g=$7 x_f=$8 x_i=$9
-  shift 9; dact=$1 w_d=$2 w_f=$3
-  [ "$(pyt "abs($g_step - $f_step) < 0.005 * $f_step")" = 1 ] \
-    && ok "train: gpipe and 1f1b take the same step ($g_step, $f_step ps)" \
-    || bad "train: gpipe and 1f1b take the same step" "$g_step vs $f_step ps"
-  for c in "gpipe $b_g $x_g" "1f1b $b_f $x_f" "interleaved $b_i $x_i"; do
-    set -- $c
-    [ "$(pyt "0 < $2 < 1 and abs($2 - $3) < 0.01")" = 1 ] \
-      && ok "train: $1 bubble_share $2, textbook $3" \
-      || bad "train: $1 bubble_share" "got $2, textbook $3 (within 0.01)"
-  done
-  [ "$(pyt "$b_i < $b_f")" = 1 ] && ok "train: interleaved (vpp 2) bubble $b_i < 1f1b's $b_f" \
-    || bad "train: interleaved bubble below 1f1b's" "$b_i vs $b_f"
-  [ "$(pyt "0 <= $b_d < $b_f")" = 1 ] && ok "train: dualpipe bubble $b_d < 1f1b's $b_f" \
-    || bad "train: dualpipe bubble below 1f1b's" "$b_d vs $b_f"
-  [ "$w_d" = "$((2 * w_f))" ] && ok "train: dualpipe holds 2 x the weights ($w_d B = 2 x $w_f B)" \
-    || bad "train: dualpipe weights" "got $w_d B, wanted 2 x $w_f B"
+# bubble_is SCHEDULE BUBBLE TEXTBOOK
+bubble_is() {
+  [ "$(pyt "0 < $2 < 1 and abs($2 - $3) < 0.01")" = 1 ] \
+    && ok "train: $1 bubble_share $2, textbook $3" \
+    || bad "train: $1 bubble_share" "got $2, textbook $3 (within 0.01)"
+}
+# sched_figures GPIPE_STEP 1F1B_STEP BUBBLE x 4 TEXTBOOK x 3 DACT W_DUAL W_1F1B
+sched_figures() {
+  [ $# = 12 ] || { bad "train: schedule figures" "got: $*"; return; }
+  [ "$(pyt "abs($1 - $2) < 0.005 * $2")" = 1 ] \
+    && ok "train: gpipe and 1f1b take the same step ($1, $2 ps)" \
+    || bad "train: gpipe and 1f1b take the same step" "$1 vs $2 ps"
+  bubble_is gpipe $3 $7
+  bubble_is 1f1b $4 $8
+  bubble_is interleaved $5 $9
+  [ "$(pyt "$5 < $4")" = 1 ] && ok "train: interleaved (vpp 2) bubble $5 < 1f1b's $4" \
+    || bad "train: interleaved bubble below 1f1b's" "$5 vs $4"
+  [ "$(pyt "0 <= $6 < $4")" = 1 ] && ok "train: dualpipe bubble $6 < 1f1b's $4" \
+    || bad "train: dualpipe bubble below 1f1b's" "$6 vs $4"
+  shift 9
+  [ "$2" = "$(($3 * 2))" ] && ok "train: dualpipe holds 2 x the weights ($2 B = 2 x $3 B)" \
+    || bad "train: dualpipe weights" "got $2 B, wanted 2 x $3 B"
   # activations per token and layer: attention 2 x 1024 + 2 x 1024 + 2 x
   # 1024 = 6,144 values, MoE 2 x 1024 + 2 x 4 + 2 x (2 x 1024 + 3 x 2048)
   # = 18,440: 49,168 B; gpipe keeps all 8 micro-batches of 512 tokens on
   # stage 0's 2 layers, 1f1b pp - 0 = 4: 4 x 512 x 2 x 49,168 B more
-  [ "$dact" = 201392128 ] && ok "train: gpipe keeps 201,392,128 B more activations than 1f1b" \
-    || bad "train: gpipe - 1f1b activations" "got $dact B, wanted 4 x 512 x 2 x 49,168 = 201,392,128"
-else
-  bad "train: schedule figures" "got: $sched"
-fi
-# moesim check's per-stage lines: micro-batch passes in flight at the
+  [ "$1" = 201392128 ] && ok "train: gpipe keeps 201,392,128 B more activations than 1f1b" \
+    || bad "train: gpipe - 1f1b activations" "got $1 B, wanted 4 x 512 x 2 x 49,168 = 201,392,128"
+}
+sched_figures $sched
+# Forced balance: each of a GPU's 4 experts gets 512 x 2 / 4 = 256 of a
+# micro-batch's assignments in every pass, forward and backward, so no
+# experts span is empty (one that read a released routing would be)
+for sc in gpipe 1f1b interleaved dualpipe; do
+  e=$(python3 - "$T/pp-$sc.tl.json" <<'PY' 2>/dev/null
+import json, sys
+ev = [e for e in json.load(open(sys.argv[1]))["traceEvents"]
+      if e.get("ph") == "X" and e["name"] in ("experts", "experts_dgrad", "experts_wgrad")]
+print(len(ev), sum(1 for e in ev if e["dur"] <= 0))
+PY
+)
+  # 4 GPUs x 8 micro-batches x 2 layers x 3 passes = 192
+  [ "$e" = "192 0" ] && ok "train: $sc: 192 experts spans, none empty" \
+    || bad "train: $sc: experts spans (all, empty)" "got $e, wanted 192 0"
+done
+# moesim check's per-stage lines: chunk passes in flight at the
 # peak: gpipe all 8; 1f1b pp - stage; interleaved Megatron's warm-up + 1,
 # 2 (pp - stage - 1) + (vpp - 1) pp + 1 chunk passes; dualpipe pp + 1
 for c in "gpipe 8 8 8 8" "1f1b 4 3 2 1" "interleaved 11 9 7 5" "dualpipe 5 5 5 5"; do
-  s=${c%% *}; want=${c#* }
-  got=$(sed -n 's/.*(\([0-9]*\) micro-batch passes in flight).*/\1/p' "$T/pp-$s.check" | tr '\n' ' ')
-  [ "$got" = "$want " ] && ok "train: check: $s keeps $want in flight by stage" \
-    || bad "train: check: $s in flight by stage" "got $got, wanted $want"
+  sc=${c%% *}; want=${c#* }
+  got=$(sed -n 's/.*(\([0-9]*\) chunk passes in flight).*/\1/p' "$T/pp-$sc.check" | tr '\n' ' ')
+  [ "$got" = "$want " ] && ok "train: check: $sc keeps $want in flight by stage" \
+    || bad "train: check: $sc in flight by stage" "got $got, wanted $want"
 done
 # The default 160 MB bucket over two stages of train.cfg's tiny layers:
 # one bucket per stage (a bucket never spans two stages)
