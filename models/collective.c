@@ -401,3 +401,59 @@ double coll_row_bytes(int hidden, dtype_t dt)
         b += 4.0 * ((hidden + 127) / 128);
     return b;
 }
+
+void coll_scratch_init(coll_scratch *sc, int links)
+{
+    sc->phase = xcalloc((size_t)links, sizeof(*sc->phase), "phase link bytes");
+    sc->call = xcalloc((size_t)links, sizeof(*sc->call), "plan link bytes");
+    sc->phase_links = xcalloc((size_t)links, sizeof(*sc->phase_links), "phase links");
+    sc->call_links = xcalloc((size_t)links, sizeof(*sc->call_links), "plan links");
+}
+
+void coll_scratch_fini(coll_scratch *sc)
+{
+    free(sc->phase);
+    free(sc->call);
+    free(sc->phase_links);
+    free(sc->call_links);
+    memset(sc, 0, sizeof(*sc));
+}
+
+/* As coll_plan_analytical, phase by phase, summing the phases' link bytes
+ * in the same order (so acc gets the same doubles). */
+void coll_plan_analytical_add(const coll_plan *p, const topo_t *t, sim_time_t overhead_ps,
+                              net_result *out, double *acc, coll_scratch *sc)
+{
+    *out = (net_result){0, 0, 0, -1, 0, 0};
+    sim_time_t total = 0, longest = -1;
+    double all = 0;
+    int ncall = 0;
+    for (int ph = 0; ph < p->phases; ph++) {
+        int a = p->off[ph], n = p->off[ph + 1] - a, nt;
+        if (n == 0)
+            continue;
+        net_result r;
+        net_analytical_sparse(t, n, p->src + a, p->dst + a, p->bytes + a, overhead_ps, &r,
+                              sc->phase, sc->phase_links, &nt);
+        total = r.time_ps > SIM_TIME_MAX - total ? SIM_TIME_MAX : total + r.time_ps;
+        all += r.total_bytes;
+        if (r.drain_ps > longest) {
+            longest = r.drain_ps;
+            *out = r;
+        }
+        for (int k = 0; k < nt; k++) {
+            int l = sc->phase_links[k];
+            if (sc->call[l] == 0)
+                sc->call_links[ncall++] = l;
+            sc->call[l] += sc->phase[l];
+            sc->phase[l] = 0;
+        }
+    }
+    for (int k = 0; k < ncall; k++) {
+        int l = sc->call_links[k];
+        acc[l] += sc->call[l];
+        sc->call[l] = 0;
+    }
+    out->time_ps = total;
+    out->total_bytes = all;
+}

@@ -132,6 +132,50 @@ void net_analytical_list(const topo_t *t, int n, const int *src, const int *dst,
         free(lb);
 }
 
+/* net_analytical_list for callers that keep lb zero between calls: only
+ * the links the transfers cross are written (each listed once in touched,
+ * *nt of them), and the bottleneck is found among those, by the same rule.
+ * The same figures as net_analytical_list, in O(hops) rather than O(links). */
+void net_analytical_sparse(const topo_t *t, int n, const int *src, const int *dst,
+                           const double *bytes, sim_time_t overhead_ps, net_result *out,
+                           double *lb, int *touched, int *nt)
+{
+    double total = 0;
+    sim_time_t latency = -1;
+    *nt = 0;
+    for (int i = 0; i < n; i++) {
+        if (!(bytes[i] > 0) || src[i] == dst[i])
+            continue;
+        int links[TOPO_MAX_HOPS];
+        int h = topo_route(t, src[i], dst[i], links);
+        sim_time_t lat = 0;
+        for (int k = 0; k < h; k++) {
+            if (lb[links[k]] == 0)
+                touched[(*nt)++] = links[k];
+            lb[links[k]] += bytes[i];
+            lat = sat_add(lat, topo_link_at(t, links[k])->lat_ps);
+        }
+        latency = lat > latency ? lat : latency;
+        total += bytes[i];
+    }
+    int best = -1;
+    sim_time_t drain = 0;
+    for (int j = 0; j < *nt; j++) { /* the largest drain, ties to the lowest id */
+        int l = touched[j];
+        sim_time_t d = sim_time_for_bytes(lb[l], topo_link_rate(topo_link_at(t, l)));
+        if (best < 0 || d > drain || (d == drain && l < best)) {
+            best = l;
+            drain = d;
+        }
+    }
+    out->drain_ps = drain;
+    out->bottleneck_link = best;
+    out->bottleneck_bytes = best >= 0 ? lb[best] : 0;
+    out->latency_ps = latency < 0 ? 0 : sat_add(latency, overhead_ps);
+    out->time_ps = sat_add(out->drain_ps, out->latency_ps);
+    out->total_bytes = total;
+}
+
 /* ---- max-min fair sharing ---- */
 
 typedef struct heap_ent {

@@ -807,16 +807,42 @@ static void dual_b(prog *g, int d, bool zb, bool recv, bool send)
         dual_link(g, d, false, false);
 }
 
-/* _forward_backward_chunk: both receives, F then B (DualPipe overlaps the
- * pair when the module can; here they run one after the other), both
- * sends. */
+/* The steps [a, b) (a forward) and [b, e) (a backward) of one stage's
+ * program, interleaved: a segment of each in turn, a segment ending at a
+ * communication step, so that each one's all-to-alls and all-reduces sit
+ * between the other's compute; every step serial = 0 (its chain and the
+ * streams' order only), as two_batch does for forward passes. */
+static void interleave(prog *g, long a, long b, long e)
+{
+    if (!g->out || b == a || e == b)
+        return;
+    sched_step *tmp = xcalloc((size_t)(e - a), sizeof(*tmp), "schedule");
+    memcpy(tmp, g->out + a, (size_t)(e - a) * sizeof(*tmp));
+    long at[2] = {0, b - a}, end[2] = {b - a, e - a}, n = a;
+    for (int side = 0; at[0] < end[0] || at[1] < end[1]; side ^= 1)
+        while (at[side] < end[side]) {
+            sched_step s = tmp[at[side]++];
+            s.serial = 0;
+            g->out[n++] = s;
+            if (!sched_is_compute((sched_kind)s.kind))
+                break;
+        }
+    free(tmp);
+}
+
+/* _forward_backward_chunk: both receives, F then B (with overlap_a2a the
+ * two interleaved, as DualPipe overlaps the pair), both sends. */
 static void dual_fb(prog *g, int d0, int d1, bool recv0)
 {
     if (recv0)
         dual_link(g, d0, true, true);
     dual_link(g, d1, false, true);
+    long a = g->n;
     dual_f(g, d0, false, false);
+    long b = g->n;
     dual_b(g, d1, false, false, false);
+    if (g->c->overlap_a2a)
+        interleave(g, a, b, g->n);
     dual_link(g, d0, true, false);
     dual_link(g, d1, false, false);
 }

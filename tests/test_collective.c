@@ -200,10 +200,52 @@ static void test_names(void)
     EXPECT_NAME_TABLE(coll_a2a_algo, coll_a2a_name, coll_a2a_parse, COLL_A2A_COUNT);
 }
 
+/* The sparse path (what the executor takes) gives the plan's figures
+ * exactly: result, and the same link bytes added to what the accumulator
+ * held; its scratch is left zero. Plans: a skewed all-to-all-v (one phase)
+ * and hierarchical, and a ring all-reduce (six phases). */
+static void test_sparse_same(void)
+{
+    topo_t *t = make_2x2();
+    int L = topo_link_count(t);
+    double bytes[16], lb[64], acc[64];
+    for (int i = 0; i < 16; i++)
+        bytes[i] = 1e5 * (1 + (i * 7) % 5);
+    coll_scratch sc;
+    coll_scratch_init(&sc, L);
+    for (int k = 0; k < 3; k++) {
+        coll_plan p = COLL_PLAN_INIT;
+        if (k < 2)
+            coll_alltoallv(&p, t, k ? COLL_A2A_HIERARCHICAL : COLL_A2A_DIRECT, bytes, NULL);
+        else
+            coll_allreduce(&p, t, 4, 3e6, COLL_AR_RING);
+        net_result a, b;
+        coll_plan_analytical(&p, t, SIM_US(1), &a, lb);
+        for (int l = 0; l < L; l++)
+            acc[l] = 0.5 * l; /* what earlier plans left */
+        coll_plan_analytical_add(&p, t, SIM_US(1), &b, acc, &sc);
+        EXPECT_EQ_I64(b.time_ps, a.time_ps);
+        EXPECT_EQ_I64(b.drain_ps, a.drain_ps);
+        EXPECT_EQ_I64(b.latency_ps, a.latency_ps);
+        EXPECT_EQ_I64(b.bottleneck_link, a.bottleneck_link);
+        EXPECT_NEAR(b.bottleneck_bytes, a.bottleneck_bytes, 0);
+        EXPECT_NEAR(b.total_bytes, a.total_bytes, 0);
+        for (int l = 0; l < L; l++) {
+            EXPECT_NEAR(acc[l], 0.5 * l + lb[l], 0);
+            EXPECT_NEAR(sc.phase[l], 0, 0);
+            EXPECT_NEAR(sc.call[l], 0, 0);
+        }
+        coll_plan_fini(&p);
+    }
+    coll_scratch_fini(&sc);
+    topo_free(t);
+}
+
 void test_collective_register(void)
 {
     CU_pSuite s = CU_add_suite("collective", NULL, NULL);
     CU_add_test(s, "all-to-all direct 2x2", test_alltoall_direct);
+    CU_add_test(s, "sparse analytical path", test_sparse_same);
     CU_add_test(s, "all-to-all pairwise 2x2", test_alltoall_pairwise);
     CU_add_test(s, "all-to-all hierarchical 2x2", test_alltoall_hierarchical);
     CU_add_test(s, "all-reduce ring 2x2", test_allreduce_ring);

@@ -859,6 +859,64 @@ static void test_train_grid(void)
     EXPECT_TRUE(cases > 300);
 }
 
+/* How often a stage's layer rows change between forward and backward, over
+ * the p stages. */
+static long switches(const sched_step *st, long n, int p)
+{
+    long k = 0;
+    for (int stage = 0; stage < p; stage++) {
+        int last = -1;
+        for (long i = 0; i < n; i++) {
+            if (st[i].stage != stage || st[i].kind >= SCHED_SEND)
+                continue;
+            int fwd = st[i].phase == SCHED_PHASE_F;
+            k += last >= 0 && fwd != last;
+            last = fwd;
+        }
+    }
+    return k;
+}
+
+/* overlap_a2a: DualPipe's overlapped pairs interleave at communication
+ * (serial 0 on their steps, a forward's dispatch between the backward's
+ * rows), the invariants still hold, and the step has the same steps. */
+static void test_train_overlap(void)
+{
+    for (int M = 8; M <= 12; M += 4) {
+        tcase t;
+        tcase_init(&t, SCHED_PIPE_DUALPIPE, 4, 1, 1, M);
+        for (int l = 0; l < t.c.layers; l++)
+            t.moe[l] = true;
+        long n0, n1;
+        sched_step *a = train(&t.c, &n0);
+        t.c.overlap_a2a = true;
+        sched_step *b = train(&t.c, &n1);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(b);
+        /* the lists' invariants (an overlapped pair's operations interleave
+         * by design: check_ops's rule is not one of them here) */
+        check_once(&t.c, b, n1, "dualpipe overlap_a2a");
+        check_order(&t.c, b, n1, "dualpipe overlap_a2a");
+        CU_ASSERT_PTR_NOT_NULL_FATAL(a);
+        EXPECT_EQ_I64(n1, n0);
+        long free0 = 0, free1 = 0;
+        for (long i = 0; i < n0; i++) {
+            free0 += !a[i].serial && a[i].kind < SCHED_GRAD_DENSE;
+            free1 += !b[i].serial && b[i].kind < SCHED_GRAD_DENSE;
+        }
+        EXPECT_EQ_I64(free0, 0);
+        EXPECT_TRUE(free1 > 0);
+        /* on each stage, forward and backward rows alternate more often: a
+         * pair of one-MoE-layer chunks runs F [attention gate dispatch], B
+         * [combine], F [experts combine], B [experts dispatch], B [gate
+         * attention]... four more changes than F then B */
+        long more = switches(b, n1, 4) - switches(a, n0, 4);
+        EXPECT_TRUE(more > 0);
+        EXPECT_EQ_I64(more % 4, 0);
+        free(a);
+        free(b);
+    }
+}
+
 void test_sched_register(void)
 {
     TEST_SUITE("sched", {"one stage", test_one_stage}, {"two batches", test_two_batch},
@@ -871,5 +929,6 @@ void test_sched_register(void)
                {"textbook interleaved", test_textbook_interleaved},
                {"textbook dualpipe", test_textbook_dualpipe},
                {"training, rejects", test_train_rejects},
-               {"training, invariants", test_train_grid});
+               {"training, invariants", test_train_grid},
+               {"training, dualpipe overlap", test_train_overlap});
 }

@@ -109,6 +109,20 @@ void coll_reducescatter(coll_plan *p, const topo_t *t, int n, double size);
 void coll_plan_analytical(const coll_plan *p, const topo_t *t, sim_time_t overhead_ps,
                           net_result *out, double *link_bytes);
 
+/* Buffers for coll_plan_analytical_add: per link, zero between calls. */
+typedef struct coll_scratch {
+    double *phase, *call;
+    int *phase_links, *call_links;
+} coll_scratch;
+void coll_scratch_init(coll_scratch *sc, int links);
+void coll_scratch_fini(coll_scratch *sc);
+/* coll_plan_analytical's figures, its bytes per link added to acc
+ * (topo_link_count entries) instead of written over a buffer: a plan costs
+ * O(its transfers x hops), not O(links) per phase (2,048 GPUs have ten
+ * thousand links and a ring over 128 of them 254 phases). */
+void coll_plan_analytical_add(const coll_plan *p, const topo_t *t, sim_time_t overhead_ps,
+                              net_result *out, double *acc, coll_scratch *sc);
+
 /* Bytes of one token's row of `hidden` values on the wire: hidden x the
  * dtype's size, and for FP8 one FP32 scale per 128 values on top (DeepEP's
  * dispatch layout: 7,168 values -> 7,392 bytes). */

@@ -49,6 +49,14 @@ void net_analytical_list(const topo_t *t, int n, const int *src, const int *dst,
                          const double *bytes, sim_time_t overhead_ps, net_result *out,
                          double *link_bytes);
 
+/* The same figures as net_analytical_list, for a caller whose lb (one
+ * double per link) is zero on entry: only the links crossed are written,
+ * listed in touched (room for every link; *nt of them on return). The
+ * caller zeroes them again before the next call. */
+void net_analytical_sparse(const topo_t *t, int n, const int *src, const int *dst,
+                           const double *bytes, sim_time_t overhead_ps, net_result *out,
+                           double *lb, int *touched, int *nt);
+
 /* Max-min fair sharing by progressive filling. A workspace that keeps its
  * buffers between calls, so a flow process re-sharing at every event
  * allocates only while the largest flow set seen so far grows. */

@@ -114,6 +114,7 @@ typedef struct scenario {
         bool overlap_grad_reduce;  /* buckets reduced while backward runs */
         dtype_t grad_dtype;        /* element type gradients are reduced in */
         int route_sample;          /* micro-batches routed per step (0: all) */
+        bool overlap_a2a;          /* dualpipe: forward-backward pairs overlapped */
     } training;
 
     struct {
@@ -123,6 +124,7 @@ typedef struct scenario {
         sim_time_t flow_tol_ps;    /* flow model: completions merged within this */
         dtype_t dispatch_dtype;    /* element type of dispatched rows */
         dtype_t combine_dtype;     /* element type of combined rows */
+        int comm_sms;              /* SMs communication kernels hold, taken from compute */
     } network;
 
     struct {

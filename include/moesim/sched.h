@@ -168,6 +168,10 @@ typedef struct sched_train_config {
     const int *bucket_of;
     bool overlap_grad;
     bool zero;               /* ZeRO-1: gather steps after the optimizer */
+    /* dualpipe: each overlapped forward-backward pair's steps interleaved
+     * at its communication (serial = 0), so one micro-batch's all-to-alls
+     * run under the other's compute (DeepSeek-V3 Technical Report 3.2.1) */
+    bool overlap_a2a;
 } sched_train_config;
 
 /* The stage that runs chunk c of micro-batch mb. */

@@ -97,7 +97,8 @@ struct exec {
     int *pfree;          /* free slots of plans */
     int nplans, npfree;
     int nlinks;
-    double *link_bytes, *link_tmp; /* analytical */
+    double *link_bytes; /* analytical: bytes per link, all plans */
+    coll_scratch scratch;
     int64_t *exposed;    /* EXEC_CLASSES x gpus */
     int64_t *busy;       /* streams x gpus */
     int failed;
@@ -134,7 +135,7 @@ exec_t *exec_new(engine_t *eng, const topo_t *t, const exec_config *cfg,
         flows_set_tolerance(x->flows, cfg->flow_tol_ps);
     } else {
         x->link_bytes = xcalloc((size_t)x->nlinks, sizeof(double), "link bytes");
-        x->link_tmp = xcalloc((size_t)x->nlinks, sizeof(double), "link bytes");
+        coll_scratch_init(&x->scratch, x->nlinks);
     }
     x->exposed = xcalloc((size_t)EXEC_CLASSES * g, sizeof(*x->exposed), "exposed time");
     x->busy = xcalloc(q, sizeof(*x->busy), "stream busy time");
@@ -164,7 +165,7 @@ void exec_free(exec_t *x)
     free(x->pfree);
     flows_free(x->flows);
     free(x->link_bytes);
-    free(x->link_tmp);
+    coll_scratch_fini(&x->scratch);
     free(x->exposed);
     free(x->busy);
     free(x);
@@ -388,9 +389,8 @@ static void start_comm(exec_t *x, int id)
     net_result r;
     coll_plan_clear(&x->plan);
     x->cb.plan(x->ctx, &s, &x->plan);
-    coll_plan_analytical(&x->plan, x->t, x->cfg.overhead_ps, &r, x->link_tmp);
-    for (int l = 0; l < x->nlinks; l++)
-        x->link_bytes[l] += x->link_tmp[l];
+    coll_plan_analytical_add(&x->plan, x->t, x->cfg.overhead_ps, &r, x->link_bytes,
+                             &x->scratch);
     end_after(x, id, r.time_ps);
 }
 

@@ -73,6 +73,7 @@ enum { KIND_MIGRATE = SCHED_KIND_COUNT };
 
 struct play {
     const scenario *s;
+    gpu_spec gpu;      /* the GPU as compute sees it: network.comm_sms taken out */
     engine_t *eng;
     rng_set_t *rng;
     topo_t *topo;
@@ -111,6 +112,7 @@ struct play {
     /* per-batch buffers, reused */
     double *logits;         /* tokens x experts */
     int32_t *choice;        /* tokens x slots (top_k; experts for expert_choice) */
+    int32_t *forced;        /* force_balance: its choices, computed once */
     double *weight;         /* tokens x slots gate weights, when score priority needs them */
     int slots;              /* choice entries per token */
     capacity_counts *cc;    /* per MoE layer: counts, and the adaptive average */
@@ -369,7 +371,7 @@ static int batch_tokens(const scenario *s, int *out, err_t *e)
 static void train_times_setup(play_t *p, int64_t tpr)
 {
     const scenario *s = p->s;
-    const gpu_spec *g = &s->cluster.gpu;
+    const gpu_spec *g = &p->gpu;
     int sel = s->training.recompute == SCHED_RECOMPUTE_SELECTIVE;
     p->t_attn_b = gpu_attention_grad_time(g, &p->attn_shape, tpr, 0, sel);
     p->t_attn_w = gpu_attention_grad_time(g, &p->attn_shape, tpr, 1, false);
@@ -408,7 +410,7 @@ static void train_times_setup(play_t *p, int64_t tpr)
 static void times_setup(play_t *p)
 {
     const scenario *s = p->s;
-    const gpu_spec *g = &s->cluster.gpu;
+    const gpu_spec *g = &p->gpu;
     int64_t tpr = s->workload.tokens_per_rank / p->M; /* the loader checked divisibility */
     p->mb_rank_tokens = tpr;
     p->attn_shape = scenario_attn_shape(s, p->tp);
@@ -551,6 +553,9 @@ play_t *play_new(const scenario *s, err_t *e)
         goto fail;
     p->rng = rng_new(s->seed);
     p->slots = router_slots(&s->model.router);
+    p->gpu = s->cluster.gpu; /* SMs held by communication kernels compute nothing */
+    for (int d = 0; s->network.comm_sms > 0 && d < DTYPE_COUNT; d++)
+        p->gpu.peak_flops[d] *= (double)(p->gpu.sms - s->network.comm_sms) / p->gpu.sms;
     if (files_setup(p, e) < 0)
         goto fail;
     times_setup(p);
@@ -673,6 +678,7 @@ void play_free(play_t *p)
     free(p->src_load);
     free(p->logits);
     free(p->choice);
+    free(p->forced);
     coll_plan_fini(&p->plan);
     free(p->link_bytes);
     free(p->tok_dst);
@@ -749,6 +755,14 @@ static int64_t replay_gate(play_t *p, int moe, int64_t *unrouted)
  * so this puts a little more on the all-to-alls than Megatron's does. */
 static void force_balance(play_t *p)
 {
+    size_t n = (size_t)p->tokens * (size_t)p->slots;
+    if (p->forced) { /* every layer and batch the same: written once */
+        memcpy(p->choice, p->forced, n * sizeof(*p->choice));
+        if (p->weight)
+            for (size_t i = 0; i < n; i++)
+                p->weight[i] = 1.0 / p->slots;
+        return;
+    }
     const router_config *rc = &p->s->model.router;
     int E = p->s->model.experts, K = p->slots, G = rc->groups, g = rc->topk_groups;
     if (G <= 1 || g >= G || K % g != 0 || K / g > E / G) /* no limit, or one it cannot keep */
@@ -764,6 +778,8 @@ static void force_balance(play_t *p)
                     p->weight[t * K + i * k + j] = 1.0 / K;
             }
         }
+    p->forced = xcalloc(n, sizeof(*p->forced), "forced choices");
+    memcpy(p->forced, p->choice, n * sizeof(*p->forced));
 }
 
 static int64_t route_gate(play_t *p, source_t *src, int moe, double *bias, gsl_rng *noise,
@@ -1135,7 +1151,7 @@ static int route_micro_batch(play_t *p, int mb)
         return 0;
     }
     slab_get(p, mb);
-    if (p->src)
+    if (p->src && !p->s->model.force_balance) /* forced choices need no logits */
         source_begin_batch(p->src, p->tokens, rng_stream(p->rng, "tokens"));
     for (int l = 0; l < p->s->model.layers; l++) {
         int moe = p->moe_of[l];
@@ -1550,7 +1566,7 @@ static double compute_seconds(const play_t *p, sched_kind k, const sched_step *s
                               gpu_bound *b)
 {
     const scenario *s = p->s;
-    const gpu_spec *g = &s->cluster.gpu;
+    const gpu_spec *g = &p->gpu;
     int64_t tpr = p->mb_rank_tokens;
     switch (k) {
     case SCHED_ATTN:
@@ -1820,7 +1836,7 @@ static int group_index(const play_t *p, const sched_step *st, int u)
 static sim_time_t expert_time(const play_t *p, int mb, int moe, int g)
 {
     const int64_t *local = local_at(p, mb, moe) + (size_t)g * (size_t)p->spr;
-    return sat_add(gpu_experts_time(&p->s->cluster.gpu, &p->expert_shape, local, p->spr),
+    return sat_add(gpu_experts_time(&p->gpu, &p->expert_shape, local, p->spr),
                    p->t_shared);
 }
 
@@ -2253,7 +2269,7 @@ static int step_units(const play_t *p, sched_kind k)
 
 static void start_pass(play_t *p)
 {
-    if (p->src && !p->train) /* training routes each micro-batch on its own */
+    if (p->src && !p->train && !p->s->model.force_balance) /* training: per micro-batch */
         source_begin_batch(p->src, p->tokens, rng_stream(p->rng, "tokens"));
     if (!p->train)
         p->route_batch = p->batch;

@@ -66,7 +66,8 @@ int train_sched_build(const scenario *s, train_sched *ts, err_t *e)
         .head = s->model.vocab > 0, .micro_batches = s->workload.micro_batches,
         .pipe = (sched_pipe)s->parallel.schedule,
         .recompute = (sched_recompute)s->training.recompute, .bucket_of = ts->bucket_of,
-        .overlap_grad = s->training.overlap_grad_reduce, .zero = s->training.zero == 1};
+        .overlap_grad = s->training.overlap_grad_reduce, .zero = s->training.zero == 1,
+        .overlap_a2a = s->training.overlap_a2a};
     ts->n = sched_training_count(&ts->c);
     ts->steps = xcalloc((size_t)ts->n + 1, sizeof(*ts->steps), "schedule");
     if (sched_training(&ts->c, ts->steps, e) < 0) {

@@ -99,6 +99,8 @@ static int check_vpp(loader *L, const key_row *r, const value *v, err_t *e);
 static int check_global_batch(loader *L, const key_row *r, const value *v, err_t *e);
 static int check_force_balance(loader *L, const key_row *r, const value *v, err_t *e);
 static int check_training_only(loader *L, const key_row *r, const value *v, err_t *e);
+static int check_overlap_a2a(loader *L, const key_row *r, const value *v, err_t *e);
+static int check_comm_sms(loader *L, const key_row *r, const value *v, err_t *e);
 static void def_tokens(const scenario *s, const key_row *r, value *v);
 static bool training(const loader *L);
 static int derived_in_training(loader *L, const key_row *r, const value *v, err_t *e);
@@ -510,6 +512,11 @@ const key_row scenario_keys[] = {
      FIELD(training.grad_dtype),
      .help = "element type gradients accumulate and are reduced in (Megatron-LM with "
              "BF16: FP32, --accumulate-allreduce-grads-in-fp32)"},
+    {.path = "training.overlap_a2a", .type = KT_BOOL, .def = "false",
+     .check = check_overlap_a2a, FIELD(training.overlap_a2a),
+     .help = "dualpipe: each forward-backward pair overlapped, one micro-batch's "
+             "all-to-alls and all-reduces under the other's compute (DeepSeek-V3 Technical "
+             "Report 3.2.1); other schedules run their pairs one after the other"},
     {.path = "training.route_sample", .type = KT_INT, .def = "0", .min = 0, .max = 65536,
      .check = check_training_only, FIELD(training.route_sample),
      .help = "micro-batches the router routes per step (each on its own tokens); the later "
@@ -540,6 +547,11 @@ const key_row scenario_keys[] = {
     {.path = "network.combine_dtype", .type = KT_ENUM, .def = "model.dtype",
      .deflt = def_model_dtype, MODEL_ENUM(dtype_name, DTYPE_COUNT), FIELD(network.combine_dtype),
      .help = "element type of combined rows"},
+    {.path = "network.comm_sms", .type = KT_INT, .def = "0", .min = 0,
+     .max = 4096, .check = check_comm_sms, FIELD(network.comm_sms),
+     .help = "SMs the communication kernels hold for the whole run (DeepSeek-V3: 20 of "
+             "H800's 132 for DeepEP), taken from compute: every kernel's FLOP/s scale by "
+             "(SMs - comm_sms) / SMs, its HBM bandwidth does not"},
 
     {.path = "output.json", .type = KT_STRING, .def = "\"\"", FIELD(output.json),
      .help = "write the JSON report here (\"\": none)"},
@@ -1390,6 +1402,29 @@ static int check_force_balance(loader *L, const key_row *r, const value *v, err_
     return scenario_fail(L, v->st, r->path, e,
                          "true with model.router.kind \"expert_choice\", where experts "
                          "choose tokens; allowed: false, or a token-choice router");
+}
+
+static int check_overlap_a2a(loader *L, const key_row *r, const value *v, err_t *e)
+{
+    if (check_training_only(L, r, v, e) < 0)
+        return -1;
+    if (!v->i || L->s->parallel.schedule == SCHED_PIPE_DUALPIPE)
+        return 0;
+    return scenario_fail(L, v->st, r->path, e,
+                         "true with parallel.schedule \"%s\"; allowed: false, or "
+                         "parallel.schedule = \"dualpipe\" (its forward-backward pairs are "
+                         "the ones overlapped in this version)",
+                         sched_pipe_name((sched_pipe)L->s->parallel.schedule));
+}
+
+static int check_comm_sms(loader *L, const key_row *r, const value *v, err_t *e)
+{
+    int sms = L->s->cluster.gpu.sms;
+    if (v->i < sms || v->i == 0)
+        return 0;
+    return scenario_fail(L, v->st, r->path, e,
+                         "%lld of the GPU's %d SMs leaves none for compute; allowed: 0 to %d",
+                         (long long)v->i, sms, sms - 1);
 }
 
 /* An NVLink fabric cannot carry more than the GPU's own NVLink port: a

@@ -113,6 +113,19 @@ tf=$(jnum "$T/q30.json" "'%.2f TFLOP/s, MFU %.4f' % (d['totals']['tflops_per_gpu
 # weight of each parameter it updates, from HBM at 3 TB/s:
 #   zero 0: 2,480,128 x 30 B = 74,403,840 B: 24.80128 us
 #   zero 1: 1,013,248 x 30 B = 30,397,440 B: 10.13248 us
+# DP = 2 (2 GPUs, ep 1: the expert-data-parallel group is the same 2): a
+# ring all-reduce over 2 sends each member S, so the step's gradient bytes
+# are, per GPU, the dense gradients of one replica (907,264 x 4 B =
+# 3,629,056) plus the expert gradients of its EDP group (4 experts x 2
+# layers x 3 x 256 x 512 = 3,145,728 x 4 B = 12,582,912): 2 x 16,211,968 =
+# 32,423,936 over both GPUs.
+"$BIN" run "$TR" --quiet --set cluster.gpus_per_node=2 --set parallel.dp=2 --set parallel.ep=1 \
+  --json "$T/tr-dp2.json" >/dev/null 2>&1
+gb=$(jnum "$T/tr-dp2.json" "d['totals']['grad_sync_bytes']")
+[ "$gb" = "32423936" ] &&
+  ok "train: dp 2: grad_sync_bytes = dense gradients per replica + expert gradients per EDP group, per GPU ($gb)" ||
+  bad "train: dp 2: grad_sync_bytes" "got $gb, wanted 32423936"
+
 # zero_step ZERO BYTES ADAM_BYTES RED_MAX RED_MIN RED_SUM ADAM_PS
 zero_step() {
   j=$T/tr-z$1.json
