@@ -40,6 +40,7 @@ static void sample(compare_out_sweep *sw, compare_out_record r[2], const char *c
     set_fig(&r[0], "step_p50_s", 0.182);
     set_fig(&r[0], "throughput_tokens_per_s", 179900);
     set_fig(&r[0], "sim_time_ps", 729000000000.0);
+    set_fig(&r[0], "needed_bytes", 54.6e9);
     r[1] = r[0];
     set_fig(&r[1], "dropped_share", 0.015);
     set_fig(&r[1], "gpu_load_max_over_mean", 1.5);
@@ -69,13 +70,14 @@ static void test_columns(void)
     }
     EXPECT_TRUE(n <= COMPARE_OUT_MAX);
     EXPECT_EQ_I64(compare_out_column("dropped_share"), 0);
-    EXPECT_EQ_I64(compare_out_column("sim_time_ps"), n - 1);
+    EXPECT_EQ_I64(compare_out_column("sim_time_ps"), n - 2);
+    EXPECT_EQ_I64(compare_out_column("needed_bytes"), n - 1);
     EXPECT_EQ_I64(compare_out_column("no_such_column"), -1);
     char hdr[512];
     EXPECT_STR_EQ(compare_out_csv_header(hdr, sizeof(hdr)),
                   "dropped_share,gpu_load_max_over_mean,internode_byte_share,dispatch_p50_s,"
                   "dispatch_p99_s,combine_p50_s,combine_p99_s,step_p50_s,"
-                  "throughput_tokens_per_s,throughput_ratio");
+                  "throughput_tokens_per_s,throughput_ratio,needed_bytes");
 }
 
 static void test_ratios(void)
@@ -107,15 +109,15 @@ static void test_row(void)
     EXPECT_STR_EQ(compare_out_heading(&sw, buf, sizeof(buf)),
                   "model.router.capacity_factor   dropped  gpu max/mean  inter-node  "
                   "dispatch p50  dispatch p99  combine p50  combine p99   step p50      "
-                  "throughput  vs first");
+                  "throughput  memory/GPU  vs first");
     EXPECT_STR_EQ(compare_out_row(&sw, 0, buf, sizeof(buf)),
                   "                         1.0    12.50%        1.250x       50.0%       "
                   "  20 us       31.5 us        19 us       1.5 ms     182 ms   179.9 k tok/s"
-                  "    1.000x");
+                  "     54.6 GB    1.000x");
     EXPECT_STR_EQ(compare_out_row(&sw, 1, buf, sizeof(buf)),
                   "                         2.0     1.50%        1.500x        0.0%       "
                   "  20 us       31.5 us        19 us       1.5 ms     182 ms   2.500 M tok/s"
-                  "   13.897x");
+                  "     54.6 GB   13.897x");
     /* every row as wide as the heading */
     char head[512];
     compare_out_heading(&sw, head, sizeof(head));
@@ -161,12 +163,14 @@ static void test_json_csv(void)
         "\"gpu_load_max_over_mean\": 1.25, \"internode_byte_share\": 0.5, \"dispatch_s\": "
         "{\"p50\": 2e-05, \"p99\": 3.15e-05}, \"combine_s\": {\"p50\": 1.9e-05, \"p99\": "
         "0.0015}, \"step_s\": {\"p50\": 0.182}, \"throughput_tokens_per_s\": 179900, "
-        "\"throughput_ratio\": 1, \"sim_time_ps\": 729000000000},\n"
+        "\"throughput_ratio\": 1, \"sim_time_ps\": 729000000000, \"needed_bytes\": "
+        "54600000000},\n"
         "    {\"set\": {\"model.router.capacity_factor\": \"2.0\"}, \"dropped_share\": 0.015, "
         "\"gpu_load_max_over_mean\": 1.5, \"internode_byte_share\": 0, \"dispatch_s\": "
         "{\"p50\": 2e-05, \"p99\": 3.15e-05}, \"combine_s\": {\"p50\": 1.9e-05, \"p99\": "
         "0.0015}, \"step_s\": {\"p50\": 0.182}, \"throughput_tokens_per_s\": 2500000, "
-        "\"throughput_ratio\": 13.896609227348527, \"sim_time_ps\": 1}\n"
+        "\"throughput_ratio\": 13.896609227348527, \"sim_time_ps\": 1, \"needed_bytes\": "
+        "54600000000}\n"
         "  ]\n"
         "}\n");
     free(json);
@@ -175,10 +179,11 @@ static void test_json_csv(void)
     EXPECT_STR_EQ(csv,
                   "model.router.capacity_factor,dropped_share,gpu_load_max_over_mean,"
                   "internode_byte_share,dispatch_p50_s,dispatch_p99_s,combine_p50_s,"
-                  "combine_p99_s,step_p50_s,throughput_tokens_per_s,throughput_ratio\n"
-                  "1.0,0.125,1.25,0.5,2e-05,3.15e-05,1.9e-05,0.0015,0.182,179900,1\n"
+                  "combine_p99_s,step_p50_s,throughput_tokens_per_s,throughput_ratio,"
+                  "needed_bytes\n"
+                  "1.0,0.125,1.25,0.5,2e-05,3.15e-05,1.9e-05,0.0015,0.182,179900,1,54600000000\n"
                   "2.0,0.015,1.5,0,2e-05,3.15e-05,1.9e-05,0.0015,0.182,2500000,"
-                  "13.896609227348527\n");
+                  "13.896609227348527,54600000000\n");
     free(csv);
 
     /* CSV quotes a value holding a comma or a quote */
@@ -188,7 +193,7 @@ static void test_json_csv(void)
     sw.values = odd_values;
     sw.cell = odd;
     csv = capture(compare_out_csv, &sw);
-    EXPECT_STR_CONTAINS(csv, "\n\"[1,2]\",0,0,0,0,0,0,0,0,0,0\n\"\"\"a\"\"\",0,");
+    EXPECT_STR_CONTAINS(csv, "\n\"[1,2]\",0,0,0,0,0,0,0,0,0,0,0\n\"\"\"a\"\"\",0,");
     free(csv);
 }
 
@@ -210,7 +215,7 @@ static void test_failed_row(void)
                               "\"error\": \"s.cfg:3: cluster.gpu: does not fit in memory\"}\n");
     free(json);
     char *csv = capture(compare_out_csv, &sw);
-    EXPECT_STR_CONTAINS(csv, "\n2.0,,,,,,,,,,\n");
+    EXPECT_STR_CONTAINS(csv, "\n2.0,,,,,,,,,,,\n");
     free(csv);
     char *t = capture(compare_out_table, &sw);
     EXPECT_STR_CONTAINS(t, "  failed: s.cfg:3");

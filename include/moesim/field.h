@@ -85,6 +85,7 @@ typedef enum field_fmt {
     FIELD_FMT_TIMES,      /* 1.250x */
     FIELD_FMT_TIME,       /* 12.5 us (seconds) */
     FIELD_FMT_THROUGHPUT, /* 2.500 M tok/s, 179.9 k tok/s */
+    FIELD_FMT_GB,         /* 54.6 GB (bytes) */
     FIELD_FMT_COUNT
 } field_fmt;
 

@@ -271,10 +271,7 @@ static json_t *json_row(const compare_out_sweep *sw, long row, const column *col
         return o;
     }
     const compare_out_record *r = &sw->rec[row];
-    int last_shown = -1;
-    for (int c = 0; c < nc; c++)
-        if (cols[c].head[0])
-            last_shown = c;
+    int thr = throughput_column(cols, nc); /* the ratio follows it */
     for (int c = 0; c < nc; c++) {
         if (cols[c].f->type == FIELD_STATS) {
             json_t *st = json_object_get(o, cols[c].f->name);
@@ -286,7 +283,7 @@ static json_t *json_row(const compare_out_sweep *sw, long row, const column *col
         } else {
             jsonout_set(o, cols[c].f->name, figure(&cols[c], r, c));
         }
-        if (c == last_shown)
+        if (c == thr)
             jsonout_set(o, "throughput_ratio", jsonout_real(r->throughput_ratio));
     }
     return o;
@@ -348,12 +345,15 @@ char *compare_out_csv_header(char *buf, size_t n)
     column cols[COMPARE_OUT_MAX];
     int nc = columns(cols);
     size_t k = 0;
+    int thr = throughput_column(cols, nc), first = 1;
     if (n)
         buf[0] = '\0';
-    for (int c = 0; c < nc; c++)
+    for (int c = 0; c < nc; c++) {
         if (cols[c].head[0])
-            k = put(buf, n, k, "%s,", cols[c].csv);
-    put(buf, n, k, "throughput_ratio");
+            k = put(buf, n, k, "%s%s", first ? "" : ",", cols[c].csv), first = 0;
+        if (c == thr) /* columns only ever follow: the ratio keeps its place */
+            k = put(buf, n, k, ",throughput_ratio");
+    }
     return buf;
 }
 
@@ -374,19 +374,23 @@ int compare_out_csv(FILE *f, const compare_out_sweep *sw)
             csv_str(f, sw->cell[v * sw->nkeys + k]);
             fputc(',', f);
         }
+        int thr = throughput_column(cols, nc), first = 1;
         for (int c = 0; c < nc; c++) {
-            if (!cols[c].head[0] || failed) {
-                if (cols[c].head[0])
+            if (cols[c].head[0]) {
+                if (!first)
                     fputc(',', f);
-                continue;
+                first = 0;
+                if (!failed && cols[c].is_int)
+                    fprintf(f, "%" PRId64, r->i[c]);
+                else if (!failed)
+                    fputs(jsonout_format_real(r->r[c], num, sizeof(num)), f);
             }
-            if (cols[c].is_int)
-                fprintf(f, "%" PRId64 ",", r->i[c]);
-            else
-                fprintf(f, "%s,", jsonout_format_real(r->r[c], num, sizeof(num)));
+            if (c == thr) {
+                fputc(',', f);
+                if (!failed)
+                    fputs(jsonout_format_real(r->throughput_ratio, num, sizeof(num)), f);
+            }
         }
-        if (!failed)
-            fputs(jsonout_format_real(r->throughput_ratio, num, sizeof(num)), f);
         fputc('\n', f);
     }
     return ferror(f) ? -1 : 0;

@@ -461,7 +461,8 @@ static const field fields[] = {
     {"trace_file", G(WORKLOAD), FIELD_STR, "", g_trace_file,
      "the replayed routing trace; null (empty) unless the source is a trace"},
     {"needed_bytes", G(MEMORY), FIELD_REAL, "B", g_needed,
-     "what one GPU holds (the most loaded pipeline stage; docs/hardware.md)"},
+     "what one GPU holds (the most loaded pipeline stage; docs/hardware.md, training: "
+     "docs/training.md)", CMP(9, "memory/GPU", 10, GB)},
     {"weights_bytes", G(MEMORY), FIELD_REAL, "B", g_weights, "its weights"},
     {"activations_bytes", G(MEMORY), FIELD_REAL, "B", g_acts, "its activations"},
     {"hbm_bytes", G(MEMORY), FIELD_REAL, "B", g_hbm, "cluster.gpu's HBM"},
@@ -722,6 +723,9 @@ char *field_format(field_fmt fmt, double x, char *buf, size_t n)
             snprintf(buf, n, "%.3f M tok/s", x / 1e6);
         else
             snprintf(buf, n, "%.1f k tok/s", x / 1e3);
+        break;
+    case FIELD_FMT_GB:
+        snprintf(buf, n, "%.1f GB", x / 1e9);
         break;
     default:
         snprintf(buf, n, "%g", x);

@@ -273,6 +273,11 @@ static void text_training(FILE *f, const field_src *src)
     fprintf(f, "  optimizer           %s per step (slowest stage); gradient reductions: %zu, "
                "%s in all\n",
             fmt_t(opt.max_s, a, sizeof(a)), gs.n, units_format_time(gs.sum_ps, b, sizeof(b)));
+    const gpu_memory *mem = &src->mem; /* the stage that needs the most */
+    fprintf(f, "  memory per GPU      %.1f GB of %.1f GB: weights %.1f, gradients %.1f, "
+               "optimizer %.1f, activations and buffers %.1f (moesim check: every stage)\n",
+            mem->total / 1e9, s->cluster.gpu.hbm_bytes / 1e9, mem->weights / 1e9,
+            mem->grads / 1e9, mem->optimizer / 1e9, mem->activations / 1e9);
 }
 
 /* The totals: tokens, time, throughput, drops, balance, all-to-all times,
