@@ -108,7 +108,22 @@ typedef struct metrics {
     double grad_sync_bytes;   /* bytes all GPUs sent in gradient reductions */
     metrics_step *step;       /* training: one per step (grows with steps, not tokens) */
     int nstep, step_cap;
+    /* training: per pipeline stage, its GPUs' time summed over GPUs and
+     * steps, by METRICS_SHARE_* (NULL in forward runs) */
+    int stages;
+    int64_t *stage_ps;
 } metrics;
+
+/* What a stage's GPU time went to (the text report's per-stage shares). */
+enum {
+    METRICS_SHARE_ATTENTION, /* attention, forward and backward */
+    METRICS_SHARE_EXPERTS,   /* routed and shared experts, forward and backward */
+    METRICS_SHARE_OTHER,     /* dense FFNs, gates, output layer, optimizer */
+    METRICS_SHARE_EXPOSED,   /* + class: exposed communication, 4 of them */
+    METRICS_SHARE_IDLE = METRICS_SHARE_EXPOSED + METRICS_EXPOSED_CLASSES,
+    METRICS_SHARE_SPAN,      /* the stage's GPU time: step time x GPUs */
+    METRICS_SHARES
+};
 
 /* Appends a step's record (training). */
 void metrics_step_add(metrics *m, const metrics_step *st);

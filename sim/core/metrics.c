@@ -136,6 +136,9 @@ void metrics_fini(metrics *m)
     metrics_series_fini(&m->optimizer);
     free(m->step);
     m->step = NULL;
+    free(m->stage_ps);
+    m->stage_ps = NULL;
+    m->stages = 0;
     m->nstep = m->step_cap = 0;
     metrics_series_fini(&m->grad_sync);
     metrics_series_fini(&m->tp_allreduce_all);

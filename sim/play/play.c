@@ -572,6 +572,11 @@ play_t *play_new(const scenario *s, err_t *e)
     stages_setup(p);
     if (placement_setup(p, e) < 0 || pass_setup(p, e) < 0)
         goto fail;
+    if (p->train) {
+        p->m.stages = p->stages;
+        p->m.stage_ps = xcalloc((size_t)p->stages * METRICS_SHARES, sizeof(*p->m.stage_ps),
+                                "stage shares");
+    }
     return p;
 
 fail:
@@ -2123,6 +2128,12 @@ static void exposure_metrics(play_t *p, sim_time_t pass)
             int64_t x = sat_add(exec_exposed(p->x, (exec_class)c)[g], tail[c]);
             metrics_series_add(&p->m.exposed[c], x);
             p->cur.exposed_ps[c] = sat_add(p->cur.exposed_ps[c], x);
+            if (p->m.stage_ps) {
+                int64_t *sx = &p->m.stage_ps[(size_t)layout_rank_in(&p->lay, LAYOUT_PP, g) *
+                                                 METRICS_SHARES +
+                                             METRICS_SHARE_EXPOSED + (size_t)c];
+                *sx = sat_add(*sx, x);
+            }
             waited = sat_add(waited, x);
             if (moe >= 0) {
                 int64_t *l = &p->layer_exposed[(size_t)moe * EXEC_CLASSES + (size_t)c];
@@ -2137,6 +2148,12 @@ static void exposure_metrics(play_t *p, sim_time_t pass)
         p->m.compute_span_ps += pass;
         p->cur.idle_ps += idle > 0 ? idle : 0;
         p->cur.span_ps += pass;
+        if (p->m.stage_ps) {
+            int64_t *sx = &p->m.stage_ps[(size_t)layout_rank_in(&p->lay, LAYOUT_PP, g) *
+                                         METRICS_SHARES];
+            sx[METRICS_SHARE_IDLE] = sat_add(sx[METRICS_SHARE_IDLE], idle > 0 ? idle : 0);
+            sx[METRICS_SHARE_SPAN] = sat_add(sx[METRICS_SHARE_SPAN], pass);
+        }
     }
     for (int i = 0; i < p->s->moe_layers; i++)
         for (int c = 0; c < EXEC_CLASSES; c++) {
@@ -2222,6 +2239,13 @@ static void op_done(void *ctx, const exec_span *op)
         p->compute_end[op->gpu] = op->end;
         memset(p->tail + (size_t)op->gpu * EXEC_CLASSES, 0, EXEC_CLASSES * sizeof(*p->tail));
         p->m.gpu_busy_ps[op->gpu] = sat_add(p->m.gpu_busy_ps[op->gpu], d);
+        if (p->m.stage_ps) {
+            int share = st->kind == SCHED_ATTN      ? METRICS_SHARE_ATTENTION
+                        : st->kind == SCHED_EXPERTS ? METRICS_SHARE_EXPERTS
+                                                    : METRICS_SHARE_OTHER;
+            int64_t *x = &p->m.stage_ps[(size_t)st->stage * METRICS_SHARES + (size_t)share];
+            *x = sat_add(*x, d);
+        }
         int moe = st->layer >= 0 ? p->moe_of[st->layer] : -1;
         if (op->exposed > 0 && moe >= 0)
         {

@@ -280,6 +280,26 @@ static void text_training(FILE *f, const field_src *src)
             mem->grads / 1e9, mem->optimizer / 1e9, mem->activations / 1e9);
 }
 
+/* Training: each stage's GPU time by what it went to (shares summed over
+ * its GPUs and the steps). */
+static void text_stages(FILE *f, const metrics *m)
+{
+    static const char *const head[METRICS_SHARE_SPAN] = {
+        "attention", "experts", "other", "exp a2a", "exp TP", "exp DP", "exp PP", "idle"};
+    fprintf(f, "\nPer pipeline stage (shares of its GPUs' time, all steps)\n  stage");
+    for (int i = 0; i < METRICS_SHARE_SPAN; i++)
+        fprintf(f, " %10s", head[i]);
+    fputc('\n', f);
+    for (int k = 0; k < m->stages; k++) {
+        const int64_t *x = m->stage_ps + (size_t)k * METRICS_SHARES;
+        double span = x[METRICS_SHARE_SPAN] > 0 ? (double)x[METRICS_SHARE_SPAN] : 1;
+        fprintf(f, "  %5d", k);
+        for (int i = 0; i < METRICS_SHARE_SPAN; i++)
+            fprintf(f, " %9.1f%%", 100.0 * (double)x[i] / span);
+        fputc('\n', f);
+    }
+}
+
 /* The totals: tokens, time, throughput, drops, balance, all-to-all times,
  * TP all-reduces and re-placements when there are any, the busiest links. */
 static void text_totals(FILE *f, const field_src *src)
@@ -360,6 +380,8 @@ int report_text(FILE *f, const scenario *s, const metrics *m, const topo_t *t)
     field_src_init(&src, s, m, t);
     text_scenario(f, &src);
     text_totals(f, &src);
+    if (m->stage_ps)
+        text_stages(f, m);
     fprintf(f, "\nPer MoE layer (balance: mean over batches; times: p50 over batches)\n");
     layer_table(f, &src);
     return ferror(f) ? -1 : 0;
