@@ -16,7 +16,14 @@
  * TP group and followed by a ring all-reduce over it; each TP rank routes
  * tokens_per_rank / tp tokens; with parallel.etp > 1 an expert's tokens go to
  * every GPU of its ETP group, each computing 1/etp of its width
- * (docs/placement.md, "Layouts in runs"). parallel.pp must be 1.
+ * (docs/placement.md, "Layouts in runs"). With parallel.pp > 1 the layers
+ * split into stages and micro-batches flow through them (docs/schedules.md).
+ *
+ * `training` mode: each batch is a training step (docs/training.md): the
+ * global batch's micro-batches forward and backward through the pipeline
+ * schedule (models/sched.c), each micro-batch routed on its own, then the
+ * gradients reduced in buckets, the optimizer, and (ZeRO-1) the parameters
+ * gathered.
  */
 #ifndef MOESIM_PLAY_H
 #define MOESIM_PLAY_H
