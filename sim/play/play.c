@@ -1146,9 +1146,53 @@ static void slab_put(play_t *p, int mb)
  * layer in turn (capacity over the micro-batch, as one forward call over
  * it sees), each layer's rows kept for the groups of the stage that runs
  * it for mb. */
+/* Force-balanced DualPipe: micro-batch `to` (the second direction's
+ * routed one) takes micro-batch `from`'s slab moved to the stages that run
+ * its layers. Forced choices depend on neither the stage nor the tokens,
+ * and every stage's GPUs sit alike in the layout (the same DP, EP and node
+ * positions), so this is what routing `to` would give: its rows per member
+ * pair as they are, its tokens per GPU and slot from GPU i of one stage to
+ * GPU i of the other. */
+static void mirror_slab(play_t *p, int from, int to)
+{
+    const struct slab *a = &p->slab[p->slab_of[from]];
+    struct slab *b = &p->slab[p->slab_of[to]];
+    size_t G = (size_t)p->gpus, spr = (size_t)p->spr, n = (size_t)p->a2a, per = (size_t)p->per_stage;
+    int most = 0;
+    for (int u = 0; u < p->a2a_groups; u++)
+        most = p->a2a_runs[u] > most ? p->a2a_runs[u] : most;
+    for (int l = 0; l < p->s->model.layers; l++) {
+        int moe = p->moe_of[l];
+        if (moe < 0)
+            continue;
+        size_t ka = (size_t)sched_chunk_stage(&p->ts.c, p->ts.chunk_of[l], from);
+        size_t kb = (size_t)sched_chunk_stage(&p->ts.c, p->ts.chunk_of[l], to);
+        for (int j = 0; j < p->gps; j++) {
+            size_t i = (size_t)moe * (size_t)p->gps + (size_t)j;
+            memcpy(b->grp[i].bytes, a->grp[i].bytes, n * n * sizeof(double));
+            memcpy(b->grp[i].node, a->grp[i].node, n * (size_t)most * sizeof(double));
+        }
+        for (size_t i = 0; i < per; i++) {
+            size_t ga = (size_t)p->stage_gpu[ka * per + i], gb = (size_t)p->stage_gpu[kb * per + i];
+            memcpy(b->local + ((size_t)moe * G + gb) * spr, a->local + ((size_t)moe * G + ga) * spr,
+                   spr * sizeof(*b->local));
+            b->gt[(size_t)moe * G + gb] = a->gt[(size_t)moe * G + ga];
+        }
+    }
+}
+
 static int route_micro_batch(play_t *p, int mb)
 {
     int src = replay_of(p, mb);
+    int half = p->M / 2;
+    if (src == mb && mb == half && p->s->model.force_balance &&
+        p->s->parallel.schedule == SCHED_PIPE_DUALPIPE) { /* the other direction, moved */
+        if (p->slab_of[0] < 0 && route_micro_batch(p, 0) < 0)
+            return -1;
+        slab_get(p, mb);
+        mirror_slab(p, 0, mb);
+        return 0;
+    }
     if (src != mb) { /* a replay of micro-batch src's loads and bytes */
         if (p->slab_of[src] < 0 && route_micro_batch(p, src) < 0)
             return -1;
