@@ -1014,7 +1014,8 @@ static int check_chunks(const sched_train_config *c, err_t *e)
     for (int k = 0; k < C && c->bucket_of; k++)
         for (int l = c->chunk_first[k] + 1; l <= c->chunk_first[k + 1] && l < c->layers; l++) {
             bool edge = l == c->chunk_first[k + 1];
-            if (c->bucket_of[l] < c->bucket_of[l - 1] || (edge && c->bucket_of[l] == c->bucket_of[l - 1]))
+            if (c->bucket_of[l] < c->bucket_of[l - 1] ||
+                (edge && c->bucket_of[l] == c->bucket_of[l - 1]))
                 return err_set(e, ERR_INPUT, NULL, 0, "training.grad_bucket",
                                "layer %d in bucket %d after layer %d in bucket %d%s; allowed: "
                                "buckets nondecreasing in the layer, none shared by two chunks",

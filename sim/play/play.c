@@ -1146,18 +1146,20 @@ static void slab_put(play_t *p, int mb)
  * layer in turn (capacity over the micro-batch, as one forward call over
  * it sees), each layer's rows kept for the groups of the stage that runs
  * it for mb. */
-/* Force-balanced DualPipe: micro-batch `to` (the second direction's
- * routed one) takes micro-batch `from`'s slab moved to the stages that run
- * its layers. Forced choices depend on neither the stage nor the tokens,
- * and every stage's GPUs sit alike in the layout (the same DP, EP and node
- * positions), so this is what routing `to` would give: its rows per member
- * pair as they are, its tokens per GPU and slot from GPU i of one stage to
- * GPU i of the other. */
+/* DualPipe, force-balanced or routing a sample: micro-batch `to` (the
+ * second direction's j-th routed one) takes `from`'s (the first
+ * direction's j-th) slab moved to the stages that run its layers: its rows
+ * per member pair as they are, its tokens per GPU and slot from GPU i of
+ * one stage to GPU i of the other. Every stage's GPUs sit alike in the
+ * layout (the same DP, EP and node positions) and routing depends on no
+ * stage, so forced choices give exactly what routing `to` would; a sample
+ * replays `from`'s tokens in the other direction as in its own. */
 static void mirror_slab(play_t *p, int from, int to)
 {
     const struct slab *a = &p->slab[p->slab_of[from]];
     struct slab *b = &p->slab[p->slab_of[to]];
-    size_t G = (size_t)p->gpus, spr = (size_t)p->spr, n = (size_t)p->a2a, per = (size_t)p->per_stage;
+    size_t G = (size_t)p->gpus, spr = (size_t)p->spr, n = (size_t)p->a2a;
+    size_t per = (size_t)p->per_stage;
     int most = 0;
     for (int u = 0; u < p->a2a_groups; u++)
         most = p->a2a_runs[u] > most ? p->a2a_runs[u] : most;
@@ -1185,12 +1187,14 @@ static int route_micro_batch(play_t *p, int mb)
 {
     int src = replay_of(p, mb);
     int half = p->M / 2;
-    if (src == mb && mb == half && p->s->model.force_balance &&
-        p->s->parallel.schedule == SCHED_PIPE_DUALPIPE) { /* the other direction, moved */
-        if (p->slab_of[0] < 0 && route_micro_batch(p, 0) < 0)
+    /* DualPipe's second direction: forced choices, or a routed sample, are
+     * the first direction's moved to the other stages */
+    if (src == mb && mb >= half && (p->s->model.force_balance || p->sample > 0) &&
+        p->s->parallel.schedule == SCHED_PIPE_DUALPIPE) {
+        if (p->slab_of[mb - half] < 0 && route_micro_batch(p, mb - half) < 0)
             return -1;
         slab_get(p, mb);
-        mirror_slab(p, 0, mb);
+        mirror_slab(p, mb - half, mb);
         return 0;
     }
     if (src != mb) { /* a replay of micro-batch src's loads and bytes */
@@ -2235,7 +2239,8 @@ static void end_pass(play_t *p, sim_time_t now)
     p->step_over = 0;
     for (int i = 0; p->step_wanted && i < s->moe_layers; i++) { /* once per step */
         size_t E = (size_t)s->model.experts;
-        router_update_bias(&s->model.router, p->bias + (size_t)i * E, p->step_wanted + (size_t)i * E);
+        router_update_bias(&s->model.router, p->bias + (size_t)i * E,
+                           p->step_wanted + (size_t)i * E);
         memset(p->step_wanted + (size_t)i * E, 0, E * sizeof(*p->step_wanted));
     }
     if (p->progress && p->progress(p->progress_ctx, p->batch, s->workload.batches, now)) {

@@ -520,8 +520,9 @@ const key_row scenario_keys[] = {
     {.path = "training.route_sample", .type = KT_INT, .def = "0", .min = 0, .max = 65536,
      .check = check_training_only, FIELD(training.route_sample),
      .help = "micro-batches the router routes per step (each on its own tokens); the later "
-             "ones replay their loads and bytes in turn (micro-batch m those of m mod N): a "
-             "sample whose error docs/training.md measures; 0: every micro-batch (with "
+             "ones replay their loads and bytes in turn (micro-batch m those of m mod N; "
+             "dualpipe's second direction the first's): a sample whose error "
+             "docs/training.md measures; 0: every micro-batch (with "
              "model.router.force_balance every micro-batch is the same: one is routed)"},
 
     {.path = "network.model", .type = KT_ENUM, .def = "\"analytical\"",
