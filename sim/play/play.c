@@ -540,6 +540,12 @@ play_t *play_new(const scenario *s, err_t *e)
     p->per_stage = p->gpus / p->stages;
     p->src_tokens = s->workload.tokens_per_rank / p->tp; /* the loader checked divisibility */
     p->train = s->workload.mode == MODE_TRAINING;
+    if (p->train && s->output.trace[0]) { /* --trace, set after the loader's check */
+        err_set(e, ERR_INPUT, s->file, 0, "output.trace",
+                "a routing trace written in training steps: not available in this version; "
+                "allowed: workload.mode = \"forward\" for it, or a training step without it");
+        goto fail;
+    }
     p->rM = p->M;
     p->pass_tokens = p->tokens;
     if (p->train) { /* a routing batch is one micro-batch */

@@ -352,6 +352,13 @@ for f in tests/bad/train_*.cfg; do
     || bad "train: run and check refuse $f alike" "check $crc: $ce; run $rrc: $re"
 done
 
+# --trace on a training step is refused (exit 2), and no trace is written
+rm -f "$T/tr.trace"
+"$BIN" run "$TR" --quiet --trace "$T/tr.trace" >/dev/null 2>"$T/err"; rc=$?
+[ "$rc" = 2 ] && [ ! -e "$T/tr.trace" ] && grep -q 'output.trace: a routing trace written in training' "$T/err" \
+  && ok "train: --trace refused in training (2), nothing written" \
+  || bad "train: --trace in training" "rc $rc: $(cat "$T/err")"
+
 # ---- 7. The memory fit names every stage (tests/bad/train_no_fit.cfg)
 "$BIN" check tests/bad/train_no_fit.cfg >/dev/null 2>"$T/nofit.err"
 grep -q 'GB per GPU by stage 0: 150.5, 1: 133.6;' "$T/nofit.err" \
