@@ -148,12 +148,12 @@ static int column(const char *header, const char *name)
 }
 
 static const char *const files[] = {"totals.csv", "layers.csv", "experts.csv", "links.csv",
-                                    "steps.csv"};
+                                    "steps.csv", "stages.csv"};
 
 static void remove_csv(const char *dir)
 {
     char path[512];
-    for (int i = 0; i < 5; i++) {
+    for (int i = 0; i < 6; i++) {
         snprintf(path, sizeof(path), "%s/%s", dir, files[i]);
         remove(path);
     }
@@ -170,7 +170,7 @@ static void test_files(void)
     const metrics *m = play_metrics(p);
     err_t e = ERR_INIT;
     CU_ASSERT_EQUAL_FATAL(report_csv(dir, &s, m, play_topo(p), &e), 0);
-    EXPECT_EQ_I64(test_dir_entries(dir), 5); /* the five files, no temporary ones */
+    EXPECT_EQ_I64(test_dir_entries(dir), 6); /* the six files, no temporary ones */
     CU_ASSERT_EQUAL_FATAL(m->moe_layers, 2);
     report_totals_t tt;
     report_totals(m, &tt);
@@ -352,10 +352,10 @@ static void test_nothing_on_failure(void)
     EXPECT_STR_CONTAINS(e.msg, "not a directory");
     EXPECT_EQ_I64(test_dir_entries(tmp), 1); /* only "plain" */
 
-    /* the last rename fails (steps.csv is a directory): the four files
+    /* the last rename fails (stages.csv is a directory): the five files
      * renamed before it are taken back, and no temporary file stays */
     snprintf(out, sizeof(out), "%s/out", tmp);
-    snprintf(blocker, sizeof(blocker), "%s/steps.csv", out);
+    snprintf(blocker, sizeof(blocker), "%s/stages.csv", out);
     CU_ASSERT_FATAL(mkdir(out, 0777) == 0 && mkdir(blocker, 0777) == 0);
     e = (err_t)ERR_INIT;
     EXPECT_EQ_I64(report_csv(out, &s, m, play_topo(p), &e), -1);
@@ -366,7 +366,7 @@ static void test_nothing_on_failure(void)
     rmdir(blocker);
     e = (err_t)ERR_INIT;
     EXPECT_EQ_I64(report_csv(out, &s, m, play_topo(p), &e), 0);
-    EXPECT_EQ_I64(test_dir_entries(out), 5);
+    EXPECT_EQ_I64(test_dir_entries(out), 6);
 
     remove_csv(out);
     remove(plain);

@@ -76,6 +76,8 @@ static json_t *json_place(json_t *root, const field *f)
     }
     case FIELD_STEP:
         return member(json_array_get(json_object_get(root, "steps"), 0), f);
+    case FIELD_STAGE:
+        return member(json_array_get(json_object_get(root, "stages"), 0), f);
     default:
         return json_object_get(json_array_get(json_object_get(root, "links"), 0), f->name);
     }
@@ -109,7 +111,7 @@ static void check_json(const char *file, bool steps)
     json_t *root = report_json_tree(&s, play_metrics(p), play_topo(p));
     for (int i = 0; i < field_count(); i++) {
         const field *f = field_at(i);
-        if (f->level == FIELD_STEP && !steps)
+        if ((f->level == FIELD_STEP || f->level == FIELD_STAGE) && !steps)
             continue;
         json_t *v = json_place(root, f);
         EXPECT_FIELD(v != NULL, f, "missing from the JSON report");
@@ -162,7 +164,8 @@ static int has_cell(const char *header, const char *col)
 }
 
 static const char *const csv_files[FIELD_LEVEL_COUNT] = {"totals.csv", "layers.csv",
-                                                         "experts.csv", "links.csv", "steps.csv"};
+                                                         "experts.csv", "links.csv", "steps.csv",
+                                                         "stages.csv"};
 
 static void check_csv(const char *dir)
 {

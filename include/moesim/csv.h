@@ -1,9 +1,9 @@
 /*
  * csv.h - a run's results as CSV files, for spreadsheets and pandas.
  *
- * Schema "moesim.csv/1", documented in docs/output.md: five files in one
- * directory, totals.csv, layers.csv, experts.csv, links.csv and steps.csv
- * (training steps; a header alone for forward runs), whose columns
+ * Schema "moesim.csv/1", documented in docs/output.md: six files in one
+ * directory, totals.csv, layers.csv, experts.csv, links.csv, steps.csv and stages.csv
+ * (training steps and stages; headers alone for forward runs), whose columns
  * carry the names of the JSON report's fields (report.h; a stats object such
  * as dispatch_s flattens into dispatch_s_mean, dispatch_s_p50, ...). Numbers
  * are written as the JSON writes them (12 significant digits); a value the

@@ -36,6 +36,7 @@ typedef enum field_level {
     FIELD_EXPERT, /* one per (MoE layer, expert) */
     FIELD_LINK,   /* one per link */
     FIELD_STEP,   /* one per training step */
+    FIELD_STAGE,  /* one per pipeline stage (training) */
     /* later: FIELD_REQUEST (serving) */
     FIELD_LEVEL_COUNT
 } field_level;
@@ -100,6 +101,7 @@ typedef struct field_src {
     int expert;          /* FIELD_EXPERT */
     int link;            /* FIELD_LINK: link id */
     int step;            /* FIELD_STEP: index into m->step */
+    int stage;           /* FIELD_STAGE: the pipeline stage */
 } field_src;
 
 /* One field's value. */

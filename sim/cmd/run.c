@@ -188,7 +188,7 @@ static int prepare_outputs(run_opts *o, scenario *s, const char **jpath, err_t *
         return -1;
     if (o->csv && strcmp(o->csv, "-") == 0)
         return err_set(e, ERR_INPUT, NULL, 0, NULL,
-                       "--csv -: the CSV output is a directory of five files; allowed: a "
+                       "--csv -: the CSV output is a directory of six files; allowed: a "
                        "directory name");
     for (int i = 0; i < (int)(sizeof(files) / sizeof(files[0])); i++)
         if (files[i].output && files[i].path && strcmp(files[i].path, "-") == 0)

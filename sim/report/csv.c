@@ -1,5 +1,5 @@
 /*
- * csv.c - the run's results as five CSV files (schema moesim.csv/1).
+ * csv.c - the run's results as six CSV files (schema moesim.csv/1).
  *
  * The columns are the field table's (field.h), level by level: totals.csv
  * the totals fields, layers.csv the layer fields, experts.csv the expert
@@ -16,7 +16,7 @@
  * 16 that carried bytes.
  *
  * Whole or nothing across files: each file goes to its own outfile
- * (temporary name beside it); only when all five are written and flushed are
+ * (temporary name beside it); only when all six are written and flushed are
  * they renamed, one after another. A rename that fails part-way removes the
  * files already renamed, so a reader never sees a mixed set from two runs.
  */
@@ -36,10 +36,10 @@
 #include "moesim/outfile.h"
 #include "moesim/report.h"
 
-enum { CSV_TOTALS, CSV_LAYERS, CSV_EXPERTS, CSV_LINKS, CSV_STEPS, CSV_FILES };
+enum { CSV_TOTALS, CSV_LAYERS, CSV_EXPERTS, CSV_LINKS, CSV_STEPS, CSV_STAGES, CSV_FILES };
 
 static const char *const csv_names[CSV_FILES] = {"totals.csv", "layers.csv", "experts.csv",
-                                                 "links.csv", "steps.csv"};
+                                                 "links.csv", "steps.csv", "stages.csv"};
 
 /* ---- cells ---- */
 
@@ -145,7 +145,7 @@ static void row(FILE *f, const field_src *src, field_level level, int comma)
     fputc('\n', f);
 }
 
-/* ---- the five files ---- */
+/* ---- the six files ---- */
 
 static void write_totals(FILE *f, field_src *src)
 {
@@ -200,6 +200,15 @@ static void write_steps(FILE *f, field_src *src)
     src->step = 0;
 }
 
+/* Training: one row per pipeline stage (forward runs: the header alone). */
+static void write_stages(FILE *f, field_src *src)
+{
+    header(f, FIELD_STAGE, 0);
+    for (src->stage = 0; src->m->stage_ps && src->stage < src->m->stages; src->stage++)
+        row(f, src, FIELD_STAGE, 0);
+    src->stage = 0;
+}
+
 /* ---- the directory, whole or nothing ---- */
 
 /* Makes dir unless it is a directory already; *made tells whether this call
@@ -221,8 +230,8 @@ static int make_dir(const char *dir, int *made, err_t *e)
 
 int report_csv(const char *dir, const scenario *s, const metrics *m, const topo_t *t, err_t *e)
 {
-    outfile o[CSV_FILES] = {OUTFILE_INIT, OUTFILE_INIT, OUTFILE_INIT, OUTFILE_INIT,
-                            OUTFILE_INIT};
+    outfile o[CSV_FILES] = {OUTFILE_INIT, OUTFILE_INIT, OUTFILE_INIT,
+                            OUTFILE_INIT, OUTFILE_INIT, OUTFILE_INIT};
     char path[CSV_FILES][PATH_MAX]; /* the outfile has no limit; PATH_MAX is the kernel's */
     int made, committed = 0;
 
@@ -246,8 +255,9 @@ int report_csv(const char *dir, const scenario *s, const metrics *m, const topo_
     write_experts(o[CSV_EXPERTS].f, &src);
     write_links(o[CSV_LINKS].f, &src);
     write_steps(o[CSV_STEPS].f, &src);
+    write_stages(o[CSV_STAGES].f, &src);
 
-    /* Flush all five first: a full disk shows here, while nothing is renamed. */
+    /* Flush all six first: a full disk shows here, while nothing is renamed. */
     for (int i = 0; i < CSV_FILES; i++) {
         errno = 0;
         if (fflush(o[i].f) != 0 || ferror(o[i].f)) {

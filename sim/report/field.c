@@ -330,6 +330,34 @@ STEP_EXPOSED(3, pp)
 static void s_opt(const field_src *src, field_value *v) { v->r = sim_time_to_s(ST->optimizer_ps); }
 #undef ST
 
+/* stages (training): shares of the stage's GPU time, its memory per GPU */
+static double stage_share(const field_src *src, int share)
+{
+    const int64_t *x = src->m->stage_ps + (size_t)src->stage * METRICS_SHARES;
+    return x[METRICS_SHARE_SPAN] > 0 ? (double)x[share] / (double)x[METRICS_SHARE_SPAN] : 0;
+}
+#define STAGE_SHARE(name, share)                                                         \
+    static void g_stage_##name(const field_src *src, field_value *v)                    \
+    {                                                                                     \
+        v->r = stage_share(src, share);                                                 \
+    }
+STAGE_SHARE(attention, METRICS_SHARE_ATTENTION)
+STAGE_SHARE(experts, METRICS_SHARE_EXPERTS)
+STAGE_SHARE(other, METRICS_SHARE_OTHER)
+STAGE_SHARE(alltoall, METRICS_SHARE_EXPOSED + 0)
+STAGE_SHARE(tp, METRICS_SHARE_EXPOSED + 1)
+STAGE_SHARE(dp, METRICS_SHARE_EXPOSED + 2)
+STAGE_SHARE(pp, METRICS_SHARE_EXPOSED + 3)
+STAGE_SHARE(idle, METRICS_SHARE_IDLE)
+#undef STAGE_SHARE
+static void g_stage_index(const field_src *src, field_value *v) { v->i = src->stage; }
+static void g_stage_memory(const field_src *src, field_value *v)
+{
+    scenario_train_mem m;
+    scenario_train_memory(S, src->stage, &m);
+    v->r = m.total;
+}
+
 /* experts */
 static void x_wanted(const field_src *src, field_value *v) { v->i = L->wanted[src->expert]; }
 static void x_served(const field_src *src, field_value *v) { v->i = L->served[src->expert]; }
@@ -598,6 +626,29 @@ static const field fields[] = {
      "exposed pipeline sends, per GPU", .sub = "exposed_s"},
     {"optimizer_s", .level = FIELD_STEP, .group = FIELD_GROUP_NONE, FIELD_REAL, "s", s_opt,
      "the slowest stage's optimizer step"},
+    /* one per pipeline stage of a training run (stages[], stages.csv) */
+#define STAGE .level = FIELD_STAGE, .group = FIELD_GROUP_NONE
+    {"stage", STAGE, FIELD_INT, "", g_stage_index, "the pipeline stage, from 0"},
+    {"attention", STAGE, FIELD_REAL, "fraction", g_stage_attention,
+     "share of the stage's GPU time (step time x GPUs, all steps) in attention, forward and "
+     "backward", .sub = "shares"},
+    {"experts", STAGE, FIELD_REAL, "fraction", g_stage_experts,
+     "the same in the routed and shared experts", .sub = "shares"},
+    {"other", STAGE, FIELD_REAL, "fraction", g_stage_other,
+     "the same in dense FFNs, gates, the output layer and the optimizer", .sub = "shares"},
+    {"exposed_alltoall", STAGE, FIELD_REAL, "fraction", g_stage_alltoall,
+     "the same waiting on all-to-alls", .sub = "shares"},
+    {"exposed_tp", STAGE, FIELD_REAL, "fraction", g_stage_tp,
+     "the same waiting on TP all-reduces", .sub = "shares"},
+    {"exposed_dp", STAGE, FIELD_REAL, "fraction", g_stage_dp,
+     "the same waiting on gradient reductions and gathers", .sub = "shares"},
+    {"exposed_pp", STAGE, FIELD_REAL, "fraction", g_stage_pp,
+     "the same waiting on pipeline sends", .sub = "shares"},
+    {"idle", STAGE, FIELD_REAL, "fraction", g_stage_idle,
+     "the same idle: bubbles and waits for a group's slowest member", .sub = "shares"},
+    {"memory_bytes", STAGE, FIELD_REAL, "B", g_stage_memory,
+     "what one GPU of the stage holds (docs/training.md, Memory)"},
+#undef STAGE
 };
 
 #define NFIELDS ((int)(sizeof(fields) / sizeof(fields[0])))
@@ -622,7 +673,7 @@ const field *field_find(field_level level, field_group group, const char *name)
 }
 
 static const char *const level_names[FIELD_LEVEL_COUNT] = {"totals", "layer", "expert", "link",
-                                                            "step"};
+                                                            "step", "stage"};
 static const char *const group_names[FIELD_GROUP_COUNT] = {
     "scenario", "cluster", "model", "network", "placement", "layout", "workload", "memory",
     "totals"};
@@ -772,6 +823,9 @@ static void json_path(const field *f, char *buf, size_t n)
     case FIELD_STEP:
         snprintf(buf, n, "steps[].%s%s%s", sub, dot, f->name);
         break;
+    case FIELD_STAGE:
+        snprintf(buf, n, "stages[].%s%s%s", sub, dot, f->name);
+        break;
     default:
         snprintf(buf, n, "links[].%s", f->name);
         break;
@@ -779,7 +833,8 @@ static void json_path(const field *f, char *buf, size_t n)
 }
 
 static const char *const md_files[FIELD_LEVEL_COUNT] = {"totals.csv", "layers.csv",
-                                                        "experts.csv", "links.csv", "steps.csv"};
+                                                        "experts.csv", "links.csv", "steps.csv",
+                                                        "stages.csv"};
 
 /* "text: `dropped`", "compare: `dispatch p50`, `dispatch p99`", "compare
  * (JSON)" or "-": the other outputs that show the field. */

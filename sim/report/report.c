@@ -504,13 +504,20 @@ json_t *report_json_tree(const scenario *s, const metrics *m, const topo_t *t)
         jsonout_push(steps, o);
     }
     jsonout_set(root, "steps", steps);
+    json_t *stages = jsonout_array(); /* training: one per pipeline stage */
+    for (src.stage = 0; m->stage_ps && src.stage < m->stages; src.stage++) {
+        json_t *o = jsonout_object();
+        add_fields(o, &src, FIELD_STAGE, 0);
+        jsonout_push(stages, o);
+    }
+    jsonout_set(root, "stages", stages);
     return root;
 }
 
 int report_json(FILE *f, const scenario *s, const metrics *m, const topo_t *t)
 {
     static const char *const expand[] = {"", "totals", "layers", "layers[]", "links", "steps",
-                                         NULL};
+                                         "stages", NULL};
     json_t *root = report_json_tree(s, m, t);
     int rc = jsonout_write(f, root, expand);
     json_decref(root);

@@ -155,7 +155,7 @@ refused "--csv under a missing directory" "$T/r/no/d: --csv: cannot write the di
   run $C2 --csv "$T/r/no/d"
 refused "--csv naming a file" "$C2: --csv: exists and is not a directory" run $C2 --csv $C2
 refused "--json naming a directory" "$T/r: --json: is a directory; expected a file" run $C2 --json "$T/r"
-refused "--csv -" "--csv -: the CSV output is a directory of five files; allowed: a directory name" run $C2 --csv -
+refused "--csv -" "--csv -: the CSV output is a directory of six files; allowed: a directory name" run $C2 --csv -
 if [ "$(id -u)" != 0 ]; then
   mkdir "$T/ro" && chmod 555 "$T/ro"
   expect_rc "cmd: refused: a directory that cannot be written (2)" 2 "$BIN" run $C2 --json "$T/ro/x.json"
