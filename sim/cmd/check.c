@@ -55,6 +55,11 @@ static int check(const opts *o)
                "%.1f GB (limits.host_memory)\n",
                need.total / 1e9, s.cluster.gpu.hbm_bytes / 1e9, host.total / 1e9,
                s.limits.host_memory / 1e9);
+        if (s.workload.mode == MODE_TRAINING)
+            printf("training: %s, %d micro-batches of %d sequences per replica and step, %.5g "
+                   "GFLOP per token (Megatron-LM's count); memory by pipeline stage:\n",
+                   sched_pipe_name((sched_pipe)s.parallel.schedule), s.workload.micro_batches,
+                   s.workload.micro_batch, scenario_model_flops(&s) / 1e9);
         for (int k = 0; s.workload.mode == MODE_TRAINING && k < s.parallel.pp; k++) {
             scenario_train_mem m;
             scenario_train_memory(&s, k, &m);
