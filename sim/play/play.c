@@ -1,5 +1,5 @@
 /*
- * play.c - forward passes as operations on per-GPU streams.
+ * play.c - forward passes (and training steps, with train.c) as operations on per-GPU streams.
  *
  * A batch is one pass of the forward schedule (models/sched.c: the steps of
  * each pipeline stage and micro-batch, as data), turned into operations on
@@ -68,192 +68,7 @@
 #include "moesim/train.h"
 #include "moesim/units.h"
 
-/* An operation kind beyond the schedule's: a re-placement's copies. */
-enum { KIND_MIGRATE = SCHED_KIND_COUNT };
-
-struct play {
-    const scenario *s;
-    gpu_spec gpu;      /* the GPU as compute sees it: network.comm_sms taken out */
-    engine_t *eng;
-    rng_set_t *rng;
-    topo_t *topo;
-    source_t *src;
-    layout lay;
-    placement *pl;     /* per MoE layer */
-    metrics m;
-
-    int gpus;          /* world */
-    int tokens;        /* tokens per batch, all ranks of a stage */
-    int spr;           /* expert slots per EP rank (the same in every layer) */
-    int tp, etp;
-    int src_tokens;    /* tokens each GPU routes: tokens_per_rank / tp */
-    int64_t *src_off;  /* gpus: the first of each GPU's routed tokens in the batch */
-    int *etp_peers;    /* gpus x etp: the GPUs of each GPU's ETP group, by rank */
-    int *rank_node;    /* ep_groups x ep: node of each EP rank, for the replica rule */
-    int64_t *rank_tokens; /* ep_groups x ep: assignments so far this block (replica rule) */
-    int ep_nodes;      /* nodes one EP group spans, as EPLB sees them (1: global policy) */
-    int *rank_node0;   /* ep: EP group 0's ranks' nodes numbered from 0 (topology_aware) */
-    double expert_bytes; /* one expert's weights on one GPU (1/etp of them) */
-    double *ema;       /* dynamic: moe_layers x experts moving average of loads */
-    double *ema_coact; /* dynamic topology_aware: moe_layers x experts x experts */
-    double *batch_load, *batch_coact; /* one batch's counts, reused */
-    double *mig;       /* dynamic: ep x ep bytes of one re-placement, per EP group */
-    int64_t mig_copies;
-    gpu_ffn_shape expert_shape; /* routed: 1/etp of the width */
-    gpu_ffn_shape shared_shape; /* shared experts: 1/tp of the width */
-    gpu_ffn_shape dense_shape;  /* 1/tp of the width */
-    gpu_attn_shape attn_shape;  /* 1/tp of the heads */
-    /* per GPU and micro-batch, the same on every GPU */
-    sim_time_t t_attn, t_gate, t_dense, t_shared, t_head;
-    int64_t mb_rank_tokens;     /* tokens_per_rank / micro-batches */
-    double tp_bytes;            /* one TP all-reduce's buffer: a micro-batch's activations */
-    double act_bytes;           /* one GPU's pipeline send: its share of them */
-
-    /* per-batch buffers, reused */
-    double *logits;         /* tokens x experts */
-    int32_t *choice;        /* tokens x slots (top_k; experts for expert_choice) */
-    int32_t *forced;        /* force_balance: its choices, computed once */
-    double *weight;         /* tokens x slots gate weights, when score priority needs them */
-    int slots;              /* choice entries per token */
-    capacity_counts *cc;    /* per MoE layer: counts, and the adaptive average */
-    double *bias;           /* sigmoid_bias: moe_layers x experts selection biases */
-    gsl_rng *noise;         /* noisy_topk: the "router/noise" stream (borrowed) */
-    int64_t *src_load;      /* experts: assignments one source rank keeps (padding) */
-    int padded;             /* padded buffers: every slot up to capacity travels */
-    double *link_bytes;     /* per link, one collective (for naming a cause) */
-    coll_plan plan;         /* one collective's transfers (for naming a cause) */
-    double *wire;           /* a2a x a2a: one all-to-all's bytes in its dtype */
-    double *node_wire;      /* a2a x nodes: the same per node, once per token */
-    int *tok_dst, *tok_run; /* top_k x etp: the current token's destinations, their nodes */
-    int *tok_scratch;       /* 2 top_k x etp: dispatch_token's */
-    int64_t *bal;           /* per_stage: assignments per GPU of one stage */
-
-    /* where the run stands */
-    int batch;
-    int64_t route_batch;    /* routing batches so far (training: micro-batches) */
-    int layer, moe;         /* the layer being routed or blamed, its MoE index */
-    sim_time_t pass_start;
-    play_progress_fn progress;
-    void *progress_ctx;
-    err_t *err;             /* where a callback reports a failure */
-    int failed;
-    uint64_t last_comm;     /* the tag of the last communication planned (flow blame) */
-    int last_kind;
-
-    /* routing traces (docs/trace.md): every batch the router sees, warm-up
-     * batches first, each MoE layer's choices before capacity */
-    trace_reader *trace_in;  /* source kind trace: choices come from here */
-    trace_writer *trace_out; /* output.trace: choices go here */
-    uint32_t batches_in, batches_out; /* whole batches read, written */
-
-    timeline_t *tl;          /* output.timeline: operations as trace events */
-
-    /* the forward pass as operations on per-GPU streams (exec.h, forward.h) */
-    exec_t *x;
-    fwd_t *fwd;
-    sched_step *steps;       /* the schedule's merged list (forward.h tags index it) */
-    long nsteps;
-    int M;                   /* micro-batches */
-    int stages, per_stage;
-    int *stage_first;        /* stages + 1: stage k holds layers [first[k], first[k+1]) */
-    int *stage_gpu, *tp_gpu, *a2a_gpu; /* stages x per_stage, as forward.h says */
-    int *all_gpu;            /* 0 .. gpus - 1: a re-placement's members */
-    int a2a;                 /* GPUs in a dispatch group: an EP group and its ETP peers */
-    int a2a_groups;          /* dispatch groups, all stages */
-    int *a2a_of, *a2a_rank;  /* gpus: its dispatch group, its index there */
-    int *a2a_run;            /* gpus: which of its group's nodes it is on */
-    int *a2a_runs;           /* a2a_groups: nodes each group spans */
-    int *a2a_scratch;        /* 2 a2a + 2 */
-    int *src_index;          /* gpus: routing source index in its stage */
-    int *moe_of;             /* layers: the MoE index, or -1 */
-    struct routed *routed;   /* moe_layers: a layer's choices while blocks need them */
-    struct grp *grp;         /* M x a2a_groups: a micro-batch's MoE block in a group */
-    int64_t *mb_local;       /* M x gpus x spr: tokens per GPU and local slot */
-    int64_t *mb_gpu_tokens;  /* M x gpus: assignments each GPU received */
-
-    /* training (workload.mode "training"): a pass is one step of the
-     * training schedule (train.h); each micro-batch is routed on its own,
-     * every MoE layer at its first dispatch, into a slab that lives until
-     * the micro-batch's last operation has ended (the schedule bounds how
-     * many are in flight, so memory does not grow with the global batch) */
-    int train;
-    int rM;                  /* micro-batches per routing batch: M, or 1 in training */
-    int64_t pass_tokens;     /* tokens of a pass, all ranks of a stage */
-    train_sched ts;
-    scenario_pshape tshape;
-    sim_time_t t_attn_b, t_attn_w, t_opt, t_mtp;
-    int gps;                 /* dispatch groups per stage */
-    int *dp_gpu, *edp_gpu;   /* stages x per_stage, as forward.h says */
-    struct slab *slab;       /* the pool */
-    int nslab;
-    int *slab_of;            /* M: a micro-batch's slab, or -1 */
-    int *slab_free;          /* nslab: released slabs, a stack */
-    int nfree;
-    long *mb_ops;            /* M: operations of each micro-batch not yet ended */
-    int sample;              /* micro-batches routed per step (0: all; training.route_sample) */
-    metrics_step cur;        /* this step's record, filled as it runs */
-    int step_over;           /* end_pass: the sample's slabs go back */
-    int64_t *step_wanted;    /* sigmoid_bias: moe_layers x experts, this step's loads */
-    sim_time_t *step_max;    /* nsteps: the slowest unit of each step, this pass */
-    int *step_left;          /* nsteps: units not yet ended */
-    sim_time_t *tp_attn_max; /* M x layers: the TP all-reduce after attention */
-    long ops_left;           /* this pass's operations not yet ended */
-    int64_t *layer_exposed;  /* moe_layers x EXEC_CLASSES: this pass, summed over GPUs */
-    /* per GPU: communication that ran after its compute stream's last
-     * operation so far had ended (exposed at the pass's end, when no compute
-     * follows to wait on it): its end, EXEC_CLASSES sums, the last one's layer */
-    sim_time_t *compute_end;
-    int64_t *tail;           /* gpus x EXEC_CLASSES */
-    int *tail_layer;
-};
-
-/* A MoE layer's choices after capacity, kept from the first dispatch that
- * needs them until every group's every micro-batch has taken its bytes. */
-struct routed {
-    int32_t *choice;        /* tokens x slots */
-    int64_t *gpu_tokens;    /* gpus: assignments, summed over groups */
-    int left;               /* group blocks still to take their bytes */
-};
-
-/* One micro-batch's MoE block in one dispatch group: its rows per member
- * pair (model dtype) and per member and node the group spans, kept from
- * the dispatch to the combine. */
-struct grp {
-    double *bytes;          /* a2a x a2a */
-    double *node;           /* a2a x the group's nodes */
-};
-
-/* Training: one micro-batch's MoE blocks, every MoE layer's (in the groups
- * of the stage that runs it), from its routing to its last backward. */
-struct slab {
-    struct grp *grp;        /* moe_layers x gps */
-    int64_t *local;         /* moe_layers x gpus x spr */
-    int64_t *gt;            /* moe_layers x gpus */
-};
-
-static struct grp *grp_at(const play_t *p, int mb, int moe, int u)
-{
-    if (!p->train)
-        return &p->grp[(size_t)mb * (size_t)p->a2a_groups + (size_t)u];
-    return &p->slab[p->slab_of[mb]].grp[(size_t)moe * (size_t)p->gps + (size_t)(u % p->gps)];
-}
-
-/* Micro-batch mb's tokens per GPU and local slot ([gpu x spr + slot]) in
- * MoE layer moe, and its assignments per GPU. */
-static int64_t *local_at(const play_t *p, int mb, int moe)
-{
-    size_t per = (size_t)p->gpus * (size_t)p->spr;
-    if (!p->train)
-        return p->mb_local + (size_t)mb * per;
-    return p->slab[p->slab_of[mb]].local + (size_t)moe * per;
-}
-
-static int64_t *gtok_at(const play_t *p, int mb, int moe)
-{
-    if (!p->train)
-        return p->mb_gpu_tokens + (size_t)mb * (size_t)p->gpus;
-    return p->slab[p->slab_of[mb]].gt + (size_t)moe * (size_t)p->gpus;
-}
+#include "play_int.h"
 
 static int placement_setup(play_t *p, err_t *e);
 static void stages_setup(play_t *p);
@@ -362,49 +177,6 @@ static int batch_tokens(const scenario *s, int *out, err_t *e)
     return 0;
 }
 
-/* Training's per-GPU times: attention's gradients, the MTP modules (each
- * an attention, its experts' share of a balanced layer - the GPU's slots
- * with top_k x tokens / (tp x slots) tokens each - and an output layer; their
- * all-to-alls are not modelled), and Adam over the GPU's shard of its
- * stage's parameters (the largest stage's; 1/dp of the dense ones and 1/edp
- * of the experts' with ZeRO-1). */
-static void train_times_setup(play_t *p, int64_t tpr)
-{
-    const scenario *s = p->s;
-    const gpu_spec *g = &p->gpu;
-    int sel = s->training.recompute == SCHED_RECOMPUTE_SELECTIVE;
-    p->t_attn_b = gpu_attention_grad_time(g, &p->attn_shape, tpr, 0, sel);
-    p->t_attn_w = gpu_attention_grad_time(g, &p->attn_shape, tpr, 1, false);
-    scenario_pshape_init(s, &p->tshape);
-    if (s->model.mtp_layers > 0) {
-        int64_t *bal = xcalloc((size_t)p->spr, sizeof(*bal), "MTP tokens");
-        for (int i = 0; i < p->spr; i++)
-            bal[i] = tpr * s->model.top_k / ((int64_t)p->tp * p->spr);
-        sim_time_t one = sat_add(p->t_attn, sat_add(p->t_head, p->t_shared));
-        one = sat_add(one, gpu_experts_time(g, &p->expert_shape, bal, p->spr));
-        for (int i = 0; i < s->model.mtp_layers; i++)
-            p->t_mtp = sat_add(p->t_mtp, one);
-        free(bal);
-    }
-    /* each layer's parameters on the stages that run it (dualpipe: both) */
-    int edp = p->per_stage / (s->parallel.ep * p->etp), M = p->M;
-    double *held = xcalloc((size_t)p->stages, sizeof(*held), "stage parameters"), params = 0;
-    for (int l = 0; l < s->model.layers; l++) {
-        double d, x;
-        scenario_params(s, &p->tshape, l, 1, &d, &x);
-        double mine = s->training.zero ? d / s->parallel.dp + x / edp : d + x;
-        int a = sched_chunk_stage(&p->ts.c, p->ts.chunk_of[l], 0);
-        int b = sched_chunk_stage(&p->ts.c, p->ts.chunk_of[l], M - 1);
-        held[a] += mine;
-        if (b != a)
-            held[b] += mine;
-    }
-    for (int k = 0; k < p->stages; k++)
-        params = held[k] > params ? held[k] : params;
-    free(held);
-    p->t_opt = gpu_optimizer_time(g, params, dtype_bytes(s->training.grad_dtype),
-                                  dtype_bytes(s->model.weight_dtype));
-}
 
 /* Per-GPU times that do not depend on routing, for one micro-batch. */
 static void times_setup(play_t *p)
@@ -945,7 +717,7 @@ static int32_t *choice_buffer(play_t *p)
  * batch routed (every micro-batch and group: capacity sees the batch, as a
  * forward call over all of it would), its choices kept until every group's
  * every micro-batch has taken its bytes. */
-static int route_moe(play_t *p, int moe)
+int play_route_moe(play_t *p, int moe)
 {
     struct routed *r = &p->routed[moe];
     if (r->left > 0)
@@ -1046,7 +818,7 @@ static void source_rows(play_t *p, struct grp *g, const int32_t *choice, int moe
 /* Micro-batch mb's block of MoE layer moe in dispatch group u: its rows,
  * and tokens per member GPU and local slot. When the layer's last block has
  * taken its bytes, its GPU balance goes to the metrics. */
-static void group_bytes(play_t *p, int moe, int mb, int u)
+void play_group_bytes(play_t *p, int moe, int mb, int u)
 {
     const scenario *s = p->s;
     struct grp *g = grp_at(p, mb, moe, u);
@@ -1097,134 +869,10 @@ static void group_bytes(play_t *p, int moe, int mb, int u)
 
 /* ---- training: a micro-batch routed on its own ---- */
 
-/* A slab for micro-batch mb: a released one, or a new one. */
-static void slab_get(play_t *p, int mb)
-{
-    if (p->nfree > 0) {
-        p->slab_of[mb] = p->slab_free[--p->nfree];
-        return;
-    }
-    const scenario *s = p->s;
-    size_t L = (size_t)s->moe_layers, G = (size_t)p->gpus, n = (size_t)p->a2a;
-    int most = 0;
-    for (int u = 0; u < p->a2a_groups; u++)
-        most = p->a2a_runs[u] > most ? p->a2a_runs[u] : most;
-    p->slab = xrealloc(p->slab, (size_t)p->nslab + 1, sizeof(*p->slab), "slabs");
-    p->slab_free = xrealloc(p->slab_free, (size_t)p->nslab + 1, sizeof(*p->slab_free), "slabs");
-    struct slab *sl = &p->slab[p->nslab];
-    sl->grp = xcalloc(L * (size_t)p->gps, sizeof(*sl->grp), "MoE blocks");
-    for (size_t i = 0; i < L * (size_t)p->gps; i++) {
-        sl->grp[i].bytes = xcalloc(n * n, sizeof(double), "dispatch bytes");
-        sl->grp[i].node = xcalloc(n * (size_t)most, sizeof(double), "node bytes");
-    }
-    sl->local = xcalloc(L * G * (size_t)p->spr, sizeof(*sl->local), "expert tokens");
-    sl->gt = xcalloc(L * G, sizeof(*sl->gt), "GPU tokens");
-    p->slab_of[mb] = p->nslab++;
-}
 
-/* With a routed sample of n micro-batches, the one micro-batch mb replays:
- * itself if it is routed, else one of the first n of its direction
- * (DualPipe's two halves run the layers on different stages). */
-static int replay_of(const play_t *p, int mb)
-{
-    int n = p->sample, half = p->s->parallel.schedule == SCHED_PIPE_DUALPIPE ? p->M / 2 : p->M;
-    int base = mb / half * half;
-    return n > 0 ? base + (mb - base) % n : mb;
-}
 
-/* Micro-batch mb's last operation has ended: its slab is free (a routed
- * sample's stays for the replays until the step ends). */
-static void slab_put(play_t *p, int mb)
-{
-    int routed = replay_of(p, mb) == mb;
-    if (p->slab_of[mb] < 0 || (p->sample > 0 && routed && !p->step_over))
-        return;
-    if (!routed) { /* a replay: the slab is its source's */
-        p->slab_of[mb] = -1;
-        return;
-    }
-    p->slab_free[p->nfree++] = p->slab_of[mb];
-    p->slab_of[mb] = -1;
-}
 
-/* Micro-batch mb, at its first dispatch: a batch of the source's tokens
- * (every data-parallel replica's micro-batch mb), routed through every MoE
- * layer in turn (capacity over the micro-batch, as one forward call over
- * it sees), each layer's rows kept for the groups of the stage that runs
- * it for mb. */
-/* DualPipe, force-balanced or routing a sample: micro-batch `to` (the
- * second direction's j-th routed one) takes `from`'s (the first
- * direction's j-th) slab moved to the stages that run its layers: its rows
- * per member pair as they are, its tokens per GPU and slot from GPU i of
- * one stage to GPU i of the other. Every stage's GPUs sit alike in the
- * layout (the same DP, EP and node positions) and routing depends on no
- * stage, so forced choices give exactly what routing `to` would; a sample
- * replays `from`'s tokens in the other direction as in its own. */
-static void mirror_slab(play_t *p, int from, int to)
-{
-    const struct slab *a = &p->slab[p->slab_of[from]];
-    struct slab *b = &p->slab[p->slab_of[to]];
-    size_t G = (size_t)p->gpus, spr = (size_t)p->spr, n = (size_t)p->a2a;
-    size_t per = (size_t)p->per_stage;
-    int most = 0;
-    for (int u = 0; u < p->a2a_groups; u++)
-        most = p->a2a_runs[u] > most ? p->a2a_runs[u] : most;
-    for (int l = 0; l < p->s->model.layers; l++) {
-        int moe = p->moe_of[l];
-        if (moe < 0)
-            continue;
-        size_t ka = (size_t)sched_chunk_stage(&p->ts.c, p->ts.chunk_of[l], from);
-        size_t kb = (size_t)sched_chunk_stage(&p->ts.c, p->ts.chunk_of[l], to);
-        for (int j = 0; j < p->gps; j++) {
-            size_t i = (size_t)moe * (size_t)p->gps + (size_t)j;
-            memcpy(b->grp[i].bytes, a->grp[i].bytes, n * n * sizeof(double));
-            memcpy(b->grp[i].node, a->grp[i].node, n * (size_t)most * sizeof(double));
-        }
-        for (size_t i = 0; i < per; i++) {
-            size_t ga = (size_t)p->stage_gpu[ka * per + i], gb = (size_t)p->stage_gpu[kb * per + i];
-            memcpy(b->local + ((size_t)moe * G + gb) * spr, a->local + ((size_t)moe * G + ga) * spr,
-                   spr * sizeof(*b->local));
-            b->gt[(size_t)moe * G + gb] = a->gt[(size_t)moe * G + ga];
-        }
-    }
-}
 
-static int route_micro_batch(play_t *p, int mb)
-{
-    int src = replay_of(p, mb);
-    int half = p->M / 2;
-    /* DualPipe's second direction: forced choices, or a routed sample, are
-     * the first direction's moved to the other stages */
-    if (src == mb && mb >= half && (p->s->model.force_balance || p->sample > 0) &&
-        p->s->parallel.schedule == SCHED_PIPE_DUALPIPE) {
-        if (p->slab_of[mb - half] < 0 && route_micro_batch(p, mb - half) < 0)
-            return -1;
-        slab_get(p, mb);
-        mirror_slab(p, mb - half, mb);
-        return 0;
-    }
-    if (src != mb) { /* a replay of micro-batch src's loads and bytes */
-        if (p->slab_of[src] < 0 && route_micro_batch(p, src) < 0)
-            return -1;
-        p->slab_of[mb] = p->slab_of[src];
-        return 0;
-    }
-    slab_get(p, mb);
-    if (p->src && !p->s->model.force_balance) /* forced choices need no logits */
-        source_begin_batch(p->src, p->tokens, rng_stream(p->rng, "tokens"));
-    for (int l = 0; l < p->s->model.layers; l++) {
-        int moe = p->moe_of[l];
-        if (moe < 0)
-            continue;
-        if (route_moe(p, moe) < 0)
-            return -1;
-        int k = sched_chunk_stage(&p->ts.c, p->ts.chunk_of[l], mb);
-        for (int j = 0; j < p->gps; j++)
-            group_bytes(p, moe, mb, k * p->gps + j);
-    }
-    p->route_batch++;
-    return 0;
-}
 
 /* ---- placement ---- */
 
@@ -1956,28 +1604,7 @@ static void tp_plan(const play_t *p, const int *m, int n, coll_plan *out)
     train_ring_plan(out, m, n, p->tp_bytes, 2 * (n - 1));
 }
 
-/* A bucket's gradients (or ZeRO-1's gathered parameters) over one group
- * of n: a ring all-reduce, or with ZeRO-1 a reduce-scatter; a gather is an
- * all-gather of the updated parameters in the model's weight dtype. */
-static double grad_bytes(const play_t *p, const sched_step *st, int n, int *phases)
-{
-    const scenario *s = p->s;
-    sched_kind k = (sched_kind)st->kind;
-    double dense, expert;
-    scenario_params(s, &p->tshape, st->layer, st->span, &dense, &expert);
-    int gather = k == SCHED_GATHER_DENSE || k == SCHED_GATHER_EXPERT;
-    double params = k == SCHED_GRAD_DENSE || k == SCHED_GATHER_DENSE ? dense : expert;
-    *phases = gather || s->training.zero ? n - 1 : 2 * (n - 1);
-    return params * dtype_bytes(gather ? s->model.weight_dtype : s->training.grad_dtype);
-}
 
-static void grad_plan(const play_t *p, const sched_step *st, const int *m, int n,
-                      coll_plan *out)
-{
-    int phases;
-    double bytes = grad_bytes(p, st, n, &phases);
-    train_ring_plan(out, m, n, bytes, phases);
-}
 
 /* The transfers of communication step st's unit u. Reads what the
  * dispatch left and changes nothing: beyond_clock rebuilds them. */
@@ -1999,12 +1626,12 @@ static void comm_plan(play_t *p, const sched_step *st, int u, coll_plan *out)
     case SCHED_GRAD_DENSE:
     case SCHED_GATHER_DENSE:
         n = p->s->parallel.dp;
-        grad_plan(p, st, p->dp_gpu + base + (size_t)u * (size_t)n, n, out);
+        train_grad_plan(p, st, p->dp_gpu + base + (size_t)u * (size_t)n, n, out);
         break;
     case SCHED_GRAD_EXPERT:
     case SCHED_GATHER_EXPERT:
         n = p->per_stage / p->a2a;
-        grad_plan(p, st, p->edp_gpu + base + (size_t)u * (size_t)n, n, out);
+        train_grad_plan(p, st, p->edp_gpu + base + (size_t)u * (size_t)n, n, out);
         break;
     default:
         tp_plan(p, p->tp_gpu + base + (size_t)u * (size_t)p->tp, p->tp, out);
@@ -2024,19 +1651,19 @@ static void op_plan(void *ctx, const exec_span *op, coll_plan *out)
     const sched_step *st = fwd_step(p->fwd, op->tag);
     int u = fwd_unit(op->tag);
     if (p->train && st->kind == SCHED_DISPATCH && p->slab_of[st->mb] < 0 &&
-        route_micro_batch(p, st->mb) < 0) {
+        train_route(p, st->mb) < 0) {
         p->failed = 1;
         engine_stop(p->eng);
         return;
     }
     if (!p->train && st->kind == SCHED_DISPATCH) { /* the MoE block: route, then its rows */
         int moe = p->moe_of[st->layer];
-        if (route_moe(p, moe) < 0) {
+        if (play_route_moe(p, moe) < 0) {
             p->failed = 1;
             engine_stop(p->eng);
             return;
         }
-        group_bytes(p, moe, st->mb, group_index(p, st, u));
+        play_group_bytes(p, moe, st->mb, group_index(p, st, u));
     }
     comm_plan(p, st, u, out);
 }
@@ -2106,26 +1733,7 @@ static void tl_op(play_t *p, const sched_step *st, const exec_span *op)
                           : 0);
 }
 
-static int step_units(const play_t *p, sched_kind k);
 
-/* Training: every unit of a step beyond the forward's has ended. A
- * gradient reduction's bytes: each of its groups' n members sends
- * `phases` x bytes / n. */
-static void train_metrics(play_t *p, const sched_step *st, sim_time_t t)
-{
-    if (st->kind == SCHED_OPTIMIZER) {
-        metrics_series_add(&p->m.optimizer, t);
-        p->cur.optimizer_ps = t > p->cur.optimizer_ps ? t : p->cur.optimizer_ps;
-    }
-    if (st->kind != SCHED_GRAD_DENSE && st->kind != SCHED_GRAD_EXPERT)
-        return;
-    int n = st->kind == SCHED_GRAD_DENSE ? p->s->parallel.dp : p->per_stage / p->a2a, phases;
-    if (n <= 1) /* a group of one reduces nothing */
-        return;
-    metrics_series_add(&p->m.grad_sync, t);
-    double bytes = grad_bytes(p, st, n, &phases);
-    p->m.grad_sync_bytes += (double)step_units(p, (sched_kind)st->kind) * phases * bytes;
-}
 
 /* Every unit of step st has ended; t is the slowest one's time. */
 static void step_metrics(play_t *p, const sched_step *st, sim_time_t t)
@@ -2240,8 +1848,8 @@ static void end_pass(play_t *p, sim_time_t now)
     }
     p->step_over = 1;
     for (int mb = 0; p->train && p->sample > 0 && mb < p->M; mb++)
-        if (replay_of(p, mb) == mb)
-            slab_put(p, mb);
+        if (train_replay_of(p, mb) == mb)
+            train_slab_put(p, mb);
     p->step_over = 0;
     for (int i = 0; p->step_wanted && i < s->moe_layers; i++) { /* once per step */
         size_t E = (size_t)s->model.experts;
@@ -2319,7 +1927,7 @@ static void op_done(void *ctx, const exec_span *op)
     else if (p->step_left[i] == 0)
         train_metrics(p, st, p->step_max[i]);
     if (p->train && --p->mb_ops[st->mb] == 0)
-        slab_put(p, st->mb);
+        train_slab_put(p, st->mb);
     if (--p->ops_left == 0)
         end_pass(p, op->end);
 }
@@ -2327,7 +1935,7 @@ static void op_done(void *ctx, const exec_span *op)
 /* ---- batches ---- */
 
 /* Units (operations) of each step kind in one stage. */
-static int step_units(const play_t *p, sched_kind k)
+int play_step_units(const play_t *p, sched_kind k)
 {
     if (sched_is_compute(k) || k == SCHED_SEND)
         return p->per_stage;
@@ -2357,7 +1965,7 @@ static void start_pass(play_t *p)
         p->mb_ops[mb] = 0;
     for (long i = 0; i < p->nsteps; i++) {
         p->step_max[i] = 0;
-        p->step_left[i] = step_units(p, (sched_kind)p->steps[i].kind);
+        p->step_left[i] = play_step_units(p, (sched_kind)p->steps[i].kind);
         if (p->train)
             p->mb_ops[p->steps[i].mb] += p->step_left[i];
     }
