@@ -7,7 +7,9 @@
  *   (scenarios/deepseek-v3-train-h800x2048.cfg),
  *   force-balanced
  *   the same with the real router, one routed   target: <= 60 s a step
- *   micro-batch per direction (route_sample 1)
+ *   micro-batch (route_sample 1), and with one
+ *   dispatch group routed per stage
+ *   (route_groups 1)
  *   Qwen3-30B-A3B, 16 GPUs                      (a figure, no target)
  *   (scenarios/qwen3-30b-a3b-train-h100x16.cfg)
  *
@@ -75,5 +77,9 @@ int main(void)
     const char *const real[] = {"output.progress=false", "training.route_sample=1"};
     run_case("DeepSeek-V3, 2,048 GPUs, real routing, route_sample 1",
              "scenarios/deepseek-v3-train-h800x2048.cfg", real, 2, 60);
+    const char *const one[] = {"output.progress=false", "training.route_sample=1",
+                               "training.route_groups=1"};
+    run_case("  the same, one dispatch group routed per stage",
+             "scenarios/deepseek-v3-train-h800x2048.cfg", one, 3, 60);
     return 0;
 }

@@ -114,6 +114,7 @@ typedef struct scenario {
         bool overlap_grad_reduce;  /* buckets reduced while backward runs */
         dtype_t grad_dtype;        /* element type gradients are reduced in */
         int route_sample;          /* micro-batches routed per step (0: all) */
+        int route_groups;          /* with a sample: dispatch groups routed per stage (0: all) */
         bool overlap_a2a;          /* dualpipe: forward-backward pairs overlapped */
     } training;
 

@@ -310,6 +310,7 @@ play_t *play_new(const scenario *s, err_t *e)
     p->M = s->workload.micro_batches;
     p->stages = s->parallel.pp;
     p->per_stage = p->gpus / p->stages;
+    p->route_ranks = p->per_stage;
     p->src_tokens = s->workload.tokens_per_rank / p->tp; /* the loader checked divisibility */
     p->train = s->workload.mode == MODE_TRAINING;
     if (p->train && s->output.trace[0]) { /* --trace, set after the loader's check */
@@ -576,7 +577,7 @@ static int64_t route_gate(play_t *p, source_t *src, int moe, double *bias, gsl_r
     const router_config *rc = &s->model.router;
     const capacity_config *cap = &s->model.capacity;
     int E = s->model.experts, K = p->slots;
-    int tpr = p->src_tokens, ranks = p->gpus / p->stages; /* routing sources: a stage's GPUs */
+    int tpr = p->src_tokens, ranks = p->route_ranks; /* routing sources: a stage's GPUs */
 
     source_logits(src, moe, p->logits);
     router_state st = {.bias = bias, .noise = noise, .first_token = first_token};
@@ -644,7 +645,7 @@ static int route_layer(play_t *p)
     capacity_counts *cc = &p->cc[p->moe];
     capacity_config cap = s->model.capacity;
     int E = s->model.experts, K = p->slots;
-    int tpr = p->src_tokens, ranks = p->gpus / p->stages; /* a stage's GPUs are its sources */
+    int tpr = p->src_tokens, ranks = p->route_ranks; /* a stage's GPUs are its sources */
 
     double *bias = p->bias ? p->bias + (size_t)p->moe * (size_t)E : NULL;
     int64_t ec_cap = gate(p, p->src, p->moe, bias, p->noise,
@@ -747,7 +748,7 @@ static void pad_rows(play_t *p, struct grp *g, int moe, int mb, int src, int si)
     const scenario *s = p->s;
     const capacity_counts *cc = &p->cc[moe];
     const placement *pl = &p->pl[moe];
-    int E = s->model.experts, spr = p->spr, n = p->a2a, ranks = p->gpus / p->stages;
+    int E = s->model.experts, spr = p->spr, n = p->a2a, ranks = p->route_ranks;
     int group = layout_ep_group(&p->lay, src);
     double row = (double)s->model.hidden * dtype_bytes(s->model.dtype);
     double *out = g->bytes + (size_t)p->a2a_rank[src] * (size_t)n;
@@ -854,11 +855,16 @@ void play_group_bytes(play_t *p, int moe, int mb, int u)
             if (members[a] / gpn != members[b] / gpn)
                 p->m.a2a_internode_bytes += v;
         }
+    play_layer_done(p, moe, members[0]);
+}
+
+void play_layer_done(play_t *p, int moe, int gpu)
+{
     struct routed *r = &p->routed[moe];
     if (--r->left > 0)
         return;
     r->left = -1; /* released: its buffer may serve another layer */
-    const int *stage = p->stage_gpu + (size_t)layout_rank_in(&p->lay, LAYOUT_PP, members[0]) *
+    const int *stage = p->stage_gpu + (size_t)layout_rank_in(&p->lay, LAYOUT_PP, gpu) *
                                           (size_t)p->per_stage;
     for (int i = 0; i < p->per_stage; i++)
         p->bal[i] = r->gpu_tokens[stage[i]];

@@ -44,6 +44,8 @@ struct play {
     int tokens;        /* tokens per batch, all ranks of a stage */
     int spr;           /* expert slots per EP rank (the same in every layer) */
     int tp, etp;
+    int route_ranks;   /* routing sources of a routing batch: a stage's GPUs, or (training,
+                        * one group routed) one dispatch group's */
     int src_tokens;    /* tokens each GPU routes: tokens_per_rank / tp */
     int64_t *src_off;  /* gpus: the first of each GPU's routed tokens in the batch */
     int *etp_peers;    /* gpus x etp: the GPUs of each GPU's ETP group, by rank */
@@ -217,6 +219,9 @@ static inline int64_t *gtok_at(const play_t *p, int mb, int moe)
  * micro-batch's rows in dispatch group u, the units of a step kind. */
 int play_route_moe(play_t *p, int moe);
 void play_group_bytes(play_t *p, int moe, int mb, int u);
+/* One more block of layer moe has its rows (gpu: one of its stage's); the
+ * last one releases the layer's choices and counts its GPU balance. */
+void play_layer_done(play_t *p, int moe, int gpu);
 int play_step_units(const play_t *p, sched_kind k);
 
 /* train.c: training's per-GPU times (after the schedule is built); routing

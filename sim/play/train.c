@@ -241,6 +241,90 @@ static void mirror_slab(play_t *p, int from, int to)
     }
 }
 
+/* With a routed sample and training.route_groups = 1, one dispatch group
+ * of each stage is routed and the stage's other groups take its rows and
+ * counts (GPU i of one group's, GPU
+ * i of the other's): every data-parallel replica draws its tokens from one
+ * source, so the groups' routing is alike in law (the issue's "DP replicas
+ * draw from one distribution"; docs/training.md measures the error). Only
+ * where group 0's GPUs route the batch's first tokens and every group spans
+ * its nodes alike. */
+static bool one_group(const play_t *p)
+{
+    if (p->s->training.route_groups != 1 || p->sample <= 0 || p->gps <= 1)
+        return false;
+    for (int i = 0; i < p->a2a; i++)
+        if (p->src_off[p->a2a_gpu[i]] >= (int64_t)p->a2a * p->src_tokens)
+            return false;
+    for (int u = 1; u < p->a2a_groups; u++)
+        if (p->a2a_runs[u] != p->a2a_runs[0])
+            return false;
+    return true;
+}
+
+/* Stage k's dispatch groups 1.. take group 0's rows and counts for layer
+ * moe of micro-batch mb. */
+static void copy_groups(play_t *p, int moe, int mb, int k)
+{
+    size_t n = (size_t)p->a2a, spr = (size_t)p->spr;
+    int u0 = k * p->gps;
+    const struct grp *g0 = grp_at(p, mb, moe, u0);
+    int64_t *local = local_at(p, mb, moe), *gt = gtok_at(p, mb, moe);
+    int64_t *all = p->routed[moe].gpu_tokens;
+    for (int j = 1; j < p->gps; j++) {
+        struct grp *gj = grp_at(p, mb, moe, u0 + j);
+        memcpy(gj->bytes, g0->bytes, n * n * sizeof(double));
+        memcpy(gj->node, g0->node, n * (size_t)p->a2a_runs[u0] * sizeof(double));
+        for (size_t i = 0; i < n; i++) {
+            size_t a = (size_t)p->a2a_gpu[(size_t)u0 * n + i];
+            size_t b = (size_t)p->a2a_gpu[(size_t)(u0 + j) * n + i];
+            memcpy(local + b * spr, local + a * spr, spr * sizeof(*local));
+            gt[b] = gt[a];
+            all[b] = all[a];
+        }
+    }
+}
+
+/* Micro-batch mb routed: every MoE layer in turn, its rows kept for the
+ * groups of the stage that runs it for mb (one group routed, the others
+ * copied, when one_group). */
+static int route_fresh(play_t *p, int mb)
+{
+    bool one = one_group(p);
+    int tokens = p->tokens;
+    if (one) { /* group 0's sources: the batch's first tokens */
+        p->tokens = p->a2a * p->src_tokens;
+        p->route_ranks = p->a2a;
+    }
+    slab_get(p, mb);
+    if (p->src && !p->s->model.force_balance) /* forced choices need no logits */
+        source_begin_batch(p->src, p->tokens, rng_stream(p->rng, "tokens"));
+    int rc = 0;
+    for (int l = 0; l < p->s->model.layers && rc == 0; l++) {
+        int moe = p->moe_of[l];
+        if (moe < 0)
+            continue;
+        if (play_route_moe(p, moe) < 0) {
+            rc = -1;
+            break;
+        }
+        int k = sched_chunk_stage(&p->ts.c, p->ts.chunk_of[l], mb);
+        if (one) {
+            p->routed[moe].left = 2; /* kept past group 0 for the copies */
+            play_group_bytes(p, moe, mb, k * p->gps);
+            copy_groups(p, moe, mb, k);
+            play_layer_done(p, moe, p->a2a_gpu[(size_t)k * p->gps * p->a2a]);
+            continue;
+        }
+        for (int j = 0; j < p->gps; j++)
+            play_group_bytes(p, moe, mb, k * p->gps + j);
+    }
+    p->tokens = tokens;
+    p->route_ranks = p->per_stage;
+    p->route_batch++;
+    return rc;
+}
+
 int train_route(play_t *p, int mb)
 {
     int src = train_replay_of(p, mb);
@@ -261,21 +345,7 @@ int train_route(play_t *p, int mb)
         p->slab_of[mb] = p->slab_of[src];
         return 0;
     }
-    slab_get(p, mb);
-    if (p->src && !p->s->model.force_balance) /* forced choices need no logits */
-        source_begin_batch(p->src, p->tokens, rng_stream(p->rng, "tokens"));
-    for (int l = 0; l < p->s->model.layers; l++) {
-        int moe = p->moe_of[l];
-        if (moe < 0)
-            continue;
-        if (play_route_moe(p, moe) < 0)
-            return -1;
-        int k = sched_chunk_stage(&p->ts.c, p->ts.chunk_of[l], mb);
-        for (int j = 0; j < p->gps; j++)
-            play_group_bytes(p, moe, mb, k * p->gps + j);
-    }
-    p->route_batch++;
-    return 0;
+    return route_fresh(p, mb);
 }
 
 /* A bucket's gradients (or ZeRO-1's gathered parameters) over one group

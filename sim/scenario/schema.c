@@ -525,6 +525,12 @@ const key_row scenario_keys[] = {
              "docs/training.md measures; 0: every micro-batch (with "
              "model.router.force_balance every micro-batch is the same: one is routed)"},
 
+    {.path = "training.route_groups", .type = KT_INT, .def = "0", .min = 0, .max = 1,
+     .check = check_training_only, FIELD(training.route_groups),
+     .help = "with training.route_sample: 1 routes one dispatch group of each stage and "
+             "gives the stage's other groups its rows and counts (the replicas draw from one "
+             "source: a sample whose error docs/training.md measures); 0: every group routed"},
+
     {.path = "network.model", .type = KT_ENUM, .def = "\"analytical\"",
      MODEL_ENUM(net_model_name, NET_MODEL_COUNT),
      FIELD(network.model),

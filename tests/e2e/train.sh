@@ -352,6 +352,15 @@ for f in tests/bad/train_*.cfg; do
     || bad "train: run and check refuse $f alike" "check $crc: $ce; run $rrc: $re"
 done
 
+# route_groups = 1 with forced choices: the stage's second dispatch group
+# takes the first's rows and counts, which is exactly what routing it gives
+# (train.cfg: dp 4, ep 2, two groups): the same step time, links, exposure
+"$BIN" run "$TR" --quiet --json "$T/rg0.json" >/dev/null 2>&1
+"$BIN" run "$TR" --quiet --set training.route_groups=1 --json "$T/rg1.json" >/dev/null 2>&1
+same=$(python3 -c "import json,sys; a,b=(json.load(open(f)) for f in sys.argv[1:]); print(a['totals']['sim_time_ps'] == b['totals']['sim_time_ps'] and a['links'] == b['links'] and a['totals']['exposed_s'] == b['totals']['exposed_s'])" "$T/rg0.json" "$T/rg1.json" 2>&1)
+[ "$same" = True ] && ok "train: route_groups 1 with forced choices: the same step, links and exposure" \
+  || bad "train: route_groups 1 with forced choices" "$same"
+
 # --trace on a training step is refused (exit 2), and no trace is written
 rm -f "$T/tr.trace"
 "$BIN" run "$TR" --quiet --trace "$T/tr.trace" >/dev/null 2>"$T/err"; rc=$?
