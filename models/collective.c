@@ -365,33 +365,14 @@ void coll_plan_analytical(const coll_plan *p, const topo_t *t, sim_time_t overhe
                           net_result *out, double *link_bytes)
 {
     int L = topo_link_count(t);
-    double *phase_lb = xcalloc((size_t)L, sizeof(*phase_lb), "phase link bytes");
-    if (link_bytes)
-        memset(link_bytes, 0, (size_t)L * sizeof(*link_bytes));
-    *out = (net_result){0, 0, 0, -1, 0, 0};
-    sim_time_t total = 0, longest = -1;
-    double all = 0;
-    for (int ph = 0; ph < p->phases; ph++) {
-        int a = p->off[ph], n = p->off[ph + 1] - a;
-        if (n == 0)
-            continue;
-        net_result r;
-        net_analytical_list(t, n, p->src + a, p->dst + a, p->bytes + a, overhead_ps, &r,
-                            phase_lb);
-        /* saturating: a phase beyond the clock stays beyond it (net.c) */
-        total = r.time_ps > SIM_TIME_MAX - total ? SIM_TIME_MAX : total + r.time_ps;
-        all += r.total_bytes;
-        if (r.drain_ps > longest) {
-            longest = r.drain_ps;
-            *out = r;
-        }
-        if (link_bytes)
-            for (int l = 0; l < L; l++)
-                link_bytes[l] += phase_lb[l];
-    }
-    out->time_ps = total;
-    out->total_bytes = all;
-    free(phase_lb);
+    double *acc = link_bytes ? link_bytes : xcalloc((size_t)L, sizeof(*acc), "link bytes");
+    coll_scratch sc;
+    coll_scratch_init(&sc, L);
+    memset(acc, 0, (size_t)L * sizeof(*acc));
+    coll_plan_analytical_add(p, t, overhead_ps, out, acc, &sc);
+    coll_scratch_fini(&sc);
+    if (!link_bytes)
+        free(acc);
 }
 
 double coll_row_bytes(int hidden, dtype_t dt)

@@ -38,9 +38,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Shared by both analytical entry points: the bottleneck from per-link
- * bytes; the largest drain, ties to the lowest id; a link with bytes wins
- * over none even if its drain rounds to 0 ps. */
+/* net_analytical's bottleneck from per-link bytes: the largest drain,
+ * ties to the lowest id; a link with bytes wins over none even if its
+ * drain rounds to 0 ps (net_analytical_sparse keeps the same rule). */
 static void bottleneck(const topo_t *t, const double *lb, net_result *out)
 {
     int L = topo_link_count(t);
@@ -101,33 +101,18 @@ void net_analytical(const topo_t *t, const double *bytes, net_result *out, doubl
 /* The list form serves collectives, whose phases are sparse (a ring step
  * has n transfers, not n^2): the same bound as net_analytical, over the
  * transfers given, with the software overhead paid once per phase because
- * a phase's messages are posted together and their overheads overlap. */
+ * a phase's messages are posted together and their overheads overlap;
+ * net_analytical_sparse over a zeroed buffer. */
 void net_analytical_list(const topo_t *t, int n, const int *src, const int *dst,
                          const double *bytes, sim_time_t overhead_ps, net_result *out,
                          double *link_bytes)
 {
-    int L = topo_link_count(t);
+    int L = topo_link_count(t), nt;
     double *lb = link_bytes ? link_bytes : xcalloc((size_t)L, sizeof(*lb), "link bytes");
+    int *touched = xcalloc((size_t)L, sizeof(*touched), "links");
     memset(lb, 0, (size_t)L * sizeof(*lb));
-    double total = 0;
-    sim_time_t latency = -1; /* -1: nothing crossed a link, so no overhead either */
-    for (int i = 0; i < n; i++) {
-        if (!(bytes[i] > 0) || src[i] == dst[i])
-            continue;
-        int links[TOPO_MAX_HOPS];
-        int h = topo_route(t, src[i], dst[i], links);
-        sim_time_t lat = 0;
-        for (int k = 0; k < h; k++) {
-            lb[links[k]] += bytes[i];
-            lat = sat_add(lat, topo_link_at(t, links[k])->lat_ps);
-        }
-        latency = lat > latency ? lat : latency;
-        total += bytes[i];
-    }
-    bottleneck(t, lb, out);
-    out->latency_ps = latency < 0 ? 0 : sat_add(latency, overhead_ps);
-    out->time_ps = sat_add(out->drain_ps, out->latency_ps);
-    out->total_bytes = total;
+    net_analytical_sparse(t, n, src, dst, bytes, overhead_ps, out, lb, touched, &nt);
+    free(touched);
     if (!link_bytes)
         free(lb);
 }
