@@ -26,22 +26,22 @@ int main(void)
 {
     const char *const quiet[] = {"output.progress=false"};
     printf("training steps\n");
-    bench_case("Qwen3-30B-A3B, 16 GPUs, force-balanced", "scenarios/qwen3-30b-a3b-train-h100x16.cfg",
-             quiet, 1, "step", 0);
+    bench_case("Qwen3-30B-A3B, 16 GPUs, force-balanced",
+               "scenarios/qwen3-30b-a3b-train-h100x16.cfg", quiet, 1, "step", 0);
     const char *scale = getenv("BENCH_SCALE");
     if (!scale || strcmp(scale, "1") != 0) {
         printf("DeepSeek-V3, 2,048 GPUs: skipped (BENCH_SCALE=1 make bench runs it, minutes)\n");
         return 0;
     }
     const char *const fb[] = {"output.progress=false", "model.router.force_balance=true"};
-    bench_case("DeepSeek-V3, 2,048 GPUs, force-balanced", "scenarios/deepseek-v3-train-h800x2048.cfg",
-             fb, 2, "step", 10);
+    bench_case("DeepSeek-V3, 2,048 GPUs, force-balanced",
+               "scenarios/deepseek-v3-train-h800x2048.cfg", fb, 2, "step", 10);
     const char *const real[] = {"output.progress=false", "training.route_sample=1"};
     bench_case("DeepSeek-V3, 2,048 GPUs, real routing, route_sample 1",
-             "scenarios/deepseek-v3-train-h800x2048.cfg", real, 2, "step", 60);
+               "scenarios/deepseek-v3-train-h800x2048.cfg", real, 2, "step", 60);
     const char *const one[] = {"output.progress=false", "training.route_sample=1",
                                "training.route_groups=1"};
     bench_case("  the same, one dispatch group routed per stage",
-             "scenarios/deepseek-v3-train-h800x2048.cfg", one, 3, "step", 60);
+               "scenarios/deepseek-v3-train-h800x2048.cfg", one, 3, "step", 60);
     return 0;
 }
