@@ -119,6 +119,15 @@ static const char *named(const field_src *src, field_group g, const char *name)
     return v.s;
 }
 
+/* The value of a real field of the totals level (NaN when null). */
+static double figure_of(const field_src *src, field_group g, const char *name)
+{
+    const field *x = field_find(FIELD_TOTALS, g, name);
+    field_value v;
+    field_get(x, src, &v);
+    return v.null ? NAN : v.r;
+}
+
 /* The text table's columns: the layer fields with a text position, in it. */
 static int text_columns(const field **col, int max)
 {
@@ -258,18 +267,16 @@ static void text_training(FILE *f, const field_src *src)
 {
     const scenario *s = src->s;
     const metrics *m = src->m;
-    double gpus = (double)s->cluster.topo.nodes * s->cluster.topo.gpus_per_node;
-    double t = sim_time_to_s(m->sim_time_ps), flops = scenario_model_flops(s);
-    double tf = t > 0 ? flops * (double)m->tokens / t / gpus / 1e12 : 0;
-    double peak = s->cluster.gpu.peak_flops[s->model.dtype];
+    const field_group T = FIELD_GROUP_TOTALS;
     metrics_summary opt, gs;
     metrics_series_summarize(&m->optimizer, &opt);
     metrics_series_summarize(&m->grad_sync, &gs);
     char a[32], b[32];
     fprintf(f, "  training            %.0f tokens/s per GPU, %.1f TFLOP/s per GPU "
                "(%.4g GFLOP per token), MFU %.1f%% of %s's %s peak\n",
-            src->tot.throughput / gpus, tf, flops / 1e9, peak > 0 ? 100 * tf * 1e12 / peak : 0,
-            s->cluster.gpu.name, dtype_name(s->model.dtype));
+            figure_of(src, T, "throughput_tokens_per_s_per_gpu"),
+            figure_of(src, T, "tflops_per_gpu"), figure_of(src, T, "gflop_per_token"),
+            100 * figure_of(src, T, "mfu"), s->cluster.gpu.name, dtype_name(s->model.dtype));
     fprintf(f, "  optimizer           %s per step (slowest stage); gradient reductions: %zu, "
                "%s in all\n",
             fmt_t(opt.max_s, a, sizeof(a)), gs.n, units_format_time(gs.sum_ps, b, sizeof(b)));
