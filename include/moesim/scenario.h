@@ -203,6 +203,12 @@ void scenario_pshape_init(const scenario *s, scenario_pshape *t);
 void scenario_params(const scenario *s, const scenario_pshape *t, int lo, int span,
                      double *dense, double *expert);
 
+/* Training's model chunks: how many, and (first not NULL: chunks + 1
+ * entries) where each begins: pp of them (parallel.pp_layers, or L / pp
+ * each with the rest on the last), or pp x vpp of L / (pp vpp) for the
+ * interleaved schedule. Which stage runs a chunk: sched_chunk_stage. */
+int scenario_chunks(const scenario *s, int *first);
+
 /* Training: what one GPU of pipeline stage k holds (memfit.c). */
 typedef struct scenario_train_mem {
     double weights, grads, optimizer; /* parameters in model.weight_dtype, gradients in

@@ -14,19 +14,13 @@
 #include "play_int.h"
 
 
-/* Chunks: pp of them (gpipe, 1f1b, dualpipe: parallel.pp_layers or L / pp
- * each, the last taking the rest), or pp x vpp of L / (pp vpp) layers. */
+/* The chunks (scenario_chunks) and the chunk of each layer. */
 static int chunks_setup(const scenario *s, train_sched *ts)
 {
-    int pp = s->parallel.pp, v = s->parallel.vpp, L = s->model.layers;
-    int C = s->parallel.schedule == SCHED_PIPE_INTERLEAVED ? pp * v : pp;
+    int L = s->model.layers, C = scenario_chunks(s, NULL);
     ts->chunk_first = xcalloc((size_t)C + 1, sizeof(int), "chunks");
     ts->chunk_of = xcalloc((size_t)L, sizeof(int), "chunks");
-    for (int c = 0; c < C; c++)
-        ts->chunk_first[c + 1] = ts->chunk_first[c] +
-                                 (C == pp && s->parallel.npp_layers ? s->parallel.pp_layers[c]
-                                                                    : L / C);
-    ts->chunk_first[C] = L;
+    scenario_chunks(s, ts->chunk_first);
     for (int c = 0; c < C; c++)
         for (int l = ts->chunk_first[c]; l < ts->chunk_first[c + 1]; l++)
             ts->chunk_of[l] = c;

@@ -471,33 +471,37 @@ static double in_flight(const scenario *s, int k)
     }
 }
 
-/* Layers [lo, hi) of each chunk stage k runs, summed: the parameters and
- * the per-token activations of one pass through them. */
+int scenario_chunks(const scenario *s, int *first)
+{
+    int pp = s->parallel.pp, L = s->model.layers;
+    int C = s->parallel.schedule == SCHED_PIPE_INTERLEAVED ? pp * s->parallel.vpp : pp;
+    if (first)
+        first[0] = 0;
+    for (int c = 0; first && c < C; c++)
+        first[c + 1] = first[c] + (C == pp && s->parallel.npp_layers ? s->parallel.pp_layers[c]
+                                                                       : L / C);
+    if (first)
+        first[C] = L; /* the last chunk takes what L / C leaves */
+    return C;
+}
+
+/* The layers [lo, hi) of each chunk stage k runs (n of them; dualpipe: its
+ * own and its mirror's), as the schedule places them (sched_chunk_stage). */
 static void stage_layers(const scenario *s, int k, int *lo, int *hi, int *n)
 {
-    int pp = s->parallel.pp, L = s->model.layers, v = s->parallel.vpp;
-    gpu_memory_shape sh;
+    int C = scenario_chunks(s, NULL), M = s->workload.micro_batches;
+    int *first = xcalloc((size_t)C + 1, sizeof(*first), "chunks");
+    scenario_chunks(s, first);
+    sched_train_config c = {.stages = s->parallel.pp, .micro_batches = M,
+                            .pipe = (sched_pipe)s->parallel.schedule};
     *n = 0;
-    if (s->parallel.schedule == SCHED_PIPE_INTERLEAVED) {
-        for (int j = 0; j < v; j++, (*n)++) {
-            lo[*n] = (j * pp + k) * (L / (pp * v));
-            hi[*n] = lo[*n] + L / (pp * v);
+    for (int ch = 0; ch < C; ch++)
+        if (sched_chunk_stage(&c, ch, 0) == k || sched_chunk_stage(&c, ch, M - 1) == k) {
+            lo[*n] = first[ch];
+            hi[*n] = first[ch + 1];
+            (*n)++;
         }
-        return;
-    }
-    int first = 0;
-    for (int j = 0; j < k; j++)
-        first += s->parallel.npp_layers ? s->parallel.pp_layers[j] : L / pp;
-    stage_shape(s, k, &sh);
-    lo[*n] = first, hi[*n] = first + sh.layers, (*n)++;
-    if (s->parallel.schedule == SCHED_PIPE_DUALPIPE && pp - 1 - k != k) { /* its mirror */
-        int m = pp - 1 - k;
-        first = 0;
-        for (int j = 0; j < m; j++)
-            first += s->parallel.npp_layers ? s->parallel.pp_layers[j] : L / pp;
-        stage_shape(s, m, &sh);
-        lo[*n] = first, hi[*n] = first + sh.layers, (*n)++;
-    }
+    free(first);
 }
 
 void scenario_train_memory(const scenario *s, int k, scenario_train_mem *m)
@@ -507,11 +511,11 @@ void scenario_train_memory(const scenario *s, int k, scenario_train_mem *m)
     stage_layers(s, k, lo, hi, &n);
     scenario_pshape t;
     scenario_pshape_init(s, &t);
-    double dense = 0, expert = 0, act = 0, layers = 0, tokens = 0;
+    double dense = 0, expert = 0, act = 0, tokens = 0;
     for (int c = 0; c < n; c++) {
         double d, x;
         scenario_params(s, &t, lo[c], hi[c] - lo[c], &d, &x);
-        dense += d, expert += x, layers += hi[c] - lo[c];
+        dense += d, expert += x;
         for (int l = lo[c]; l < hi[c]; l++)
             act += layer_act_per_token(s, l);
     }
@@ -531,5 +535,4 @@ void scenario_train_memory(const scenario *s, int k, scenario_train_mem *m)
     if (s->training.recompute == SCHED_RECOMPUTE_FULL) /* the layer being recomputed */
         m->buffers += tokens * 2 * s->model.hidden * 8 / s->parallel.tp;
     m->total = m->weights + m->grads + m->optimizer + m->activations + m->buffers;
-    (void)layers;
 }
