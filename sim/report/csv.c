@@ -153,12 +153,19 @@ static void write_totals(FILE *f, field_src *src)
     row(f, src, FIELD_TOTALS, 0);
 }
 
+/* A level's header and its n rows, *idx (src's position at that level)
+ * running over them. */
+static void write_rows(FILE *f, field_src *src, field_level level, int n, int *idx)
+{
+    header(f, level, 0);
+    for (*idx = 0; *idx < n; (*idx)++)
+        row(f, src, level, 0);
+    *idx = 0;
+}
+
 static void write_layers(FILE *f, field_src *src)
 {
-    header(f, FIELD_LAYER, 0);
-    for (src->layer = 0; src->layer < src->m->moe_layers; src->layer++)
-        row(f, src, FIELD_LAYER, 0);
-    src->layer = 0;
+    write_rows(f, src, FIELD_LAYER, src->m->moe_layers, &src->layer);
 }
 
 /* Long format: the layer's index and the expert's lead every row. */
@@ -194,19 +201,13 @@ static void write_links(FILE *f, field_src *src)
 /* Training: one row per step (forward runs: the header alone). */
 static void write_steps(FILE *f, field_src *src)
 {
-    header(f, FIELD_STEP, 0);
-    for (src->step = 0; src->step < src->m->nstep; src->step++)
-        row(f, src, FIELD_STEP, 0);
-    src->step = 0;
+    write_rows(f, src, FIELD_STEP, src->m->nstep, &src->step);
 }
 
 /* Training: one row per pipeline stage (forward runs: the header alone). */
 static void write_stages(FILE *f, field_src *src)
 {
-    header(f, FIELD_STAGE, 0);
-    for (src->stage = 0; src->m->stage_ps && src->stage < src->m->stages; src->stage++)
-        row(f, src, FIELD_STAGE, 0);
-    src->stage = 0;
+    write_rows(f, src, FIELD_STAGE, src->m->stage_ps ? src->m->stages : 0, &src->stage);
 }
 
 /* ---- the directory, whole or nothing ---- */

@@ -477,6 +477,20 @@ static json_t *json_layer(field_src *src, int i)
     return o;
 }
 
+/* An array of n objects of a level's fields, *idx (src's position at
+ * that level) running over them. */
+static json_t *json_rows(field_src *src, field_level level, int n, int *idx)
+{
+    json_t *a = jsonout_array();
+    for (*idx = 0; *idx < n; (*idx)++) {
+        json_t *o = jsonout_object();
+        add_fields(o, src, level, 0);
+        jsonout_push(a, o);
+    }
+    *idx = 0;
+    return a;
+}
+
 json_t *report_json_tree(const scenario *s, const metrics *m, const topo_t *t)
 {
     field_src src;
@@ -504,20 +518,10 @@ json_t *report_json_tree(const scenario *s, const metrics *m, const topo_t *t)
     }
     free(ord);
     jsonout_set(root, "links", links);
-    json_t *steps = jsonout_array(); /* training: one per step; forward runs: none */
-    for (src.step = 0; src.step < m->nstep; src.step++) {
-        json_t *o = jsonout_object();
-        add_fields(o, &src, FIELD_STEP, 0);
-        jsonout_push(steps, o);
-    }
-    jsonout_set(root, "steps", steps);
-    json_t *stages = jsonout_array(); /* training: one per pipeline stage */
-    for (src.stage = 0; m->stage_ps && src.stage < m->stages; src.stage++) {
-        json_t *o = jsonout_object();
-        add_fields(o, &src, FIELD_STAGE, 0);
-        jsonout_push(stages, o);
-    }
-    jsonout_set(root, "stages", stages);
+    /* training: one per step, one per pipeline stage; forward runs: none */
+    jsonout_set(root, "steps", json_rows(&src, FIELD_STEP, m->nstep, &src.step));
+    jsonout_set(root, "stages",
+                json_rows(&src, FIELD_STAGE, m->stage_ps ? m->stages : 0, &src.stage));
     return root;
 }
 
